@@ -1,0 +1,121 @@
+//! The one mapping from failures to the HTTP error envelope of the v1 contract.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// Machine-readable error codes of the v1 contract; each has exactly one status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    InvalidRequest,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    Conflict,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    RateLimited,
+    QuotaExceeded,
+    UpstreamError,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::InvalidRequest => StatusCode::BAD_REQUEST,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::RateLimited | Self::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
+            Self::UpstreamError => StatusCode::BAD_GATEWAY,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// One problem with one input field, listed in the envelope's `details`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldIssue {
+    pub field: String,
+    pub issue: String,
+}
+
+/// An error answer. Rendered by the request-id layer, which knows the request id.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub details: Vec<FieldIssue>,
+    pub retry_after_secs: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            details: Vec::new(),
+            retry_after_secs: None,
+        }
+    }
+
+    pub fn with_detail(mut self, field: impl Into<String>, issue: impl Into<String>) -> Self {
+        self.details.push(FieldIssue {
+            field: field.into(),
+            issue: issue.into(),
+        });
+        self
+    }
+
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after_secs = Some(secs);
+        self
+    }
+
+    /// The full envelope, as clients see it.
+    pub fn to_response(&self, request_id: &str) -> Response {
+        #[derive(Serialize)]
+        struct Envelope<'a> {
+            error: Body<'a>,
+        }
+        #[derive(Serialize)]
+        struct Body<'a> {
+            code: ErrorCode,
+            message: &'a str,
+            request_id: &'a str,
+            #[serde(skip_serializing_if = "<[_]>::is_empty")]
+            details: &'a [FieldIssue],
+        }
+        let envelope = Envelope {
+            error: Body {
+                code: self.code,
+                message: &self.message,
+                request_id,
+                details: &self.details,
+            },
+        };
+        let mut res = (self.code.status(), axum::Json(envelope)).into_response();
+        if let Some(secs) = self.retry_after_secs {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        res
+    }
+}
+
+impl IntoResponse for ApiError {
+    /// Defers rendering to the request-id layer: the response carries the error as an
+    /// extension, and the layer turns it into the envelope with the request's id.
+    fn into_response(self) -> Response {
+        let mut res = self.code.status().into_response();
+        res.extensions_mut().insert(self);
+        res
+    }
+}

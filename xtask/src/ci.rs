@@ -1,0 +1,50 @@
+//! `cargo xtask ci`: everything CI runs, in order. Passing here means CI is green.
+
+use std::time::{Duration, Instant};
+
+use xshell::Shell;
+
+use crate::flags::Arch;
+
+type Step = (&'static str, fn(&Shell) -> crate::Result<()>);
+
+const STEPS: [Step; 5] = [
+    ("lint", crate::lint::run),
+    ("test", crate::test::run),
+    ("build", |sh| crate::build::run(sh, Arch::X86_64).map(drop)),
+    ("zip", |_| crate::zip::package_all().map(drop)),
+    ("smoke", |sh| crate::smoke::run(sh, 5)),
+];
+
+pub fn run(sh: &Shell) -> crate::Result<()> {
+    let mut results: Vec<(&str, &str, Duration)> = Vec::new();
+    let mut failure = None;
+    for (name, step) in STEPS {
+        println!("\n==> {name}");
+        let started = Instant::now();
+        let outcome = step(sh);
+        let took = started.elapsed();
+        match outcome {
+            Ok(()) => results.push((name, "ok", took)),
+            Err(e) => {
+                results.push((name, "FAILED", took));
+                failure = Some(format!("step `{name}` failed: {e}"));
+                break;
+            }
+        }
+    }
+    for (name, _) in STEPS.iter().skip(results.len()) {
+        results.push((name, "skipped", Duration::ZERO));
+    }
+
+    println!("\n{:<8} {:<8} {:>9}", "step", "outcome", "seconds");
+    for (name, outcome, took) in &results {
+        println!("{name:<8} {outcome:<8} {:>9.1}", took.as_secs_f64());
+    }
+    let total: Duration = results.iter().map(|r| r.2).sum();
+    println!("{:<17} {:>9.1}", "total", total.as_secs_f64());
+    match failure {
+        Some(message) => Err(message.into()),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,22 @@
+//! `cargo xtask dev`: build the `dev` binary and run it in the foreground.
+
+use std::os::unix::process::CommandExt;
+
+use xshell::{Shell, cmd};
+
+use crate::flags::DevArgs;
+
+pub fn run(sh: &Shell, args: DevArgs) -> crate::Result<()> {
+    cmd!(sh, "cargo build --locked --package imagegen --bin dev").run()?;
+    let binary = crate::project_root().join("target/debug/dev");
+    let port = args.port.to_string();
+    println!(
+        "starting {} on http://127.0.0.1:{port} (Ctrl-C stops it)",
+        binary.display()
+    );
+    // Replace this process so Ctrl-C reaches the server directly and it shuts down cleanly.
+    let err = std::process::Command::new(&binary)
+        .args(["--port", &port])
+        .exec();
+    Err(format!("cannot run {}: {err}", binary.display()).into())
+}

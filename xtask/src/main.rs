@@ -1,0 +1,65 @@
+//! `cargo xtask`: the toolkit that builds, checks, packages and ships imagegen.
+//!
+//! One shell, rooted at the workspace; one file per command.
+
+mod build;
+mod ci;
+mod dev;
+mod elf;
+mod flags;
+mod install_hooks;
+mod lint;
+mod smoke;
+mod test;
+mod zip;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// What every command returns: a message for the user on failure.
+pub type Result<T, E = Box<dyn std::error::Error>> = std::result::Result<T, E>;
+
+fn main() -> ExitCode {
+    let flags = flags::Xtask::parse();
+    let result = xshell::Shell::new().map_err(Into::into).and_then(|sh| {
+        sh.change_dir(project_root());
+        run(&sh, flags.command)
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(sh: &xshell::Shell, command: flags::Command) -> Result<()> {
+    use flags::Command as C;
+    match command {
+        C::Build(args) => build::run(sh, args.arch).map(drop),
+        C::Zip(args) => zip::run(sh, args.arch).map(drop),
+        C::Smoke(args) => smoke::run(sh, args.runs),
+        C::Lint => lint::run(sh),
+        C::Test => test::run(sh),
+        C::Ci => ci::run(sh),
+        C::Dev(args) => dev::run(sh, args),
+        C::InstallHooks(args) => install_hooks::run(sh, args.uninstall),
+    }
+}
+
+/// The workspace root: xtask lives one level below it.
+pub fn project_root() -> PathBuf {
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir.parent().unwrap_or(manifest_dir).to_path_buf()
+}
+
+/// Where packaged Lambda artifacts go (cargo-lambda's layout).
+pub fn lambda_dir() -> PathBuf {
+    project_root().join("target").join("lambda")
+}
+
+/// The Lambda functions this repository ships, each a binary of the `imagegen` package.
+pub const LAMBDA_BINS: [&str; 2] = ["api", "worker"];

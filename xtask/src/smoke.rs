@@ -1,0 +1,302 @@
+//! `cargo xtask smoke`: the exact `bootstrap` from each zip, run under a local Lambda Runtime
+//! API, answers a saved real event. Also times cold starts (spawn to first `/next`).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use xshell::Shell;
+
+/// Zips bigger than this slow every cold start; the budget is checked, not just reported.
+const ZIP_BUDGET_BYTES: u64 = 4_000_000;
+/// Reported against the median cold start; timing on shared CI machines is too noisy to gate on.
+const INIT_TARGET: Duration = Duration::from_millis(15);
+const INVOKE_TIMEOUT: Duration = Duration::from_secs(20);
+const RUNTIME_PREFIX: &str = "/2018-06-01/runtime";
+
+struct Case {
+    bin: &'static str,
+    event: &'static str,
+    check: fn(&Value) -> crate::Result<()>,
+}
+
+const CASES: [Case; 2] = [
+    Case {
+        bin: "api",
+        event: "tests/data/apigw-rest-get-healthz.json",
+        check: check_healthz_answer,
+    },
+    Case {
+        bin: "worker",
+        event: "tests/data/sqs-job-message.json",
+        check: check_worker_answer,
+    },
+];
+
+pub fn run(_sh: &Shell, runs: usize) -> crate::Result<()> {
+    let runs = runs.max(1);
+    let mut rows = Vec::new();
+    for case in &CASES {
+        let zip_path = crate::lambda_dir().join(format!("{}.zip", case.bin));
+        let zip_bytes = std::fs::metadata(&zip_path)
+            .map_err(|e| format!("{}: {e} (run `cargo xtask zip` first)", zip_path.display()))?
+            .len();
+        let bootstrap = unpack_bootstrap(&zip_path, case.bin)?;
+        let event = std::fs::read_to_string(crate::project_root().join(case.event))?;
+        let mut inits = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            let outcome = invoke_once(&bootstrap, case.bin, &event)?;
+            (case.check)(&outcome.response).map_err(|e| {
+                format!("{}: unexpected answer: {e}\n{}", case.bin, outcome.response)
+            })?;
+            inits.push(outcome.init);
+        }
+        inits.sort();
+        rows.push((case.bin, zip_bytes, inits));
+    }
+
+    println!(
+        "\n{:<8} {:>10} {:>12} {:>10} {:>10}",
+        "function", "zip", "init median", "init min", "init max"
+    );
+    let mut over_budget = Vec::new();
+    for (bin, bytes, inits) in &rows {
+        let median = inits[inits.len() / 2];
+        println!(
+            "{bin:<8} {:>8.2}MB {:>10.2}ms {:>8.2}ms {:>8.2}ms",
+            *bytes as f64 / 1e6,
+            ms(median),
+            ms(inits[0]),
+            ms(inits[inits.len() - 1]),
+        );
+        if median > INIT_TARGET {
+            println!(
+                "  note: {bin} median init {:.2} ms is over the {} ms target",
+                ms(median),
+                INIT_TARGET.as_millis()
+            );
+        }
+        if *bytes > ZIP_BUDGET_BYTES {
+            over_budget.push(format!("{bin}.zip is {bytes} bytes"));
+        }
+    }
+    println!("(init = process spawn to first /runtime/invocation/next; {runs} cold starts each)");
+    if !over_budget.is_empty() {
+        return Err(format!(
+            "over the {ZIP_BUDGET_BYTES}-byte zip budget: {}",
+            over_budget.join(", ")
+        )
+        .into());
+    }
+    Ok(())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Extracts the zip's `bootstrap` next to it, checking that Lambda could execute it.
+fn unpack_bootstrap(zip_path: &Path, bin: &str) -> crate::Result<PathBuf> {
+    let file = std::fs::File::open(zip_path)?;
+    let mut archive = zip::ZipArchive::new(file)?;
+    let names = archive
+        .file_names()
+        .map(|name| name.map(|n| n.into_owned()))
+        .collect::<Result<Vec<_>, _>>()?;
+    if names != ["bootstrap"] {
+        return Err(format!(
+            "{}: expected only `bootstrap`, found {names:?}",
+            zip_path.display()
+        )
+        .into());
+    }
+    let mut entry = archive.by_name("bootstrap")?;
+    let mode = entry.unix_mode().unwrap_or(0);
+    if mode & 0o755 != 0o755 {
+        return Err(format!(
+            "{}: bootstrap has mode {mode:o}, Lambda needs 0755",
+            zip_path.display()
+        )
+        .into());
+    }
+    let mut data = Vec::new();
+    entry.read_to_end(&mut data)?;
+    let dir = crate::lambda_dir().join("smoke").join(bin);
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("bootstrap");
+    std::fs::write(&path, data)?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode & 0o777))?;
+    Ok(path)
+}
+
+struct Outcome {
+    init: Duration,
+    response: Value,
+}
+
+/// Kills the function process however the exchange ends.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn invoke_once(bootstrap: &Path, bin: &str, event: &str) -> crate::Result<Outcome> {
+    let server = tiny_http::Server::http("127.0.0.1:0").map_err(|e| format!("runtime API: {e}"))?;
+    let addr = server
+        .server_addr()
+        .to_ip()
+        .ok_or("runtime API did not bind an IP address")?;
+    let log_path = bootstrap.with_extension("log");
+    let log = std::fs::File::create(&log_path)?;
+
+    let spawned = Instant::now();
+    let child = Command::new(bootstrap)
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", format!("imagegen-smoke-{bin}"))
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
+        .env(
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            format!("/aws/lambda/imagegen-smoke-{bin}"),
+        )
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "2024/12/19/[$LATEST]smoke")
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .env("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "true")
+        .env("AWS_REGION", "eu-west-1")
+        .env("_HANDLER", "bootstrap")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", bootstrap.display()))?;
+    let mut child = Running(child);
+    let fail = |why: String| -> Box<dyn std::error::Error> {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        format!("{bin}: {why}\n--- function output ---\n{log}").into()
+    };
+
+    let request_id = "8476a536-e9f4-11e8-9739-2dfe598c3fcd";
+    let mut init = None;
+    let deadline = spawned + INVOKE_TIMEOUT;
+    loop {
+        if let Some(status) = child.0.try_wait()? {
+            return Err(fail(format!("exited with {status} before answering")));
+        }
+        let Some(wait) = deadline.checked_duration_since(Instant::now()) else {
+            return Err(fail(format!("no answer within {INVOKE_TIMEOUT:?}")));
+        };
+        let Some(mut request) = server.recv_timeout(wait.min(Duration::from_millis(200)))? else {
+            continue;
+        };
+        let url = request.url().to_owned();
+        let path = url.strip_prefix(RUNTIME_PREFIX).unwrap_or(&url).to_owned();
+        let mut body = String::new();
+        request.as_reader().read_to_string(&mut body)?;
+        let method = request.method().clone();
+        match (method, path.as_str()) {
+            (tiny_http::Method::Get, "/invocation/next") if init.is_none() => {
+                init = Some(spawned.elapsed());
+                let deadline_ms = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)?
+                    .as_millis()
+                    + 30_000;
+                let response = tiny_http::Response::from_string(event)
+                    .with_header(header("Content-Type", "application/json")?)
+                    .with_header(header("Lambda-Runtime-Aws-Request-Id", request_id)?)
+                    .with_header(header(
+                        "Lambda-Runtime-Deadline-Ms",
+                        &deadline_ms.to_string(),
+                    )?)
+                    .with_header(header(
+                        "Lambda-Runtime-Invoked-Function-Arn",
+                        &format!(
+                            "arn:aws:lambda:eu-west-1:123456789012:function:imagegen-smoke-{bin}"
+                        ),
+                    )?)
+                    .with_header(header(
+                        "Lambda-Runtime-Trace-Id",
+                        "Root=1-6763a1b2-3c4d5e6f7a8b9c0d1e2f3a4b;Sampled=0",
+                    )?);
+                request.respond(response)?;
+            }
+            // A second long poll after the answer: leave it hanging, the process is killed next.
+            (tiny_http::Method::Get, "/invocation/next") => {}
+            (tiny_http::Method::Post, p) if p == format!("/invocation/{request_id}/response") => {
+                request.respond(tiny_http::Response::empty(202))?;
+                let init =
+                    init.ok_or_else(|| fail("answered before asking for an event".into()))?;
+                let response = serde_json::from_str(&body)
+                    .map_err(|e| fail(format!("answer is not JSON ({e}): {body}")))?;
+                return Ok(Outcome { init, response });
+            }
+            (tiny_http::Method::Post, p) if p.ends_with("/error") => {
+                request.respond(tiny_http::Response::empty(202))?;
+                return Err(fail(format!("reported an error on {p}: {body}")));
+            }
+            (method, p) => {
+                request.respond(tiny_http::Response::empty(404))?;
+                return Err(fail(format!("unexpected runtime API call {method} {p}")));
+            }
+        }
+    }
+}
+
+fn header(name: &str, value: &str) -> crate::Result<tiny_http::Header> {
+    tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes())
+        .map_err(|()| format!("bad header {name}: {value}").into())
+}
+
+/// The API Gateway proxy answer for `GET /healthz`.
+fn check_healthz_answer(answer: &Value) -> crate::Result<()> {
+    if answer["statusCode"] != 200 {
+        return Err(format!("statusCode {} instead of 200", answer["statusCode"]).into());
+    }
+    let body: Value = serde_json::from_str(answer["body"].as_str().ok_or("no body")?)?;
+    if body["status"] != "ok" || body["version"] != env!("CARGO_PKG_VERSION") {
+        return Err(format!("body {body}").into());
+    }
+    // The gateway's request id must come back, so logs and access logs line up.
+    let request_id = header_value(answer, "x-request-id").ok_or("no x-request-id header")?;
+    if request_id != "c6af9ac6-7b61-11e6-9a41-93e8deadbeef" {
+        return Err(format!("x-request-id {request_id} is not the gateway's request id").into());
+    }
+    Ok(())
+}
+
+fn header_value<'a>(answer: &'a Value, name: &str) -> Option<&'a str> {
+    let find = |map: &'a Value| {
+        map.as_object()?
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    };
+    match find(&answer["headers"]) {
+        Some(v) => v.as_str(),
+        None => find(&answer["multiValueHeaders"])?.get(0)?.as_str(),
+    }
+}
+
+/// The saved SQS event holds one good and one malformed message: only the latter is retried.
+fn check_worker_answer(answer: &Value) -> crate::Result<()> {
+    let failures = answer["batchItemFailures"]
+        .as_array()
+        .ok_or("no batchItemFailures list")?;
+    let ids: Vec<_> = failures
+        .iter()
+        .filter_map(|f| f["itemIdentifier"].as_str())
+        .collect();
+    if ids != ["2e1424d4-f796-459a-8184-9c92662be6da"] {
+        return Err(
+            format!("batchItemFailures {ids:?}, expected only the malformed message").into(),
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,22 @@
+//! `cargo xtask test`: the workspace's unit tests.
+
+use xshell::{Shell, cmd};
+
+pub fn run(sh: &Shell) -> crate::Result<()> {
+    if has_nextest(sh) {
+        cmd!(sh, "cargo nextest run --workspace --locked --no-fail-fast").run()?;
+    } else {
+        println!("cargo-nextest not found; using cargo test");
+        cmd!(sh, "cargo test --workspace --locked --no-fail-fast").run()?;
+    }
+    Ok(())
+}
+
+fn has_nextest(sh: &Shell) -> bool {
+    cmd!(sh, "cargo nextest --version")
+        .quiet()
+        .ignore_stdout()
+        .ignore_stderr()
+        .run()
+        .is_ok()
+}
