@@ -1,0 +1,318 @@
+# Permissions of the GitHub Actions deploy role: what `terraform apply` of the staging
+# and prod roots and `cargo xtask deploy` need, and no more than can be named.
+#
+# Resources are scoped by the names the environment roots use: <project>-<env>-* for
+# functions, roles, tables, queues, buckets, topics, alarms, budgets and log groups, and
+# <project>/<env>/* for secrets. Where AWS cannot scope an action by name (IDs assigned at
+# creation, list calls), the statement says why and narrows it with a condition if one exists.
+#
+# Known limit: a role that can create IAM roles, write their inline policies and pass them
+# to Lambda can grant itself what those roles can do. That is inherent to a deploy role; it
+# is confined to <project>-<env>-* roles passed to Lambda, and the trust policy admits only
+# the repository's GitHub environments (which can require reviewers).
+
+locals {
+  arn        = "arn:${local.partition}"
+  prefixes   = [for e in var.environments : "${local.p}-${e}"]
+  state_arn  = aws_s3_bucket.this["state"].arn
+  artifs_arn = aws_s3_bucket.this["artifacts"].arn
+  logs_arn   = "${local.arn}:logs:${local.region}:${local.account_id}:log-group"
+  lambda_arn = "${local.arn}:lambda:${local.region}:${local.account_id}"
+  apigw_arn  = "${local.arn}:apigateway:${local.region}::"
+  project_tag = [{
+    test     = "StringEquals"
+    variable = "aws:RequestTag/Project"
+    values   = [local.p]
+  }]
+
+  deploy_statements = concat([
+    {
+      sid       = "StateBucketList"
+      actions   = ["s3:ListBucket"]
+      resources = [local.state_arn]
+    },
+    {
+      sid       = "StateObjects"
+      actions   = ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
+      resources = ["${local.state_arn}/${local.p}/*"]
+    },
+    {
+      sid       = "ArtifactBucketList"
+      actions   = ["s3:ListBucket"]
+      resources = [local.artifs_arn]
+    },
+    {
+      # Upload by `cargo xtask deploy`; Lambda reads the code with the caller's rights.
+      sid       = "ArtifactObjects"
+      actions   = ["s3:GetObject", "s3:PutObject"]
+      resources = ["${local.artifs_arn}/lambda/*"]
+    },
+    {
+      sid = "ServiceBuckets"
+      actions = [
+        "s3:CreateBucket", "s3:DeleteBucket", "s3:DeleteBucketPolicy", "s3:GetAccelerateConfiguration",
+        "s3:GetBucketAcl", "s3:GetBucketCORS", "s3:GetBucketLocation", "s3:GetBucketLogging",
+        "s3:GetBucketObjectLockConfiguration", "s3:GetBucketOwnershipControls", "s3:GetBucketPolicy",
+        "s3:GetBucketPublicAccessBlock", "s3:GetBucketRequestPayment", "s3:GetBucketTagging",
+        "s3:GetBucketVersioning", "s3:GetBucketWebsite", "s3:GetEncryptionConfiguration",
+        "s3:GetLifecycleConfiguration", "s3:GetReplicationConfiguration", "s3:ListBucket",
+        "s3:PutBucketCORS", "s3:PutBucketLogging", "s3:PutBucketOwnershipControls", "s3:PutBucketPolicy",
+        "s3:PutBucketPublicAccessBlock", "s3:PutBucketTagging", "s3:PutBucketVersioning",
+        "s3:PutEncryptionConfiguration", "s3:PutLifecycleConfiguration",
+      ]
+      resources = [for x in local.prefixes : "${local.arn}:s3:::${x}-*"]
+    },
+    {
+      sid = "DynamoDbTables"
+      actions = [
+        "dynamodb:CreateTable", "dynamodb:DeleteTable", "dynamodb:DescribeContinuousBackups",
+        "dynamodb:DescribeTable", "dynamodb:DescribeTimeToLive", "dynamodb:ListTagsOfResource",
+        "dynamodb:TagResource", "dynamodb:UntagResource", "dynamodb:UpdateContinuousBackups",
+        "dynamodb:UpdateTable", "dynamodb:UpdateTimeToLive",
+      ]
+      resources = [for x in local.prefixes : "${local.arn}:dynamodb:${local.region}:${local.account_id}:table/${x}-*"]
+    },
+    {
+      sid = "SqsQueues"
+      actions = [
+        "sqs:CreateQueue", "sqs:DeleteQueue", "sqs:GetQueueAttributes", "sqs:GetQueueUrl",
+        "sqs:ListQueueTags", "sqs:SetQueueAttributes", "sqs:TagQueue", "sqs:UntagQueue",
+      ]
+      resources = [for x in local.prefixes : "${local.arn}:sqs:${local.region}:${local.account_id}:${x}-*"]
+    },
+    {
+      sid = "LambdaFunctions"
+      actions = [
+        "lambda:AddPermission", "lambda:CreateAlias", "lambda:CreateFunction", "lambda:DeleteAlias",
+        "lambda:DeleteFunction", "lambda:DeleteFunctionConcurrency", "lambda:GetAlias",
+        "lambda:GetFunction", "lambda:GetFunctionCodeSigningConfig", "lambda:GetFunctionConfiguration",
+        "lambda:GetPolicy", "lambda:GetRuntimeManagementConfig", "lambda:ListTags",
+        "lambda:ListVersionsByFunction", "lambda:PublishVersion", "lambda:PutFunctionConcurrency",
+        "lambda:RemovePermission", "lambda:TagResource", "lambda:UntagResource", "lambda:UpdateAlias",
+        "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration",
+      ]
+      resources = [for x in local.prefixes : "${local.lambda_arn}:function:${x}-*"]
+    },
+    {
+      # A mapping's ARN holds a UUID assigned at creation, so the write actions are
+      # matched on "*" and confined to the project's functions by lambda:FunctionArn.
+      sid       = "LambdaEventSourceMappingWrite"
+      actions   = ["lambda:CreateEventSourceMapping", "lambda:DeleteEventSourceMapping", "lambda:UpdateEventSourceMapping"]
+      resources = ["*"]
+      conditions = [{
+        test     = "ArnLike"
+        variable = "lambda:FunctionArn"
+        values   = [for x in local.prefixes : "${local.lambda_arn}:function:${x}-*"]
+      }]
+    },
+    {
+      sid       = "LambdaEventSourceMappingRead"
+      actions   = ["lambda:GetEventSourceMapping", "lambda:ListTags", "lambda:TagResource", "lambda:UntagResource"]
+      resources = ["${local.lambda_arn}:event-source-mapping:*"]
+    },
+    {
+      sid = "IamRoles"
+      actions = [
+        "iam:CreateRole", "iam:DeleteRole", "iam:DeleteRolePolicy", "iam:GetRole", "iam:GetRolePolicy",
+        "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole", "iam:ListRolePolicies",
+        "iam:PutRolePolicy", "iam:TagRole", "iam:UntagRole", "iam:UpdateAssumeRolePolicy", "iam:UpdateRole",
+      ]
+      resources = [for x in local.prefixes : "${local.arn}:iam::${local.account_id}:role/${x}-*"]
+    },
+    {
+      sid       = "IamPassRoleToLambda"
+      actions   = ["iam:PassRole"]
+      resources = [for x in local.prefixes : "${local.arn}:iam::${local.account_id}:role/${x}-*"]
+      conditions = [{
+        test     = "StringEquals"
+        variable = "iam:PassedToService"
+        values   = ["lambda.amazonaws.com"]
+      }]
+    },
+    {
+      sid = "LogGroups"
+      actions = [
+        "logs:AssociateKmsKey", "logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:DeleteRetentionPolicy",
+        "logs:DeleteSubscriptionFilter", "logs:DescribeSubscriptionFilters", "logs:DisassociateKmsKey",
+        "logs:ListTagsForResource", "logs:PutRetentionPolicy", "logs:PutSubscriptionFilter",
+        "logs:TagResource", "logs:UntagResource",
+      ]
+      # API Gateway names execution log groups after the REST API ID, which is assigned at creation.
+      resources = concat(
+        flatten([for x in local.prefixes : [
+          "${local.logs_arn}:/aws/lambda/${x}-*",
+          "${local.logs_arn}:/aws/apigateway/${x}*",
+          "${local.logs_arn}:aws-waf-logs-${x}*",
+        ]]),
+        ["${local.logs_arn}:API-Gateway-Execution-Logs_*"],
+      )
+    },
+    {
+      # List call: only the account-wide log-group:* resource applies.
+      sid       = "LogGroupsDescribe"
+      actions   = ["logs:DescribeLogGroups"]
+      resources = ["${local.logs_arn}:*"]
+    },
+    {
+      # WAF log delivery: these CloudWatch Logs actions support no resource-level permissions.
+      sid       = "WafLogDelivery"
+      actions   = ["logs:CreateLogDelivery", "logs:DeleteLogDelivery", "logs:DescribeResourcePolicies", "logs:PutResourcePolicy"]
+      resources = ["*"]
+    },
+    {
+      # API Gateway resources are named by IDs assigned at creation, not by name.
+      sid     = "ApiGateway"
+      actions = ["apigateway:DELETE", "apigateway:GET", "apigateway:PATCH", "apigateway:POST", "apigateway:PUT"]
+      resources = [
+        "${local.apigw_arn}/restapis", "${local.apigw_arn}/restapis/*",
+        "${local.apigw_arn}/usageplans", "${local.apigw_arn}/usageplans/*",
+        "${local.apigw_arn}/apikeys", "${local.apigw_arn}/apikeys/*",
+        "${local.apigw_arn}/domainnames", "${local.apigw_arn}/domainnames/*",
+        "${local.apigw_arn}/tags/*",
+      ]
+    },
+    {
+      sid       = "ApiGatewayWafAssociation"
+      actions   = ["apigateway:SetWebACL"]
+      resources = ["${local.apigw_arn}/restapis/*/stages/*"]
+    },
+    {
+      sid = "Wafv2"
+      actions = [
+        "wafv2:AssociateWebACL", "wafv2:CreateWebACL", "wafv2:DeleteLoggingConfiguration", "wafv2:DeleteWebACL",
+        "wafv2:DisassociateWebACL", "wafv2:GetLoggingConfiguration", "wafv2:GetWebACL",
+        "wafv2:GetWebACLForResource", "wafv2:ListTagsForResource", "wafv2:PutLoggingConfiguration",
+        "wafv2:TagResource", "wafv2:UntagResource", "wafv2:UpdateWebACL",
+      ]
+      resources = concat(
+        [for x in local.prefixes : "${local.arn}:wafv2:${local.region}:${local.account_id}:regional/webacl/${x}-*/*"],
+        [
+          "${local.arn}:wafv2:${local.region}:${local.account_id}:regional/managedruleset/*/*",
+          "${local.apigw_arn}/restapis/*/stages/*",
+        ],
+      )
+    },
+    {
+      # No GetSecretValue or PutSecretValue: the value never passes through CI.
+      sid = "SecretsManager"
+      actions = [
+        "secretsmanager:CreateSecret", "secretsmanager:DeleteResourcePolicy", "secretsmanager:DeleteSecret",
+        "secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy", "secretsmanager:PutResourcePolicy",
+        "secretsmanager:TagResource", "secretsmanager:UntagResource", "secretsmanager:UpdateSecret",
+        "secretsmanager:ValidateResourcePolicy",
+      ]
+      resources = [for e in var.environments : "${local.arn}:secretsmanager:${local.region}:${local.account_id}:secret:${local.p}/${e}/*"]
+    },
+    {
+      sid = "SnsTopics"
+      actions = [
+        "sns:CreateTopic", "sns:DeleteTopic", "sns:GetSubscriptionAttributes", "sns:GetTopicAttributes",
+        "sns:ListSubscriptionsByTopic", "sns:ListTagsForResource", "sns:SetSubscriptionAttributes",
+        "sns:SetTopicAttributes", "sns:Subscribe", "sns:TagResource", "sns:Unsubscribe", "sns:UntagResource",
+      ]
+      resources = [for x in local.prefixes : "${local.arn}:sns:${local.region}:${local.account_id}:${x}-*"]
+    },
+    {
+      # A key's ID is assigned at creation; creation is allowed only with the Project tag.
+      sid        = "KmsCreateKey"
+      actions    = ["kms:CreateKey", "kms:TagResource"]
+      resources  = ["*"]
+      conditions = local.project_tag
+    },
+    {
+      sid = "KmsProjectKeys"
+      actions = [
+        "kms:CreateAlias", "kms:DeleteAlias", "kms:DescribeKey", "kms:EnableKeyRotation", "kms:GetKeyPolicy",
+        "kms:GetKeyRotationStatus", "kms:ListResourceTags", "kms:PutKeyPolicy", "kms:ScheduleKeyDeletion",
+        "kms:UntagResource", "kms:UpdateAlias", "kms:UpdateKeyDescription",
+      ]
+      resources = ["${local.arn}:kms:${local.region}:${local.account_id}:key/*"]
+      conditions = [{
+        test     = "StringEquals"
+        variable = "aws:ResourceTag/Project"
+        values   = [local.p]
+      }]
+    },
+    {
+      sid       = "KmsProjectAliases"
+      actions   = ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"]
+      resources = [for x in local.prefixes : "${local.arn}:kms:${local.region}:${local.account_id}:alias/${x}-*"]
+    },
+    {
+      # List call without resource-level permissions.
+      sid       = "KmsListAliases"
+      actions   = ["kms:ListAliases"]
+      resources = ["*"]
+    },
+    {
+      sid = "CloudWatchAlarms"
+      actions = [
+        "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource",
+        "cloudwatch:PutMetricAlarm", "cloudwatch:TagResource", "cloudwatch:UntagResource",
+      ]
+      resources = [for x in local.prefixes : "${local.arn}:cloudwatch:${local.region}:${local.account_id}:alarm:${x}-*"]
+    },
+    {
+      sid       = "CloudWatchDashboards"
+      actions   = ["cloudwatch:DeleteDashboards", "cloudwatch:GetDashboard", "cloudwatch:PutDashboard"]
+      resources = [for x in local.prefixes : "${local.arn}:cloudwatch::${local.account_id}:dashboard/${x}"]
+    },
+    {
+      sid = "Budgets"
+      actions = [
+        "budgets:ListTagsForResource", "budgets:ModifyBudget", "budgets:TagResource", "budgets:UntagResource",
+        "budgets:ViewBudget",
+      ]
+      resources = [for x in local.prefixes : "${local.arn}:budgets::${local.account_id}:budget/${x}-*"]
+    },
+    {
+      # A certificate's ARN is assigned at creation; requests must carry the Project tag.
+      sid        = "AcmRequestCertificate"
+      actions    = ["acm:AddTagsToCertificate", "acm:RequestCertificate"]
+      resources  = ["*"]
+      conditions = local.project_tag
+    },
+    {
+      # Any region: CloudFront certificates live in us-east-1.
+      sid = "AcmCertificates"
+      actions = [
+        "acm:AddTagsToCertificate", "acm:DeleteCertificate", "acm:DescribeCertificate",
+        "acm:ListTagsForCertificate", "acm:RemoveTagsFromCertificate",
+      ]
+      resources = ["${local.arn}:acm:*:${local.account_id}:certificate/*"]
+    },
+    {
+      # Distribution IDs are assigned at creation.
+      sid = "CloudFrontDistributions"
+      actions = [
+        "cloudfront:CreateDistribution", "cloudfront:DeleteDistribution", "cloudfront:GetDistribution",
+        "cloudfront:ListTagsForResource", "cloudfront:TagResource", "cloudfront:UntagResource",
+        "cloudfront:UpdateDistribution",
+      ]
+      resources = ["${local.arn}:cloudfront::${local.account_id}:distribution/*"]
+    },
+    {
+      # Read-only look-up of AWS managed policies by name; the List calls take no resource.
+      sid = "CloudFrontManagedPolicies"
+      actions = [
+        "cloudfront:GetCachePolicy", "cloudfront:GetOriginRequestPolicy", "cloudfront:GetResponseHeadersPolicy",
+        "cloudfront:ListCachePolicies", "cloudfront:ListOriginRequestPolicies",
+        "cloudfront:ListResponseHeadersPolicies",
+      ]
+      resources = ["*"]
+    },
+    ],
+    length(var.route53_hosted_zone_ids) == 0 ? [] : [
+      {
+        sid       = "Route53Records"
+        actions   = ["route53:ChangeResourceRecordSets", "route53:GetHostedZone", "route53:ListResourceRecordSets"]
+        resources = [for z in var.route53_hosted_zone_ids : "${local.arn}:route53:::hostedzone/${z}"]
+      },
+      {
+        sid       = "Route53Changes"
+        actions   = ["route53:GetChange"]
+        resources = ["${local.arn}:route53:::change/*"]
+      },
+    ],
+  )
+}

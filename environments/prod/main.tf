@@ -1,0 +1,307 @@
+# Identical in every environment root; environments differ only in terraform.tfvars and backend.tf.
+
+data "aws_caller_identity" "current" {}
+
+locals {
+  project     = "imagegen"
+  name_prefix = "${local.project}-${var.environment}"
+  account_id  = data.aws_caller_identity.current.account_id
+
+  # Bucket names shared with environments/bootstrap by convention.
+  artifact_bucket   = coalesce(var.artifact_bucket, "${local.project}-artifacts-${local.account_id}")
+  access_log_bucket = var.s3_access_logging_enabled ? coalesce(var.access_log_bucket, "${local.project}-access-logs-${local.account_id}") : null
+
+  metrics_namespace = "Imagegen"
+
+  # Configuration read by both functions at start-up.
+  service_environment = {
+    IMAGEGEN_ENV                     = var.environment
+    IMAGEGEN_JOBS_TABLE              = module.database.jobs_table_name
+    IMAGEGEN_KEYS_TABLE              = module.database.api_keys_table_name
+    IMAGEGEN_COUNTERS_TABLE          = module.database.counters_table_name
+    IMAGEGEN_IDEMPOTENCY_TABLE       = module.database.idempotency_table_name
+    IMAGEGEN_BUCKET                  = module.storage.bucket_name
+    IMAGEGEN_QUEUE_URL               = module.queue.queue_url
+    IMAGEGEN_GEMINI_MODEL            = var.gemini_model
+    IMAGEGEN_URL_TTL_SECONDS         = tostring(var.url_ttl_seconds)
+    IMAGEGEN_DEFAULT_RATE_PER_MINUTE = tostring(var.default_rate_per_minute)
+    IMAGEGEN_DEFAULT_BURST           = tostring(var.default_burst)
+    IMAGEGEN_DEFAULT_DAILY_QUOTA     = tostring(var.default_daily_quota)
+    IMAGEGEN_DEFAULT_MONTHLY_QUOTA   = tostring(var.default_monthly_quota)
+    IMAGEGEN_IP_RATE_PER_MINUTE      = tostring(var.ip_rate_per_minute)
+    IMAGEGEN_GLOBAL_RATE_PER_MINUTE  = tostring(var.global_rate_per_minute)
+    IMAGEGEN_GLOBAL_DAILY_IMAGES     = tostring(var.global_daily_images)
+    IMAGEGEN_METRICS_NAMESPACE       = local.metrics_namespace
+  }
+
+  # DynamoDB item actions, per table. Transactions (TransactWriteItems/TransactGetItems)
+  # are authorized through these item actions; they are not IAM actions themselves.
+  api_statements = [
+    {
+      sid       = "JobsTable"
+      actions   = ["dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
+      resources = [module.database.jobs_table_arn]
+    },
+    {
+      sid       = "ApiKeysTable"
+      actions   = ["dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
+      resources = [module.database.api_keys_table_arn]
+    },
+    {
+      sid       = "CountersTable"
+      actions   = ["dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+      resources = [module.database.counters_table_arn]
+    },
+    {
+      sid       = "IdempotencyTable"
+      actions   = ["dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+      resources = [module.database.idempotency_table_arn]
+    },
+    {
+      sid       = "TenantIndexes"
+      actions   = ["dynamodb:Query"]
+      resources = module.database.index_arns
+    },
+    {
+      # Presigned PUT URLs for reference uploads are signed with this role.
+      sid       = "PresignUploads"
+      actions   = ["s3:PutObject"]
+      resources = ["${module.storage.bucket_arn}/uploads/*"]
+    },
+    {
+      # Presigned GET URLs for generated images are signed with this role.
+      sid       = "PresignDownloads"
+      actions   = ["s3:GetObject"]
+      resources = ["${module.storage.bucket_arn}/generated/*"]
+    },
+    {
+      sid       = "EnqueueJobs"
+      actions   = ["sqs:SendMessage"]
+      resources = [module.queue.queue_arn]
+    },
+  ]
+
+  worker_statements = concat(
+    [
+      {
+        sid       = "JobsTable"
+        actions   = ["dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:UpdateItem"]
+        resources = [module.database.jobs_table_arn]
+      },
+      {
+        sid       = "CountersTable"
+        actions   = ["dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:UpdateItem"]
+        resources = [module.database.counters_table_arn]
+      },
+      {
+        sid       = "ReadUploads"
+        actions   = ["s3:GetObject"]
+        resources = ["${module.storage.bucket_arn}/uploads/*"]
+      },
+      {
+        sid       = "WriteGenerated"
+        actions   = ["s3:GetObject", "s3:PutObject"]
+        resources = ["${module.storage.bucket_arn}/generated/*"]
+      },
+      {
+        # The event source mapping polls with the function's role.
+        sid       = "ConsumeJobs"
+        actions   = ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"]
+        resources = [module.queue.queue_arn]
+      },
+      {
+        sid       = "ReadGeminiKey"
+        actions   = ["secretsmanager:GetSecretValue"]
+        resources = [module.secrets.secret_arn]
+      },
+    ],
+    var.secrets_kms_key_arn == null ? [] : [
+      {
+        sid       = "DecryptGeminiKey"
+        actions   = ["kms:Decrypt"]
+        resources = [var.secrets_kms_key_arn]
+        conditions = [{
+          test     = "StringEquals"
+          variable = "kms:ViaService"
+          values   = ["secretsmanager.${var.aws_region}.amazonaws.com"]
+        }]
+      },
+    ],
+  )
+}
+
+module "database" {
+  source = "../../modules/database"
+
+  name_prefix                    = local.name_prefix
+  point_in_time_recovery_enabled = var.point_in_time_recovery_enabled
+  deletion_protection_enabled    = var.deletion_protection_enabled
+}
+
+module "storage" {
+  source = "../../modules/storage"
+
+  bucket_name               = "${local.name_prefix}-images-${local.account_id}"
+  force_destroy             = var.bucket_force_destroy
+  generated_expiration_days = var.generated_expiration_days
+  uploads_expiration_days   = var.uploads_expiration_days
+  cors_allowed_origins      = var.cors_allowed_origins
+  access_log_bucket         = local.access_log_bucket
+}
+
+module "queue" {
+  source = "../../modules/queue"
+
+  name                               = "${local.name_prefix}-jobs"
+  worker_timeout_seconds             = var.worker_timeout_seconds
+  max_receive_count                  = var.max_receive_count
+  worker_function_arn                = module.worker.alias_arn
+  batch_size                         = var.worker_batch_size
+  maximum_batching_window_in_seconds = var.worker_batching_window_seconds
+  maximum_concurrency                = var.worker_max_concurrency
+}
+
+module "secrets" {
+  source = "../../modules/secrets"
+
+  name                    = "${local.project}/${var.environment}/gemini-api-key"
+  recovery_window_in_days = var.secret_recovery_window_days
+  kms_key_arn             = var.secrets_kms_key_arn
+  reader_role_arns        = [module.worker.role_arn]
+}
+
+module "api" {
+  source = "../../modules/lambda_function"
+
+  function_name                  = "${local.name_prefix}-api"
+  description                    = "imagegen HTTP API (${var.environment})"
+  architecture                   = var.lambda_architecture
+  s3_bucket                      = local.artifact_bucket
+  s3_key                         = var.api_artifact_key
+  source_code_hash               = var.api_artifact_sha256
+  memory_size                    = var.api_memory_mb
+  timeout                        = var.api_timeout_seconds
+  reserved_concurrent_executions = var.api_reserved_concurrency
+  log_retention_days             = var.log_retention_days
+  application_log_level          = var.application_log_level
+  policy_statements              = local.api_statements
+
+  environment_variables = merge(local.service_environment, {
+    AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH = "true"
+  })
+}
+
+module "worker" {
+  source = "../../modules/lambda_function"
+
+  function_name                  = "${local.name_prefix}-worker"
+  description                    = "imagegen job worker (${var.environment})"
+  architecture                   = var.lambda_architecture
+  s3_bucket                      = local.artifact_bucket
+  s3_key                         = var.worker_artifact_key
+  source_code_hash               = var.worker_artifact_sha256
+  memory_size                    = var.worker_memory_mb
+  timeout                        = var.worker_timeout_seconds
+  reserved_concurrent_executions = var.worker_reserved_concurrency
+  log_retention_days             = var.log_retention_days
+  application_log_level          = var.application_log_level
+  policy_statements              = local.worker_statements
+
+  environment_variables = merge(local.service_environment, {
+    IMAGEGEN_GEMINI_SECRET_ARN = module.secrets.secret_arn
+  })
+}
+
+module "api_gateway" {
+  source = "../../modules/api_gateway"
+
+  name                           = local.name_prefix
+  description                    = "imagegen API (${var.environment})"
+  stage_name                     = var.stage_name
+  lambda_function_name           = module.api.function_name
+  lambda_alias_name              = module.api.alias_name
+  lambda_invoke_arn              = module.api.alias_invoke_arn
+  usage_plans                    = var.usage_plans
+  api_keys                       = var.api_keys
+  throttling_rate_limit          = var.api_throttling_rate_limit
+  throttling_burst_limit         = var.api_throttling_burst_limit
+  logging_level                  = var.api_logging_level
+  log_retention_days             = var.log_retention_days
+  manage_account_cloudwatch_role = var.manage_apigateway_account_role
+  waf_enabled                    = var.waf_enabled
+  waf_rate_limit_per_5min        = var.waf_rate_limit_per_5min
+}
+
+module "observability" {
+  source = "../../modules/observability"
+
+  name_prefix                         = local.name_prefix
+  environment                         = var.environment
+  alert_emails                        = var.alert_emails
+  api_name                            = module.api_gateway.rest_api_name
+  api_stage_name                      = module.api_gateway.stage_name
+  api_5xx_threshold                   = var.api_5xx_threshold
+  queue_name                          = module.queue.queue_name
+  dlq_name                            = module.queue.dlq_name
+  queue_age_threshold_seconds         = var.queue_age_threshold_seconds
+  metrics_namespace                   = local.metrics_namespace
+  quota_remaining_threshold           = var.quota_remaining_threshold
+  gemini_error_rate_threshold_percent = var.gemini_error_rate_threshold_percent
+
+  lambda_functions = {
+    api = {
+      function_name             = module.api.function_name
+      duration_p95_threshold_ms = var.api_duration_p95_threshold_ms
+    }
+    worker = {
+      function_name             = module.worker.function_name
+      duration_p95_threshold_ms = var.worker_duration_p95_threshold_ms
+    }
+  }
+
+  log_subscription_log_group_names = [
+    module.api.log_group_name,
+    module.worker.log_group_name,
+    module.api_gateway.access_log_group_name,
+  ]
+  log_subscription_destination_arn = var.log_subscription_destination_arn
+  log_subscription_role_arn        = var.log_subscription_role_arn
+}
+
+module "cost" {
+  source = "../../modules/cost"
+
+  name_prefix            = local.name_prefix
+  monthly_budget_usd     = var.monthly_budget_usd
+  alert_topic_arn        = module.observability.alert_topic_arn
+  cost_filter_tags       = var.budget_cost_filter_tags
+  bucket_name            = module.storage.bucket_name
+  s3_size_baseline_bytes = var.s3_size_baseline_bytes
+
+  lambda_functions = {
+    api = {
+      function_name              = module.api.function_name
+      daily_duration_baseline_ms = var.api_daily_duration_baseline_ms
+    }
+    worker = {
+      function_name              = module.worker.function_name
+      daily_duration_baseline_ms = var.worker_daily_duration_baseline_ms
+    }
+  }
+}
+
+module "domain" {
+  source = "../../modules/domain"
+  count  = var.domain_enabled ? 1 : 0
+
+  providers = {
+    aws           = aws
+    aws.us_east_1 = aws.us_east_1
+  }
+
+  domain_name        = var.domain_name
+  hosted_zone_id     = var.hosted_zone_id
+  rest_api_id        = module.api_gateway.rest_api_id
+  stage_name         = module.api_gateway.stage_name
+  cloudfront_enabled = var.cloudfront_enabled
+}

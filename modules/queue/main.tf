@@ -1,0 +1,58 @@
+locals {
+  # AWS: set the source queue's visibility timeout to at least six times the function
+  # timeout plus the batching window, so retries of a throttled batch do not redeliver
+  # messages that are still being processed.
+  visibility_timeout_seconds = 6 * var.worker_timeout_seconds + var.maximum_batching_window_in_seconds
+
+  # Either SSE-SQS or SSE-KMS; the two arguments conflict, so the unused one stays null.
+  sqs_managed_sse_enabled = var.kms_key_arn == null ? true : null
+}
+
+resource "aws_sqs_queue" "dlq" {
+  name                      = "${var.name}-dlq"
+  message_retention_seconds = 1209600 # 14 days, the SQS maximum, to leave time to inspect and redrive
+  sqs_managed_sse_enabled   = local.sqs_managed_sse_enabled
+  kms_master_key_id         = var.kms_key_arn
+  tags                      = var.tags
+}
+
+resource "aws_sqs_queue" "jobs" {
+  name                       = var.name
+  visibility_timeout_seconds = local.visibility_timeout_seconds
+  message_retention_seconds  = var.message_retention_seconds
+  receive_wait_time_seconds  = 20
+  sqs_managed_sse_enabled    = local.sqs_managed_sse_enabled
+  kms_master_key_id          = var.kms_key_arn
+
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.dlq.arn
+    maxReceiveCount     = var.max_receive_count
+  })
+
+  tags = var.tags
+}
+
+# Only the jobs queue may use the DLQ (a separate resource avoids a dependency cycle).
+resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
+  queue_url = aws_sqs_queue.dlq.id
+
+  redrive_allow_policy = jsonencode({
+    redrivePermission = "byQueue"
+    sourceQueueArns   = [aws_sqs_queue.jobs.arn]
+  })
+}
+
+resource "aws_lambda_event_source_mapping" "worker" {
+  event_source_arn                   = aws_sqs_queue.jobs.arn
+  function_name                      = var.worker_function_arn
+  enabled                            = true
+  batch_size                         = var.batch_size
+  maximum_batching_window_in_seconds = var.maximum_batching_window_in_seconds
+  function_response_types            = ["ReportBatchItemFailures"]
+
+  scaling_config {
+    maximum_concurrency = var.maximum_concurrency
+  }
+
+  tags = var.tags
+}
