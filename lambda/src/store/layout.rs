@@ -1,0 +1,76 @@
+//! The DynamoDB table layout, defined once. The Terraform `database` module must declare the
+//! same tables (a structure test in `tests/` compares them), and the DynamoDB adapter reads
+//! and writes only these keys.
+
+/// A global secondary index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexLayout {
+    pub name: &'static str,
+    pub hash_key: &'static str,
+    pub range_key: Option<&'static str>,
+}
+
+/// One table: every key attribute is a string (`S`), billing is on demand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableLayout {
+    /// The table is named `<prefix>-<suffix>`, e.g. `imagegen-prod-jobs`.
+    pub suffix: &'static str,
+    /// The environment variable that gives the deployed table name to the functions.
+    pub env_var: &'static str,
+    pub hash_key: &'static str,
+    pub range_key: Option<&'static str>,
+    /// Epoch-seconds attribute DynamoDB's TTL deletes by.
+    pub ttl_attribute: Option<&'static str>,
+    pub indexes: &'static [IndexLayout],
+}
+
+/// Jobs by id; a tenant's jobs newest first through `by_tenant`.
+pub const JOBS: TableLayout = TableLayout {
+    suffix: "jobs",
+    env_var: "IMAGEGEN_JOBS_TABLE",
+    hash_key: "job_id",
+    range_key: None,
+    ttl_attribute: Some("expires_at"),
+    indexes: &[IndexLayout {
+        name: "by_tenant",
+        hash_key: "tenant",
+        range_key: Some("created_sort"),
+    }],
+};
+
+/// API keys by key id (only a SHA-256 of each secret is stored).
+pub const API_KEYS: TableLayout = TableLayout {
+    suffix: "api-keys",
+    env_var: "IMAGEGEN_KEYS_TABLE",
+    hash_key: "key_id",
+    range_key: None,
+    ttl_attribute: Some("expires_at"),
+    indexes: &[IndexLayout {
+        name: "by_tenant",
+        hash_key: "tenant",
+        range_key: None,
+    }],
+};
+
+/// Rate-limit windows and quota counters, one item per counter and window.
+pub const COUNTERS: TableLayout = TableLayout {
+    suffix: "counters",
+    env_var: "IMAGEGEN_COUNTERS_TABLE",
+    hash_key: "pk",
+    range_key: None,
+    ttl_attribute: Some("expires_at"),
+    indexes: &[],
+};
+
+/// `Idempotency-Key` records: the job a key produced and a hash of the request body.
+pub const IDEMPOTENCY: TableLayout = TableLayout {
+    suffix: "idempotency",
+    env_var: "IMAGEGEN_IDEMPOTENCY_TABLE",
+    hash_key: "pk",
+    range_key: None,
+    ttl_attribute: Some("expires_at"),
+    indexes: &[],
+};
+
+/// Every table the service uses.
+pub const TABLES: [TableLayout; 4] = [JOBS, API_KEYS, COUNTERS, IDEMPOTENCY];
