@@ -1,12 +1,24 @@
 //! imagegen: turns prompts (plus optional reference images) into images with Gemini.
 //!
-//! Ports and adapters: `http` is the one axum router that the `api` Lambda and the `dev`
-//! server both serve; `worker` holds the SQS side. The domain never imports an AWS SDK.
+//! Ports and adapters. `http` is the one axum router that the `api` Lambda and the `dev`
+//! server both serve; `domain` holds the rules and use cases; `store`, `blobs`, `queue` and
+//! `secrets` are ports with embedded and AWS adapters; `worker` runs a job; `gemini` talks to
+//! the model. The domain never imports an AWS SDK.
 
+pub mod app;
+pub mod blobs;
+pub mod config;
+pub mod domain;
+pub mod gemini;
 pub mod http;
+pub mod images;
+pub mod queue;
+pub mod secrets;
 pub mod store;
 pub mod telemetry;
 pub mod worker;
+
+pub use app::App;
 
 /// The crate version, reported by `GET /healthz`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -8,7 +8,10 @@ use tower::ServiceExt;
 async fn the_router_answers_a_real_api_gateway_rest_event_for_healthz() {
     let event = data("apigw-rest-get-healthz.json").unwrap();
     let request = lambda_http::request::from_str(&event).unwrap();
-    let response = imagegen::http::router().oneshot(request).await.unwrap();
+    let response = imagegen::http::meta_router()
+        .oneshot(request)
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     // The gateway's request id is echoed so our logs join its access logs.
     assert_eq!(
@@ -21,13 +24,21 @@ async fn the_router_answers_a_real_api_gateway_rest_event_for_healthz() {
 }
 
 #[tokio::test]
-async fn a_saved_sqs_event_reports_only_the_malformed_message_for_retry() {
+async fn a_saved_sqs_event_decodes_and_reports_failures_per_message() {
     let event: aws_lambda_events::sqs::SqsEvent =
         serde_json::from_str(&data("sqs-job-message.json").unwrap()).unwrap();
-    let response = imagegen::worker::handle_batch(event, |_job| async {
-        Ok::<(), std::convert::Infallible>(())
+    let seen = std::sync::Mutex::new(Vec::new());
+    let response = imagegen::worker::handle_batch(event, |job, receives| {
+        seen.lock()
+            .unwrap()
+            .push((job.job_id.to_string(), receives));
+        async { Ok::<(), std::convert::Infallible>(()) }
     })
     .await;
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [("job_5b1f0c3e9a7d4e2f8c6b0a1d3e5f7a9b".to_owned(), 1)]
+    );
     let ids: Vec<_> = response
         .batch_item_failures
         .iter()

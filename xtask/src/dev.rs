@@ -8,6 +8,7 @@ use crate::flags::DevArgs;
 
 pub fn run(sh: &Shell, args: DevArgs) -> crate::Result<()> {
     cmd!(sh, "cargo build --locked --package imagegen --bin dev").run()?;
+    sh.create_dir(&args.data_dir)?;
     let binary = crate::project_root().join("target/debug/dev");
     let port = args.port.to_string();
     println!(

@@ -78,6 +78,9 @@ pub struct DevArgs {
     /// Port on 127.0.0.1.
     #[arg(long, default_value_t = 8080)]
     pub port: u16,
+    /// Where generated images and uploads are kept.
+    #[arg(long, default_value = ".imagegen/dev")]
+    pub data_dir: std::path::PathBuf,
 }
 
 #[derive(Debug, clap::Args)]

@@ -5,7 +5,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 /// Machine-readable error codes of the v1 contract; each has exactly one status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     InvalidRequest,
@@ -41,7 +41,7 @@ impl ErrorCode {
 }
 
 /// One problem with one input field, listed in the envelope's `details`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldIssue {
     pub field: String,
     pub issue: String,
@@ -107,6 +107,79 @@ impl ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         res
+    }
+}
+
+/// The error envelope, as documented in the OpenAPI document.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorEnvelope {
+    pub error: ErrorBody,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub code: ErrorCode,
+    pub message: String,
+    pub request_id: String,
+    #[schema(nullable = false)]
+    pub details: Option<Vec<FieldIssue>>,
+}
+
+impl ApiError {
+    pub fn internal(context: &str, e: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "{context}");
+        Self::new(
+            ErrorCode::Internal,
+            "the service failed to handle this request; try again",
+        )
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        Self::internal("store error", e)
+    }
+}
+
+impl From<crate::blobs::BlobError> for ApiError {
+    fn from(e: crate::blobs::BlobError) -> Self {
+        Self::internal("blob store error", e)
+    }
+}
+
+impl From<crate::domain::admission::AdmitError> for ApiError {
+    fn from(e: crate::domain::admission::AdmitError) -> Self {
+        use crate::domain::admission::AdmitError as E;
+        match e {
+            E::InvalidReference {
+                field,
+                issue,
+                message,
+                unsupported,
+            } => {
+                let code = if unsupported {
+                    ErrorCode::UnsupportedMediaType
+                } else if issue == "too_many_bytes" {
+                    ErrorCode::PayloadTooLarge
+                } else {
+                    ErrorCode::InvalidRequest
+                };
+                Self::new(code, message).with_detail(field, issue)
+            }
+            E::IdempotencyMismatch => Self::new(ErrorCode::Conflict, e.to_string())
+                .with_detail("idempotency-key", "reused_with_different_body"),
+            E::IdempotencyInProgress => Self::new(ErrorCode::Conflict, e.to_string())
+                .with_detail("idempotency-key", "in_progress"),
+            E::QuotaExceeded { scope, retry_after } => Self::new(
+                ErrorCode::QuotaExceeded,
+                format!("the {scope} image quota is used up"),
+            )
+            .with_detail("quota", scope)
+            .retry_after(retry_after),
+            E::Store(e) => e.into(),
+            E::Blob(e) => e.into(),
+            E::Queue(e) => Self::internal("queue error", e),
+        }
     }
 }
 

@@ -1,94 +1,131 @@
-//! The HTTP surface: one router for every route, served by `bin/api.rs` on Lambda and by
-//! `bin/dev.rs` on 127.0.0.1.
+//! The HTTP surface: one router for every route of the v1 contract, served by `bin/api.rs` on
+//! Lambda and by `bin/dev.rs` on 127.0.0.1. Request ids, access logs, rate-limit headers and
+//! error rendering are layers; authentication, scopes and limits are one extractor.
 
+pub mod auth;
+pub mod dev;
 mod error;
+pub mod json;
+mod observe;
 mod request_id;
+pub mod routes;
+pub mod views;
 
-pub use error::{ApiError, ErrorCode, FieldIssue};
+use std::sync::OnceLock;
+
+pub use error::{ApiError, ErrorBody, ErrorCode, ErrorEnvelope, FieldIssue};
 pub use request_id::{REQUEST_ID_HEADER, RequestId};
 
-use axum::{Json, Router, routing::get};
-use serde::Serialize;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-/// Body of `GET /healthz`.
-#[derive(Debug, Serialize)]
-pub struct Health {
-    pub status: &'static str,
-    pub version: &'static str,
+use crate::App;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "imagegen",
+        description = "Prompt (plus optional reference images) to images with Gemini. Authenticate with `x-api-key: igk_<key_id>_<secret>`.",
+        license(name = "Apache-2.0")
+    ),
+    modifiers(&ApiKeyScheme),
+    tags(
+        (name = "images", description = "Create image jobs and upload reference images"),
+        (name = "jobs", description = "Read jobs and their images"),
+        (name = "usage", description = "Limits and usage"),
+        (name = "admin", description = "API key management"),
+        (name = "meta", description = "Health and this document"),
+    )
+)]
+struct ApiDoc;
+
+struct ApiKeyScheme;
+
+impl utoipa::Modify for ApiKeyScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new(auth::API_KEY_HEADER))),
+        );
+    }
 }
 
-async fn healthz() -> Json<Health> {
-    Json(Health {
-        status: "ok",
-        version: crate::VERSION,
+/// Every route of the contract, with its OpenAPI description: one list, so the router and
+/// the document cannot drift apart.
+fn api_routes() -> OpenApiRouter<App> {
+    use routes::{admin, images, jobs, meta, uploads, usage};
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(meta::healthz))
+        .routes(routes!(meta::openapi))
+        .routes(routes!(images::create_image))
+        .routes(routes!(uploads::create_upload))
+        .routes(routes!(jobs::list_jobs))
+        .routes(routes!(jobs::get_job))
+        .routes(routes!(usage::usage))
+        .routes(routes!(admin::create_key))
+        .routes(routes!(admin::rotate_key))
+        .routes(routes!(admin::revoke_key))
+}
+
+/// The OpenAPI 3 document of the v1 contract.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
+    DOC.get_or_init(|| {
+        let mut doc = api_routes().into_openapi();
+        doc.info.version = crate::VERSION.to_owned();
+        doc
     })
+    .clone()
 }
 
 async fn not_found() -> ApiError {
     ApiError::new(ErrorCode::NotFound, "no route matches this path")
 }
 
-/// The service's router; every binary serves exactly this.
-pub fn router() -> Router {
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        "this route does not accept this method",
+    )
+}
+
+/// Health and the OpenAPI document only, for a function started without its adapters.
+pub fn meta_router() -> Router {
     Router::new()
-        .route("/healthz", get(healthz))
+        .route("/healthz", axum::routing::get(routes::meta::healthz))
+        .route("/openapi.json", axum::routing::get(routes::meta::openapi))
         .fallback(not_found)
         .layer(axum::middleware::from_fn(request_id::layer))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use axum::body::Body;
-    use axum::http::{Request, StatusCode};
-    use http_body_util::BodyExt;
-    use tower::ServiceExt;
+/// The API's routes without layers or state, for servers that add their own routes.
+pub fn api_routes_router() -> Router<App> {
+    api_routes().split_for_parts().0
+}
 
-    async fn call(req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, serde_json::Value) {
-        let res = router().oneshot(req).await.unwrap();
-        let status = res.status();
-        let headers = res.headers().clone();
-        let bytes = res.into_body().collect().await.unwrap().to_bytes();
-        (status, headers, serde_json::from_slice(&bytes).unwrap())
-    }
+/// The service's router; the `api` Lambda serves exactly this.
+pub fn router(app: App) -> Router {
+    with_layers(api_routes().split_for_parts().0, app)
+}
 
-    #[tokio::test]
-    async fn healthz_reports_ok_and_the_crate_version() {
-        let (status, headers, body) =
-            call(Request::get("/healthz").body(Body::empty()).unwrap()).await;
-        assert_eq!(status, StatusCode::OK);
-        assert_eq!(body["status"], "ok");
-        assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
-        assert!(headers.contains_key(REQUEST_ID_HEADER));
-    }
-
-    #[tokio::test]
-    async fn unknown_route_answers_the_not_found_envelope_with_the_request_id() {
-        let (status, headers, body) = call(
-            Request::get("/nope")
-                .header(REQUEST_ID_HEADER, "req-123")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
-        assert_eq!(status, StatusCode::NOT_FOUND);
-        assert_eq!(body["error"]["code"], "not_found");
-        assert_eq!(body["error"]["request_id"], "req-123");
-        assert_eq!(headers[REQUEST_ID_HEADER], "req-123");
-    }
-
-    #[tokio::test]
-    async fn a_hostile_request_id_is_replaced_not_echoed() {
-        let long = "x".repeat(500);
-        let (_, headers, body) = call(
-            Request::get("/nope")
-                .header(REQUEST_ID_HEADER, long.as_str())
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
-        let id = headers[REQUEST_ID_HEADER].to_str().unwrap();
-        assert_ne!(id, long);
-        assert_eq!(body["error"]["request_id"], id);
-    }
+/// Applies the shared layers to `routes`; the dev server adds its own routes through this too.
+pub fn with_layers(routes: Router<App>, app: App) -> Router {
+    routes
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(app.config.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            observe::access_log,
+        ))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            observe::panic_response,
+        ))
+        .layer(axum::middleware::from_fn(request_id::layer))
+        .with_state(app)
 }

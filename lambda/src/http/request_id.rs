@@ -44,7 +44,9 @@ fn choose(req: &Request) -> String {
 pub async fn layer(mut req: Request, next: Next) -> Response {
     let id = choose(&req);
     req.extensions_mut().insert(RequestId(id.clone()));
-    let mut res = next.run(req).await;
+    // Every log line of this request carries its id.
+    let span = tracing::info_span!("request", request_id = %id);
+    let mut res = tracing::Instrument::instrument(next.run(req), span).await;
     if let Some(err) = res.extensions_mut().remove::<ApiError>() {
         res = err.to_response(&id);
     }

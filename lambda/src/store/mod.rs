@@ -1,3 +1,92 @@
 //! Persistence port: jobs, API keys, rate-limit windows, quota counters, idempotency records.
+//! Adapters: `memory` (dev server, unit tests) and DynamoDB (deployed).
 
 pub mod layout;
+pub mod memory;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::ids::JobId;
+use crate::domain::jobs::{Expected, Job};
+use crate::domain::keys::ApiKey;
+use crate::domain::limits::CounterAdd;
+
+pub use memory::MemoryStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A conditional write found something other than what it expected.
+    #[error("conditional write failed: {0}")]
+    Conflict(String),
+    /// The backing store failed or could not be reached.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    #[error("stored record is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// The outcome of an all-or-nothing counter reservation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reservation {
+    /// Every counter was incremented; their new values, in order.
+    Granted { values: Vec<u64> },
+    /// Nothing was incremented: counter `index` would pass its limit (it holds `current`).
+    Denied { index: usize, current: u64 },
+}
+
+/// What an `Idempotency-Key` produced, stored under `<tenant>#<key>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    pub pk: String,
+    pub job_id: JobId,
+    pub request_sha256: String,
+    pub expires_at: i64,
+}
+
+/// A position in a tenant's job list (opaque to clients).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobCursor {
+    pub created_sort: String,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    // --- API keys
+    /// Stores a new key; `Conflict` if the key id exists.
+    async fn create_key(&self, key: &ApiKey) -> Result<(), StoreError>;
+    async fn get_key(&self, key_id: &str) -> Result<Option<ApiKey>, StoreError>;
+    /// Replaces a key iff the stored one still has `expected_version`.
+    async fn replace_key(&self, key: &ApiKey, expected_version: u64) -> Result<(), StoreError>;
+
+    // --- counters
+    /// Adds every counter's amount iff each stays within its limit; all or nothing.
+    async fn reserve(&self, counters: &[CounterAdd]) -> Result<Reservation, StoreError>;
+    /// Gives amounts back (a refund), never below zero.
+    async fn release(&self, counters: &[CounterAdd]) -> Result<(), StoreError>;
+    /// Current values (0 for counters never written).
+    async fn counter_values(&self, pks: &[String]) -> Result<Vec<u64>, StoreError>;
+
+    // --- idempotency
+    /// Stores the record unless one exists for its pk; returns the existing one if so.
+    async fn claim_idempotency(
+        &self,
+        record: &IdempotencyRecord,
+    ) -> Result<Option<IdempotencyRecord>, StoreError>;
+    async fn get_idempotency(&self, pk: &str) -> Result<Option<IdempotencyRecord>, StoreError>;
+    async fn delete_idempotency(&self, pk: &str) -> Result<(), StoreError>;
+
+    // --- jobs
+    /// Stores a new job; `Conflict` if the id exists.
+    async fn create_job(&self, job: &Job) -> Result<(), StoreError>;
+    async fn get_job(&self, job_id: &JobId) -> Result<Option<Job>, StoreError>;
+    /// Writes `job` iff the stored one matches `expected`; `Conflict` otherwise.
+    async fn update_job(&self, job: &Job, expected: Expected) -> Result<(), StoreError>;
+    /// A tenant's jobs, newest first, `limit` at most, after `cursor`.
+    async fn list_jobs(
+        &self,
+        tenant: &str,
+        limit: usize,
+        cursor: Option<&JobCursor>,
+    ) -> Result<(Vec<Job>, Option<JobCursor>), StoreError>;
+}

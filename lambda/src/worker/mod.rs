@@ -1,15 +1,15 @@
-//! The SQS side: decode each message, hand it to the job step, report per-message failures
-//! so SQS retries only those (`ReportBatchItemFailures`).
+//! The worker side. `step` runs one job (shared by the `worker` Lambda and the dev server's
+//! in-process worker); this file adapts SQS batches to it: each message is decoded and handed
+//! to the step concurrently, and only failed messages are reported back for retry
+//! (`ReportBatchItemFailures`).
+
+pub mod local;
+pub mod step;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use serde::Deserialize;
 
-/// What the API enqueues for one job.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct JobMessage {
-    pub job_id: String,
-}
+pub use crate::queue::JobMessage;
+pub use step::{StepError, StepOutcome, Worker};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MessageError {
@@ -24,20 +24,30 @@ pub fn decode(message: &SqsMessage) -> Result<JobMessage, MessageError> {
     Ok(serde_json::from_str(body)?)
 }
 
+/// SQS's ApproximateReceiveCount: 1 on the first delivery.
+pub fn receive_count(message: &SqsMessage) -> u32 {
+    message
+        .attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+}
+
 /// Runs `step` for every message concurrently and lists the ones that failed.
 pub async fn handle_batch<F, Fut, E>(event: SqsEvent, step: F) -> SqsBatchResponse
 where
-    F: Fn(JobMessage) -> Fut,
+    F: Fn(JobMessage, u32) -> Fut,
     Fut: std::future::Future<Output = Result<(), E>>,
     E: std::fmt::Display,
 {
     let runs = event.records.iter().map(|message| {
         let id = message.message_id.clone().unwrap_or_default();
         let decoded = decode(message);
+        let receives = receive_count(message);
         let step = &step;
         async move {
             let outcome = match decoded {
-                Ok(job) => step(job).await.map_err(|e| e.to_string()),
+                Ok(job) => step(job, receives).await.map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),
             };
             match outcome {
@@ -84,13 +94,21 @@ mod tests {
     #[tokio::test]
     async fn only_failed_and_malformed_messages_are_reported_for_retry() {
         let ev = event(&[
-            ("ok", Some(r#"{"job_id":"j1"}"#)),
+            (
+                "ok",
+                Some(r#"{"job_id":"job_00000000000000000000000000000001"}"#),
+            ),
             ("bad-json", Some("not json")),
             ("no-body", None),
-            ("step-fails", Some(r#"{"job_id":"boom"}"#)),
+            ("bad-id", Some(r#"{"job_id":"j1"}"#)),
+            (
+                "step-fails",
+                Some(r#"{"job_id":"job_00000000000000000000000000000002"}"#),
+            ),
         ]);
-        let res = handle_batch(ev, |job| async move {
-            if job.job_id == "boom" {
+        let res = handle_batch(ev, |job, receives| async move {
+            assert_eq!(receives, 1);
+            if job.job_id.as_str().ends_with('2') {
                 Err("gemini down")
             } else {
                 Ok(())
@@ -102,6 +120,6 @@ mod tests {
             .iter()
             .map(|f| f.item_identifier.as_str())
             .collect();
-        assert_eq!(ids, ["bad-json", "no-body", "step-fails"]);
+        assert_eq!(ids, ["bad-json", "no-body", "bad-id", "step-fails"]);
     }
 }

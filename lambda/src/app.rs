@@ -1,0 +1,21 @@
+//! The composition root: the ports and settings every use case and handler needs.
+
+use std::sync::Arc;
+
+use crate::blobs::BlobStore;
+use crate::config::Config;
+use crate::domain::Clock;
+use crate::queue::JobQueue;
+use crate::store::Store;
+use crate::telemetry::Metrics;
+
+/// Cheap to clone: everything inside is shared.
+#[derive(Clone)]
+pub struct App {
+    pub store: Arc<dyn Store>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub queue: Arc<dyn JobQueue>,
+    pub clock: Arc<dyn Clock>,
+    pub config: Arc<Config>,
+    pub metrics: Metrics,
+}

@@ -1,0 +1,282 @@
+//! Blobs in a local directory, with HMAC-SHA256 signed URLs served by the dev server.
+//! The signature covers method, key, expiry and size cap, so a tampered or expired URL is 403.
+
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+use time::OffsetDateTime;
+
+use super::{Blob, BlobError, BlobStore, SignedUrl, valid_key};
+use crate::domain::ids::{from_hex, hex};
+
+/// Signs and checks the dev server's blob URLs.
+#[derive(Clone)]
+pub struct UrlSigner {
+    key: [u8; 32],
+}
+
+impl std::fmt::Debug for UrlSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UrlSigner([redacted])")
+    }
+}
+
+/// Why a signed URL was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    #[error("the URL's signature does not match")]
+    Invalid,
+    #[error("the URL has expired")]
+    Expired,
+}
+
+impl UrlSigner {
+    pub fn new(key: [u8; 32]) -> Self {
+        Self { key }
+    }
+
+    fn mac(&self, method: &str, key: &str, expires: i64, max_bytes: u64) -> Vec<u8> {
+        // A key of any length is accepted by HMAC; this cannot fail.
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.key) else {
+            return Vec::new();
+        };
+        mac.update(format!("{method}\n{key}\n{expires}\n{max_bytes}").as_bytes());
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    pub fn sign(&self, method: &str, key: &str, expires: i64, max_bytes: u64) -> String {
+        hex(&self.mac(method, key, expires, max_bytes))
+    }
+
+    pub fn verify(
+        &self,
+        method: &str,
+        key: &str,
+        expires: i64,
+        max_bytes: u64,
+        signature: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), SignatureError> {
+        let expected = self.mac(method, key, expires, max_bytes);
+        let given = from_hex(signature).ok_or(SignatureError::Invalid)?;
+        if !bool::from(expected.ct_eq(&given)) {
+            return Err(SignatureError::Invalid);
+        }
+        if now.unix_timestamp() >= expires {
+            return Err(SignatureError::Expired);
+        }
+        Ok(())
+    }
+}
+
+/// Files under `root`, content type in a sidecar file.
+#[derive(Debug, Clone)]
+pub struct LocalBlobs {
+    root: PathBuf,
+    base_url: String,
+    signer: UrlSigner,
+}
+
+impl LocalBlobs {
+    /// `base_url` is where the dev server serves `/blobs/...`.
+    pub fn new(root: impl Into<PathBuf>, base_url: impl Into<String>, signer: UrlSigner) -> Self {
+        Self {
+            root: root.into(),
+            base_url: base_url.into().trim_end_matches('/').to_owned(),
+            signer,
+        }
+    }
+
+    pub fn signer(&self) -> &UrlSigner {
+        &self.signer
+    }
+
+    fn path(&self, key: &str) -> Result<PathBuf, BlobError> {
+        if !valid_key(key) {
+            return Err(BlobError::InvalidKey(key.to_owned()));
+        }
+        Ok(self.root.join(key))
+    }
+
+    fn content_type_path(path: &Path) -> PathBuf {
+        let mut p = path.as_os_str().to_owned();
+        p.push(".content-type");
+        PathBuf::from(p)
+    }
+
+    fn url(&self, method: &str, key: &str, expires: i64, max_bytes: u64) -> String {
+        let sig = self.signer.sign(method, key, expires, max_bytes);
+        format!(
+            "{}/blobs/{key}?method={method}&expires={expires}&max_bytes={max_bytes}&sig={sig}",
+            self.base_url
+        )
+    }
+}
+
+fn io(e: std::io::Error) -> BlobError {
+    BlobError::Unavailable(e.to_string())
+}
+
+#[async_trait]
+impl BlobStore for LocalBlobs {
+    async fn put(&self, key: &str, content_type: &str, data: Vec<u8>) -> Result<(), BlobError> {
+        let path = self.path(key)?;
+        if let Some(dir) = path.parent() {
+            tokio::fs::create_dir_all(dir).await.map_err(io)?;
+        }
+        // Write then rename, so a reader never sees half a file.
+        let tmp = path.with_extension("partial");
+        tokio::fs::write(&tmp, &data).await.map_err(io)?;
+        tokio::fs::write(Self::content_type_path(&path), content_type)
+            .await
+            .map_err(io)?;
+        tokio::fs::rename(&tmp, &path).await.map_err(io)
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Blob>, BlobError> {
+        let path = self.path(key)?;
+        let data = match tokio::fs::read(&path).await {
+            Ok(data) => data,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(e)),
+        };
+        let content_type = tokio::fs::read_to_string(Self::content_type_path(&path))
+            .await
+            .unwrap_or_else(|_| "application/octet-stream".to_owned());
+        Ok(Some(Blob { content_type, data }))
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        let path = self.path(key)?;
+        for p in [Self::content_type_path(&path), path] {
+            match tokio::fs::remove_file(&p).await {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io(e)),
+            }
+        }
+        Ok(())
+    }
+
+    async fn signed_get_url(
+        &self,
+        key: &str,
+        ttl: std::time::Duration,
+        now: OffsetDateTime,
+    ) -> Result<SignedUrl, BlobError> {
+        self.path(key)?;
+        let expires_at = now + ttl;
+        Ok(SignedUrl {
+            url: self.url("GET", key, expires_at.unix_timestamp(), 0),
+            expires_at,
+        })
+    }
+
+    async fn signed_put_url(
+        &self,
+        key: &str,
+        max_bytes: u64,
+        ttl: std::time::Duration,
+        now: OffsetDateTime,
+    ) -> Result<SignedUrl, BlobError> {
+        self.path(key)?;
+        let expires_at = now + ttl;
+        Ok(SignedUrl {
+            url: self.url("PUT", key, expires_at.unix_timestamp(), max_bytes),
+            expires_at,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2026-11-26 12:00 UTC);
+
+    #[test]
+    fn signatures_bind_method_key_expiry_and_size() {
+        let signer = UrlSigner::new([7; 32]);
+        let sig = signer.sign("GET", "generated/a/b/0.png", 100, 0);
+        let later = OffsetDateTime::from_unix_timestamp(99).unwrap();
+        assert_eq!(
+            signer.verify("GET", "generated/a/b/0.png", 100, 0, &sig, later),
+            Ok(())
+        );
+        assert_eq!(
+            signer.verify("GET", "generated/a/b/1.png", 100, 0, &sig, later),
+            Err(SignatureError::Invalid)
+        );
+        assert_eq!(
+            signer.verify("PUT", "generated/a/b/0.png", 100, 0, &sig, later),
+            Err(SignatureError::Invalid)
+        );
+        assert_eq!(
+            signer.verify("GET", "generated/a/b/0.png", 101, 0, &sig, later),
+            Err(SignatureError::Invalid)
+        );
+        assert_eq!(
+            signer.verify("GET", "generated/a/b/0.png", 100, 1, &sig, later),
+            Err(SignatureError::Invalid)
+        );
+        let at_expiry = OffsetDateTime::from_unix_timestamp(100).unwrap();
+        assert_eq!(
+            signer.verify("GET", "generated/a/b/0.png", 100, 0, &sig, at_expiry),
+            Err(SignatureError::Expired)
+        );
+        let other = UrlSigner::new([8; 32]);
+        assert_eq!(
+            other.verify("GET", "generated/a/b/0.png", 100, 0, &sig, later),
+            Err(SignatureError::Invalid)
+        );
+    }
+
+    #[tokio::test]
+    async fn put_get_delete_round_trip_and_traversal_is_refused() {
+        let dir = std::env::temp_dir().join(format!(
+            "imagegen-blobs-{}",
+            crate::domain::ids::hex(&crate::domain::ids::random_bytes::<4>())
+        ));
+        let blobs = LocalBlobs::new(&dir, "http://127.0.0.1:1", UrlSigner::new([1; 32]));
+        blobs
+            .put("generated/t/j/0.png", "image/png", vec![1, 2, 3])
+            .await
+            .unwrap();
+        let blob = blobs.get("generated/t/j/0.png").await.unwrap().unwrap();
+        assert_eq!(
+            blob,
+            Blob {
+                content_type: "image/png".into(),
+                data: vec![1, 2, 3]
+            }
+        );
+        assert!(blobs.get("generated/t/j/1.png").await.unwrap().is_none());
+        assert!(matches!(
+            blobs.put("../etc/x", "a", vec![]).await,
+            Err(BlobError::InvalidKey(_))
+        ));
+        assert!(matches!(
+            blobs.get("generated/../../x").await,
+            Err(BlobError::InvalidKey(_))
+        ));
+        blobs.delete("generated/t/j/0.png").await.unwrap();
+        assert!(blobs.get("generated/t/j/0.png").await.unwrap().is_none());
+        let url = blobs
+            .signed_get_url(
+                "generated/t/j/0.png",
+                std::time::Duration::from_secs(60),
+                NOW,
+            )
+            .await
+            .unwrap();
+        assert!(
+            url.url
+                .starts_with("http://127.0.0.1:1/blobs/generated/t/j/0.png?method=GET&expires=")
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,80 @@
+//! Object storage port: put/get image bytes, signed download and upload URLs.
+//! Adapters: `local` (a directory plus HMAC-signed URLs the dev server checks) and S3.
+
+pub mod local;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+pub use local::{LocalBlobs, UrlSigner};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    #[error("invalid object key `{0}`")]
+    InvalidKey(String),
+    #[error("blob store unavailable: {0}")]
+    Unavailable(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blob {
+    pub content_type: String,
+    pub data: Vec<u8>,
+}
+
+/// A URL that grants one operation on one object until `expires_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedUrl {
+    pub url: String,
+    pub expires_at: OffsetDateTime,
+}
+
+#[async_trait]
+pub trait BlobStore: Send + Sync {
+    async fn put(&self, key: &str, content_type: &str, data: Vec<u8>) -> Result<(), BlobError>;
+    async fn get(&self, key: &str) -> Result<Option<Blob>, BlobError>;
+    async fn delete(&self, key: &str) -> Result<(), BlobError>;
+    /// A URL to download the object, valid for `ttl`.
+    async fn signed_get_url(
+        &self,
+        key: &str,
+        ttl: std::time::Duration,
+        now: OffsetDateTime,
+    ) -> Result<SignedUrl, BlobError>;
+    /// A URL to upload at most `max_bytes` to `key`, valid for `ttl`.
+    async fn signed_put_url(
+        &self,
+        key: &str,
+        max_bytes: u64,
+        ttl: std::time::Duration,
+        now: OffsetDateTime,
+    ) -> Result<SignedUrl, BlobError>;
+}
+
+/// Object keys are ours, but still checked: no traversal, no surprises in URLs.
+pub fn valid_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= 512
+        && !key.starts_with('/')
+        && key
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..")
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-' | b'.'))
+}
+
+/// Where generated images go.
+pub fn generated_key(tenant: &str, job_id: &str, n: usize, extension: &str) -> String {
+    format!("generated/{tenant}/{job_id}/{n}.{extension}")
+}
+
+/// Where a client's signed upload lands.
+pub fn upload_key(tenant: &str, upload_id: &str) -> String {
+    format!("uploads/{tenant}/{upload_id}")
+}
+
+/// Where a job's prepared reference images are kept for the worker.
+pub fn reference_key(tenant: &str, job_id: &str, n: usize, extension: &str) -> String {
+    format!("uploads/{tenant}/{job_id}/ref-{n}.{extension}")
+}

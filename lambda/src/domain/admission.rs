@@ -1,0 +1,375 @@
+//! Admitting an image job: idempotency, reference images, quota reservation, the job record
+//! and the queue message. A job that cannot be queued gives its reservation back.
+
+use sha2::{Digest, Sha256};
+
+use super::ids::{JobId, UploadId, hex};
+use super::jobs::{Job, JobFailure, JobParams, JobStatus};
+use super::keys::Caller;
+use super::limits::{self, CounterAdd, Measure, Subject, Window};
+use crate::App;
+use crate::blobs::{self, BlobError};
+use crate::images::{self, ImageError, ImageLimits};
+use crate::queue::{JobMessage, QueueError};
+use crate::store::{IdempotencyRecord, Reservation, StoreError};
+use crate::telemetry::Unit;
+
+/// A reference image as the client gave it.
+#[derive(Debug, Clone)]
+pub enum ReferenceInput {
+    Inline(Vec<u8>),
+    Upload(UploadId),
+}
+
+#[derive(Debug, Clone)]
+pub struct NewImageJob {
+    pub prompt: String,
+    pub aspect_ratio: Option<String>,
+    pub count: u8,
+    pub references: Vec<ReferenceInput>,
+}
+
+/// An `Idempotency-Key` and the hash of the request it came with.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    pub key: String,
+    pub request_sha256: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum Admitted {
+    New(Job),
+    /// The same key and body were seen before: this is that job.
+    Replayed(Job),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdmitError {
+    #[error("{field}: {message}")]
+    InvalidReference {
+        field: String,
+        issue: &'static str,
+        message: String,
+        /// The bytes are not an image format we take (the HTTP layer answers 415).
+        unsupported: bool,
+    },
+    #[error("this Idempotency-Key was used with a different request")]
+    IdempotencyMismatch,
+    #[error("a request with this Idempotency-Key is still being admitted")]
+    IdempotencyInProgress,
+    #[error("{scope} quota exhausted")]
+    QuotaExceeded {
+        scope: &'static str,
+        retry_after: u64,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+/// Idempotency records live as long as jobs are worth replaying.
+const IDEMPOTENCY_TTL: time::Duration = time::Duration::hours(24);
+
+pub fn prompt_sha256(prompt: &str) -> String {
+    hex(&Sha256::digest(prompt.as_bytes()))
+}
+
+pub async fn admit(
+    app: &App,
+    caller: &Caller,
+    new: NewImageJob,
+    idempotency: Option<IdempotencyKey>,
+) -> Result<Admitted, AdmitError> {
+    let now = app.clock.now();
+    let idem_pk = idempotency
+        .as_ref()
+        .map(|i| format!("{}#{}", caller.tenant, i.key));
+    if let (Some(pk), Some(i)) = (&idem_pk, &idempotency)
+        && let Some(existing) = app.store.get_idempotency(pk).await?
+    {
+        return replay(app, &existing, &i.request_sha256).await;
+    }
+
+    let prepared = prepare_references(app, caller, &new.references).await?;
+
+    let job_id = JobId::generate();
+    if let (Some(pk), Some(i)) = (&idem_pk, &idempotency) {
+        let record = IdempotencyRecord {
+            pk: pk.clone(),
+            job_id: job_id.clone(),
+            request_sha256: i.request_sha256.clone(),
+            expires_at: (now + IDEMPOTENCY_TTL).unix_timestamp(),
+        };
+        if let Some(existing) = app.store.claim_idempotency(&record).await? {
+            return replay(app, &existing, &i.request_sha256).await;
+        }
+    }
+    let release_claim = || async {
+        if let Some(pk) = &idem_pk
+            && let Err(e) = app.store.delete_idempotency(pk).await
+        {
+            tracing::warn!(error = %e, "could not release an idempotency claim");
+        }
+    };
+
+    let counters = quota_counters(app, caller, now, u64::from(new.count));
+    match app
+        .store
+        .reserve(
+            &counters
+                .iter()
+                .map(|(c, _, _)| c.clone())
+                .collect::<Vec<_>>(),
+        )
+        .await
+    {
+        Ok(Reservation::Granted { values }) => {
+            if let (Some(global), Some((c, _, _))) = (values.get(2), counters.get(2)) {
+                let remaining = c.limit.saturating_sub(*global) as f64;
+                app.metrics.emit(
+                    &[("Scope", "global_daily")],
+                    &[("QuotaRemaining", remaining, Unit::Count)],
+                );
+            }
+        }
+        Ok(Reservation::Denied { index, .. }) => {
+            release_claim().await;
+            let (_, scope, ends) = counters
+                .get(index)
+                .cloned()
+                .unwrap_or_else(|| counters[0].clone());
+            app.metrics
+                .emit(&[("Scope", scope)], &[("QuotaExceeded", 1.0, Unit::Count)]);
+            return Err(AdmitError::QuotaExceeded {
+                scope,
+                retry_after: limits::seconds_until(ends, now),
+            });
+        }
+        Err(e) => {
+            release_claim().await;
+            return Err(e.into());
+        }
+    }
+
+    let reserved: Vec<CounterAdd> = counters.into_iter().map(|(c, _, _)| c).collect();
+    let job = Job {
+        job_id: job_id.clone(),
+        tenant: caller.tenant.clone(),
+        key_id: caller.key_id.clone(),
+        status: JobStatus::Queued,
+        prompt_sha256: prompt_sha256(&new.prompt),
+        params: JobParams {
+            prompt: new.prompt,
+            aspect_ratio: new.aspect_ratio,
+            count: new.count,
+            reference_keys: Vec::new(),
+        },
+        attempts: 0,
+        images: Vec::new(),
+        error: None,
+        quota_counters: reserved.iter().map(|c| c.pk.clone()).collect(),
+        reserved_images: u32::from(new.count),
+        refunded_images: 0,
+        created_at: now,
+        updated_at: now,
+        expires_at: (now + app.config.job_retention).unix_timestamp(),
+    };
+    match store_and_enqueue(app, job, prepared).await {
+        Ok(job) => Ok(Admitted::New(job)),
+        Err((job, e)) => {
+            // Nothing reached Gemini: the reservation goes back and the job records why.
+            if let Err(refund_err) = app.store.release(&reserved).await {
+                tracing::error!(error = %refund_err, job_id = %job_id, "quota refund failed");
+            }
+            let failed = job.failed(
+                JobFailure {
+                    code: "not_queued".into(),
+                    message: "the job could not be queued; it was not charged".into(),
+                },
+                job.reserved_images,
+                app.clock.now(),
+            );
+            let _ = app.store.update_job(&failed, job.expected()).await;
+            release_claim().await;
+            Err(e)
+        }
+    }
+}
+
+async fn store_and_enqueue(
+    app: &App,
+    mut job: Job,
+    prepared: Vec<images::PreparedImage>,
+) -> Result<Job, (Job, AdmitError)> {
+    for (n, image) in prepared.into_iter().enumerate() {
+        let key = blobs::reference_key(
+            &job.tenant,
+            job.job_id.as_str(),
+            n,
+            image.format.extension(),
+        );
+        if let Err(e) = app
+            .blobs
+            .put(&key, image.format.mime_type(), image.data)
+            .await
+        {
+            return Err((job, e.into()));
+        }
+        job.params.reference_keys.push(key);
+    }
+    if let Err(e) = app.store.create_job(&job).await {
+        return Err((job, e.into()));
+    }
+    let message = JobMessage {
+        job_id: job.job_id.clone(),
+    };
+    if let Err(e) = app.queue.enqueue(&message).await {
+        return Err((job, e.into()));
+    }
+    Ok(job)
+}
+
+async fn replay(
+    app: &App,
+    existing: &IdempotencyRecord,
+    request_sha256: &str,
+) -> Result<Admitted, AdmitError> {
+    if existing.request_sha256 != request_sha256 {
+        return Err(AdmitError::IdempotencyMismatch);
+    }
+    match app.store.get_job(&existing.job_id).await? {
+        Some(job) => Ok(Admitted::Replayed(job)),
+        None => Err(AdmitError::IdempotencyInProgress),
+    }
+}
+
+/// Tenant day, tenant month and the global daily image budget, in that order, each with the
+/// name reported when it is exhausted and the end of its window.
+fn quota_counters(
+    app: &App,
+    caller: &Caller,
+    now: time::OffsetDateTime,
+    images: u64,
+) -> Vec<(CounterAdd, &'static str, time::OffsetDateTime)> {
+    let tenant = Subject::Tenant(&caller.tenant);
+    let l = caller.limits;
+    let g = app.config.limits.global_daily_images;
+    let (day, day_ends) = limits::counter(
+        Measure::Images,
+        &tenant,
+        Window::Day,
+        now,
+        images,
+        l.daily_quota,
+    );
+    let (month, month_ends) = limits::counter(
+        Measure::Images,
+        &tenant,
+        Window::Month,
+        now,
+        images,
+        l.monthly_quota,
+    );
+    let (global, global_ends) = limits::counter(
+        Measure::Images,
+        &Subject::Global,
+        Window::Day,
+        now,
+        images,
+        g,
+    );
+    vec![
+        (day, "daily", day_ends),
+        (month, "monthly", month_ends),
+        (global, "global_daily", global_ends),
+    ]
+}
+
+/// Gives `images` back to the windows a job reserved them in.
+pub async fn refund(app: &App, job: &Job, images: u32) -> Result<(), StoreError> {
+    if images == 0 {
+        return Ok(());
+    }
+    let adds: Vec<CounterAdd> = job
+        .quota_counters
+        .iter()
+        .map(|pk| CounterAdd {
+            pk: pk.clone(),
+            amount: u64::from(images),
+            limit: u64::MAX,
+            expires_at: job.expires_at,
+        })
+        .collect();
+    app.store.release(&adds).await
+}
+
+async fn prepare_references(
+    app: &App,
+    caller: &Caller,
+    references: &[ReferenceInput],
+) -> Result<Vec<images::PreparedImage>, AdmitError> {
+    let limits = ImageLimits {
+        longest_side: app.config.reference_longest_side,
+        ..ImageLimits::default()
+    };
+    let mut out = Vec::with_capacity(references.len());
+    let mut inline_index = 0;
+    let mut upload_index = 0;
+    for reference in references {
+        let (field, bytes) = match reference {
+            ReferenceInput::Inline(data) => {
+                let field = format!("reference_images[{inline_index}].data");
+                inline_index += 1;
+                (field, data.clone())
+            }
+            ReferenceInput::Upload(id) => {
+                let field = format!("reference_upload_ids[{upload_index}]");
+                upload_index += 1;
+                let key = blobs::upload_key(&caller.tenant, id.as_str());
+                let Some(blob) = app.blobs.get(&key).await? else {
+                    return Err(AdmitError::InvalidReference {
+                        field,
+                        issue: "not_found",
+                        message: "no upload with this id (uploads expire; upload again)".into(),
+                        unsupported: false,
+                    });
+                };
+                if blob.data.len() as u64 > app.config.upload_max_bytes {
+                    return Err(AdmitError::InvalidReference {
+                        field,
+                        issue: "too_many_bytes",
+                        message: format!(
+                            "uploads are limited to {} bytes",
+                            app.config.upload_max_bytes
+                        ),
+                        unsupported: false,
+                    });
+                }
+                (field, blob.data)
+            }
+        };
+        let limits = limits.clone();
+        // Decoding and resizing is CPU work: keep it off the async executor's threads.
+        let prepared =
+            tokio::task::spawn_blocking(move || images::prepare_reference(&bytes, &limits))
+                .await
+                .map_err(|e| {
+                    AdmitError::Store(StoreError::Unavailable(format!("image worker: {e}")))
+                })?;
+        match prepared {
+            Ok(image) => out.push(image),
+            Err(e) => {
+                return Err(AdmitError::InvalidReference {
+                    field,
+                    issue: e.issue(),
+                    message: e.to_string(),
+                    unsupported: matches!(e, ImageError::Unsupported),
+                });
+            }
+        }
+    }
+    Ok(out)
+}

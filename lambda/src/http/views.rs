@@ -1,0 +1,188 @@
+//! Response bodies of the v1 contract.
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+use crate::App;
+use crate::domain::jobs::{Job, JobFailure, JobStatus};
+use crate::domain::keys::Scope;
+use crate::domain::limits::EffectiveLimits;
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Links {
+    #[serde(rename = "self")]
+    #[schema(rename = "self")]
+    pub self_: String,
+}
+
+/// `202 Accepted` for a queued job.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AcceptedJob {
+    pub job_id: String,
+    pub status: JobStatus,
+    /// RFC 3339.
+    pub created_at: String,
+    pub links: Links,
+}
+
+impl AcceptedJob {
+    pub fn from_job(job: &Job) -> Self {
+        Self {
+            job_id: job.job_id.to_string(),
+            status: job.status,
+            created_at: rfc3339(job.created_at),
+            links: Links {
+                self_: job_link(job),
+            },
+        }
+    }
+}
+
+pub fn job_link(job: &Job) -> String {
+    format!("/v1/jobs/{}", job.job_id)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImageView {
+    /// A signed download URL, valid until `expires_at`.
+    pub url: String,
+    pub expires_at: String,
+    pub mime_type: String,
+    pub width: u32,
+    pub height: u32,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobView {
+    pub job_id: String,
+    pub status: JobStatus,
+    pub created_at: String,
+    pub updated_at: String,
+    pub images: Vec<ImageView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<JobFailure>,
+    pub links: Links,
+}
+
+impl JobView {
+    /// Signs a fresh download URL for every image.
+    pub async fn render(app: &App, job: &Job) -> Result<Self, super::ApiError> {
+        let now = app.clock.now();
+        let mut images = Vec::with_capacity(job.images.len());
+        for image in &job.images {
+            let signed = app
+                .blobs
+                .signed_get_url(&image.key, app.config.url_ttl, now)
+                .await?;
+            images.push(ImageView {
+                url: signed.url,
+                expires_at: rfc3339(signed.expires_at),
+                mime_type: image.mime_type.clone(),
+                width: image.width,
+                height: image.height,
+                bytes: image.bytes,
+            });
+        }
+        Ok(Self {
+            job_id: job.job_id.to_string(),
+            status: job.status,
+            created_at: rfc3339(job.created_at),
+            updated_at: rfc3339(job.updated_at),
+            images,
+            error: job.error.clone(),
+            links: Links {
+                self_: job_link(job),
+            },
+        })
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobList {
+    pub jobs: Vec<JobView>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UploadView {
+    pub upload_id: String,
+    /// `PUT` the image bytes here, with its content type.
+    pub url: String,
+    pub expires_at: String,
+    pub max_bytes: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UsageWindow {
+    /// `minute`, `day` or `month`.
+    pub window: String,
+    /// What the window counts: `requests` or `images`.
+    pub measure: String,
+    pub limit: u64,
+    pub used: u64,
+    pub remaining: u64,
+    pub resets_at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UsageView {
+    pub tenant: String,
+    pub key_id: Option<String>,
+    pub limits: EffectiveLimits,
+    pub windows: Vec<UsageWindow>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyView {
+    pub key_id: String,
+    /// The full key. Shown only in this response: store it now.
+    pub key: String,
+    pub tenant: String,
+    pub scopes: Vec<Scope>,
+    pub limits: EffectiveLimits,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    /// After a rotation: until when the previous secret still works.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_key_valid_until: Option<String>,
+}
+
+impl KeyView {
+    pub fn new(app: &App, key: &crate::domain::keys::ApiKey, plaintext: String) -> Self {
+        Self {
+            key_id: key.key_id.clone(),
+            key: plaintext,
+            tenant: key.tenant.clone(),
+            scopes: key.scopes.clone(),
+            limits: app.config.limits.for_key(&key.limits),
+            created_at: rfc3339(key.created_at),
+            expires_at: key.expires_at.map(rfc3339),
+            previous_key_valid_until: key.previous.as_ref().map(|p| rfc3339(p.valid_until)),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RevokedKey {
+    pub key_id: String,
+    pub revoked_at: String,
+}
+
+pub fn revoked(key_id: &str, at: OffsetDateTime) -> RevokedKey {
+    RevokedKey {
+        key_id: key_id.to_owned(),
+        revoked_at: rfc3339(at),
+    }
+}
+
+pub fn timestamp(t: OffsetDateTime) -> String {
+    rfc3339(t)
+}

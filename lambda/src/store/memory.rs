@@ -1,0 +1,256 @@
+//! The embedded store: everything in one mutex-guarded map. Each operation holds the lock for
+//! its whole read-check-write, which gives the same atomicity DynamoDB's conditional writes do.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use super::{IdempotencyRecord, JobCursor, Reservation, Store, StoreError};
+use crate::domain::ids::JobId;
+use crate::domain::jobs::{Expected, Job};
+use crate::domain::keys::ApiKey;
+use crate::domain::limits::CounterAdd;
+
+#[derive(Debug, Default)]
+struct State {
+    keys: HashMap<String, ApiKey>,
+    counters: HashMap<String, u64>,
+    idempotency: HashMap<String, IdempotencyRecord>,
+    jobs: HashMap<JobId, Job>,
+    /// (tenant, created_sort) -> job id: the by-tenant index.
+    by_tenant: BTreeMap<(String, String), JobId>,
+}
+
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+        // A panic while holding the lock cannot leave a half-applied write: every operation
+        // checks before it mutates, so the data is still consistent.
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut state)
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn create_key(&self, key: &ApiKey) -> Result<(), StoreError> {
+        self.with(|s| {
+            if s.keys.contains_key(&key.key_id) {
+                return Err(StoreError::Conflict(format!("key {} exists", key.key_id)));
+            }
+            s.keys.insert(key.key_id.clone(), key.clone());
+            Ok(())
+        })
+    }
+
+    async fn get_key(&self, key_id: &str) -> Result<Option<ApiKey>, StoreError> {
+        Ok(self.with(|s| s.keys.get(key_id).cloned()))
+    }
+
+    async fn replace_key(&self, key: &ApiKey, expected_version: u64) -> Result<(), StoreError> {
+        self.with(|s| match s.keys.get(&key.key_id) {
+            Some(current) if current.version == expected_version => {
+                s.keys.insert(key.key_id.clone(), key.clone());
+                Ok(())
+            }
+            _ => Err(StoreError::Conflict(format!("key {} changed", key.key_id))),
+        })
+    }
+
+    async fn reserve(&self, counters: &[CounterAdd]) -> Result<Reservation, StoreError> {
+        Ok(self.with(|s| {
+            for (index, c) in counters.iter().enumerate() {
+                let current = s.counters.get(&c.pk).copied().unwrap_or(0);
+                if current + c.amount > c.limit {
+                    return Reservation::Denied { index, current };
+                }
+            }
+            let values = counters
+                .iter()
+                .map(|c| {
+                    let v = s.counters.entry(c.pk.clone()).or_insert(0);
+                    *v += c.amount;
+                    *v
+                })
+                .collect();
+            Reservation::Granted { values }
+        }))
+    }
+
+    async fn release(&self, counters: &[CounterAdd]) -> Result<(), StoreError> {
+        self.with(|s| {
+            for c in counters {
+                if let Some(v) = s.counters.get_mut(&c.pk) {
+                    *v = v.saturating_sub(c.amount);
+                }
+            }
+        });
+        Ok(())
+    }
+
+    async fn counter_values(&self, pks: &[String]) -> Result<Vec<u64>, StoreError> {
+        Ok(self.with(|s| {
+            pks.iter()
+                .map(|pk| s.counters.get(pk).copied().unwrap_or(0))
+                .collect()
+        }))
+    }
+
+    async fn claim_idempotency(
+        &self,
+        record: &IdempotencyRecord,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        Ok(self.with(|s| {
+            if let Some(existing) = s.idempotency.get(&record.pk) {
+                return Some(existing.clone());
+            }
+            s.idempotency.insert(record.pk.clone(), record.clone());
+            None
+        }))
+    }
+
+    async fn get_idempotency(&self, pk: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        Ok(self.with(|s| s.idempotency.get(pk).cloned()))
+    }
+
+    async fn delete_idempotency(&self, pk: &str) -> Result<(), StoreError> {
+        self.with(|s| s.idempotency.remove(pk));
+        Ok(())
+    }
+
+    async fn create_job(&self, job: &Job) -> Result<(), StoreError> {
+        self.with(|s| {
+            if s.jobs.contains_key(&job.job_id) {
+                return Err(StoreError::Conflict(format!("job {} exists", job.job_id)));
+            }
+            s.by_tenant
+                .insert((job.tenant.clone(), job.created_sort()), job.job_id.clone());
+            s.jobs.insert(job.job_id.clone(), job.clone());
+            Ok(())
+        })
+    }
+
+    async fn get_job(&self, job_id: &JobId) -> Result<Option<Job>, StoreError> {
+        Ok(self.with(|s| s.jobs.get(job_id).cloned()))
+    }
+
+    async fn update_job(&self, job: &Job, expected: Expected) -> Result<(), StoreError> {
+        self.with(|s| match s.jobs.get(&job.job_id) {
+            Some(current) if current.expected() == expected => {
+                s.jobs.insert(job.job_id.clone(), job.clone());
+                Ok(())
+            }
+            Some(current) => Err(StoreError::Conflict(format!(
+                "job {} is {} (attempt {})",
+                job.job_id,
+                current.status.as_str(),
+                current.attempts
+            ))),
+            None => Err(StoreError::Conflict(format!(
+                "job {} does not exist",
+                job.job_id
+            ))),
+        })
+    }
+
+    async fn list_jobs(
+        &self,
+        tenant: &str,
+        limit: usize,
+        cursor: Option<&JobCursor>,
+    ) -> Result<(Vec<Job>, Option<JobCursor>), StoreError> {
+        Ok(self.with(|s| {
+            let lower = (tenant.to_owned(), String::new());
+            let upper = match cursor {
+                Some(c) => std::ops::Bound::Excluded((tenant.to_owned(), c.created_sort.clone())),
+                None => std::ops::Bound::Included((tenant.to_owned(), "~".to_owned())),
+            };
+            let page: Vec<Job> = s
+                .by_tenant
+                .range((std::ops::Bound::Included(lower), upper))
+                .rev()
+                .take(limit + 1)
+                .filter_map(|(_, id)| s.jobs.get(id).cloned())
+                .collect();
+            if page.len() > limit {
+                let mut page = page;
+                page.truncate(limit);
+                let next = page.last().map(|j| JobCursor {
+                    created_sort: j.created_sort(),
+                });
+                (page, next)
+            } else {
+                (page, None)
+            }
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn add(pk: &str, amount: u64, limit: u64) -> CounterAdd {
+        CounterAdd {
+            pk: pk.to_owned(),
+            amount,
+            limit,
+            expires_at: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn reservations_are_all_or_nothing() {
+        let store = MemoryStore::new();
+        let both = [add("day", 2, 3), add("month", 2, 10)];
+        assert_eq!(
+            store.reserve(&both).await.unwrap(),
+            Reservation::Granted { values: vec![2, 2] }
+        );
+        assert_eq!(
+            store.reserve(&both).await.unwrap(),
+            Reservation::Denied {
+                index: 0,
+                current: 2
+            }
+        );
+        // The denied reservation left the month counter alone.
+        assert_eq!(store.counter_values(&["month".into()]).await.unwrap(), [2]);
+        store.release(&both).await.unwrap();
+        assert_eq!(
+            store
+                .counter_values(&["day".into(), "month".into()])
+                .await
+                .unwrap(),
+            [0, 0]
+        );
+    }
+
+    #[tokio::test]
+    async fn concurrent_reservations_never_pass_the_limit() {
+        let store = Arc::new(MemoryStore::new());
+        let tasks: Vec<_> = (0..200)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move { store.reserve(&[add("quota", 1, 25)]).await.unwrap() })
+            })
+            .collect();
+        let mut granted = 0;
+        for t in tasks {
+            if matches!(t.await.unwrap(), Reservation::Granted { .. }) {
+                granted += 1;
+            }
+        }
+        assert_eq!(granted, 25);
+    }
+}
