@@ -1,0 +1,290 @@
+//! Image generation: the [`ImageGenerator`] port and its adapters.
+//!
+//! - [`GeminiClient`]: Google's `generateContent` REST API (one HTTP call per image, retries with
+//!   jittered backoff on 429/5xx/timeouts, one key refresh after 401/403).
+//! - [`OfflineGenerator`]: a deterministic PNG derived from the prompt, so the dev server works
+//!   with no key and no network.
+//!
+//! Failures are [`GenerateError`]s whose [`GenerateError::code`] is the job error code, and
+//! whose [`GenerateError::charged`] tells the caller whether Gemini billed for the attempt.
+
+use std::fmt;
+use std::ops::AddAssign;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::secrets::SecretsError;
+
+mod client;
+mod offline;
+mod wire;
+
+pub use client::GeminiClient;
+pub use offline::OfflineGenerator;
+
+/// An image sent to the model alongside the prompt (already validated and re-encoded).
+#[derive(Clone, PartialEq, Eq)]
+pub struct InlineImage {
+    pub mime_type: String,
+    pub data: Vec<u8>,
+}
+
+/// What to generate.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ImageRequest {
+    pub prompt: String,
+    pub reference_images: Vec<InlineImage>,
+    /// `"W:H"`, e.g. `"16:9"`; `None` lets the model choose (square for text-only prompts).
+    pub aspect_ratio: Option<String>,
+    /// Images wanted; each is one model call. Must be at least 1.
+    pub count: u8,
+}
+
+/// One image the model produced, as the bytes it sent.
+#[derive(Clone, PartialEq, Eq)]
+pub struct GeneratedImage {
+    /// As declared by the model; callers that care should sniff `data`.
+    pub mime_type: String,
+    pub data: Vec<u8>,
+}
+
+/// Tokens billed, summed over every call that Gemini answered (including blocked answers).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub prompt_tokens: u64,
+    pub output_tokens: u64,
+    pub total_tokens: u64,
+}
+
+impl AddAssign for Usage {
+    fn add_assign(&mut self, other: Self) {
+        self.prompt_tokens += other.prompt_tokens;
+        self.output_tokens += other.output_tokens;
+        self.total_tokens += other.total_tokens;
+    }
+}
+
+/// A finished request: possibly fewer images than asked for (see [`ImageGenerator::generate`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Generation {
+    pub images: Vec<GeneratedImage>,
+    pub usage: Usage,
+    /// Calls the model answered (HTTP 200, billed), whether or not they produced an image.
+    /// Retried failures are not counted.
+    pub calls: u32,
+    /// Wall time of the whole request, retries and backoff included.
+    pub latency: Duration,
+}
+
+/// Turns a prompt into images.
+#[async_trait]
+pub trait ImageGenerator: Send + Sync {
+    /// Generates `req.count` images.
+    ///
+    /// `Ok` holds at least one image and at most `count`; fewer than `count` means some calls
+    /// failed, and the caller should give back the reservation for the missing ones. `Err`
+    /// means no image at all.
+    async fn generate(&self, req: &ImageRequest) -> Result<Generation, GenerateError>;
+
+    /// Short adapter name for logs and metrics.
+    fn name(&self) -> &'static str;
+}
+
+/// Why generation failed. `Display` is safe to log and to show the job's owner: it never
+/// contains the API key or the prompt.
+#[derive(Debug, thiserror::Error)]
+pub enum GenerateError {
+    /// The model refused: `promptFeedback.blockReason` or a safety-type `finishReason`.
+    #[error("the model refused the request ({reason})")]
+    ContentBlocked { reason: String },
+    /// The model answered but produced no image (text only, or nothing).
+    #[error("the model answered without an image (finish reason: {finish_reason})")]
+    NoImage { finish_reason: String },
+    /// Gemini (or this client) rejected the request as malformed: bad prompt, bad image, bad
+    /// aspect ratio, request too large.
+    #[error("invalid request: {message}")]
+    InvalidRequest { message: String },
+    /// Gemini rejected the key, also after fetching it afresh.
+    #[error("Gemini rejected the API key (HTTP {status})")]
+    Auth { status: u16 },
+    /// Still HTTP 429 after every attempt.
+    #[error("Gemini rate limit or quota exhausted after {attempts} attempt(s)")]
+    RateLimited {
+        attempts: u32,
+        /// The server's last hint of when to try again, if any.
+        retry_after: Option<Duration>,
+    },
+    /// A 5xx after every attempt, or another unexpected status (e.g. 404 for an unknown model).
+    #[error("Gemini error HTTP {status} after {attempts} attempt(s): {message}")]
+    Upstream {
+        status: u16,
+        attempts: u32,
+        message: String,
+    },
+    /// No complete answer within the request timeout, on every attempt.
+    #[error("Gemini did not answer in time ({attempts} attempt(s))")]
+    Timeout { attempts: u32 },
+    /// HTTP 200 whose body is not the documented shape (bad JSON, bad base64, too large).
+    #[error("malformed answer from Gemini: {detail}")]
+    Malformed { detail: String },
+    /// Could not talk to Gemini at all (DNS, connect, TLS, connection reset), on every attempt.
+    #[error("Gemini unreachable after {attempts} attempt(s): {message}")]
+    Unavailable { attempts: u32, message: String },
+    /// The API key could not be fetched.
+    #[error("Gemini API key unavailable: {0}")]
+    Secret(#[from] SecretsError),
+    /// The client could not be built from its configuration.
+    #[error("Gemini client misconfigured: {message}")]
+    Config { message: String },
+}
+
+impl GenerateError {
+    /// The job error code for this failure.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::ContentBlocked { .. } => "content_blocked",
+            Self::NoImage { .. } => "no_image",
+            Self::InvalidRequest { .. } => "invalid_request",
+            Self::Auth { .. } => "upstream_auth",
+            Self::RateLimited { .. } => "upstream_rate_limited",
+            Self::Upstream { .. } => "upstream_error",
+            Self::Timeout { .. } => "upstream_timeout",
+            Self::Malformed { .. } => "upstream_malformed",
+            Self::Unavailable { .. } => "upstream_unavailable",
+            Self::Secret(_) => "secret_unavailable",
+            Self::Config { .. } => "internal",
+        }
+    }
+
+    /// Whether Gemini answered a call with HTTP 200, so its tokens were billed. Blocked and
+    /// text-only answers are billed; anything that failed before a 200 is not.
+    pub fn charged(&self) -> bool {
+        matches!(
+            self,
+            Self::ContentBlocked { .. } | Self::NoImage { .. } | Self::Malformed { .. }
+        )
+    }
+
+    /// Whether running the job again later may succeed (outages, throttling, timeouts), as
+    /// opposed to failures that would repeat (refusals, bad requests, bad keys).
+    pub fn retryable(&self) -> bool {
+        match self {
+            Self::RateLimited { .. } | Self::Timeout { .. } | Self::Unavailable { .. } => true,
+            Self::Upstream { status, .. } => *status >= 500,
+            Self::Secret(err) => err.is_transient(),
+            Self::ContentBlocked { .. }
+            | Self::NoImage { .. }
+            | Self::InvalidRequest { .. }
+            | Self::Auth { .. }
+            | Self::Malformed { .. }
+            | Self::Config { .. } => false,
+        }
+    }
+}
+
+/// Settings for [`GeminiClient`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeminiConfig {
+    /// Scheme and host (tests point it at a mock server); no trailing path.
+    pub base_url: String,
+    /// Model id, e.g. `gemini-2.5-flash-image` (a leading `models/` is accepted).
+    pub model: String,
+    /// Per attempt, from connecting until the whole body has arrived.
+    pub request_timeout: Duration,
+    /// Attempts per image for 429/5xx/timeouts/transport errors, the first one included. The
+    /// single retry after a key refresh comes on top.
+    pub max_attempts: u32,
+    /// Lower bound of the jittered backoff, and the scale of its exponential growth.
+    pub backoff_base: Duration,
+    /// Upper bound of any single wait, `Retry-After` included.
+    pub backoff_max: Duration,
+}
+
+impl Default for GeminiConfig {
+    fn default() -> Self {
+        Self {
+            base_url: "https://generativelanguage.googleapis.com".to_owned(),
+            model: "gemini-2.5-flash-image".to_owned(),
+            request_timeout: Duration::from_secs(60),
+            max_attempts: 3,
+            backoff_base: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(8),
+        }
+    }
+}
+
+// Images are megabytes; print their size, not their bytes. Requests print the prompt's length
+// only, so a stray `?req` in a log line cannot leak prompt text.
+impl fmt::Debug for InlineImage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InlineImage")
+            .field("mime_type", &self.mime_type)
+            .field("bytes", &self.data.len())
+            .finish()
+    }
+}
+
+impl fmt::Debug for GeneratedImage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GeneratedImage")
+            .field("mime_type", &self.mime_type)
+            .field("bytes", &self.data.len())
+            .finish()
+    }
+}
+
+impl fmt::Debug for ImageRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ImageRequest")
+            .field("prompt_chars", &self.prompt.chars().count())
+            .field("reference_images", &self.reference_images)
+            .field("aspect_ratio", &self.aspect_ratio)
+            .field("count", &self.count)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_prompt_and_bytes() {
+        let req = ImageRequest {
+            prompt: "a secret plan".to_owned(),
+            reference_images: vec![InlineImage {
+                mime_type: "image/png".to_owned(),
+                data: vec![7; 1000],
+            }],
+            aspect_ratio: None,
+            count: 1,
+        };
+        let debug = format!("{req:?}");
+        assert!(!debug.contains("secret plan"), "{debug}");
+        assert!(debug.contains("prompt_chars: 13"), "{debug}");
+        assert!(debug.contains("bytes: 1000"), "{debug}");
+    }
+
+    #[test]
+    fn classification() {
+        let blocked = GenerateError::ContentBlocked {
+            reason: "SAFETY".into(),
+        };
+        assert!(blocked.charged() && !blocked.retryable());
+        let limited = GenerateError::RateLimited {
+            attempts: 3,
+            retry_after: None,
+        };
+        assert!(!limited.charged() && limited.retryable());
+        let not_found = GenerateError::Upstream {
+            status: 404,
+            attempts: 1,
+            message: String::new(),
+        };
+        assert_eq!(not_found.code(), "upstream_error");
+        assert!(!not_found.retryable());
+        assert!(GenerateError::Secret(SecretsError::unavailable("x")).retryable());
+        assert!(!GenerateError::Secret(SecretsError::Empty).retryable());
+    }
+}
