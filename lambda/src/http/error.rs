@@ -135,15 +135,34 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// A dependency (store, blob store, queue) failed: the client may retry.
+    pub fn dependency(context: &str, e: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "{context}");
+        Self::new(
+            ErrorCode::UpstreamError,
+            "a dependency of the service failed; retry shortly",
+        )
+    }
+}
+
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
-        Self::internal("store error", e)
+        match e {
+            crate::store::StoreError::Unavailable(_) => Self::dependency("store unavailable", e),
+            other => Self::internal("store error", other),
+        }
     }
 }
 
 impl From<crate::blobs::BlobError> for ApiError {
     fn from(e: crate::blobs::BlobError) -> Self {
-        Self::internal("blob store error", e)
+        match e {
+            crate::blobs::BlobError::Unavailable(_) => {
+                Self::dependency("blob store unavailable", e)
+            }
+            other => Self::internal("blob store error", other),
+        }
     }
 }
 
@@ -178,7 +197,7 @@ impl From<crate::domain::admission::AdmitError> for ApiError {
             .retry_after(retry_after),
             E::Store(e) => e.into(),
             E::Blob(e) => e.into(),
-            E::Queue(e) => Self::internal("queue error", e),
+            E::Queue(e) => Self::dependency("queue unavailable", e),
         }
     }
 }
