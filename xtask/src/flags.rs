@@ -21,7 +21,7 @@ pub enum Command {
     Zip(ArchArgs),
     /// Run the zipped bootstraps under a local Lambda Runtime API and check their answers.
     Smoke(SmokeArgs),
-    /// rustfmt, clippy and terraform fmt checks.
+    /// rustfmt, clippy, terraform fmt, checkov and the module docs check.
     Lint,
     /// The workspace's unit tests (cargo-nextest when installed).
     Test,
@@ -31,6 +31,8 @@ pub enum Command {
     Dev(DevArgs),
     /// Point git at the repository's hooks in .husky/.
     InstallHooks(InstallHooksArgs),
+    /// Regenerate the inputs/outputs tables in the Terraform READMEs.
+    Docs(DocsArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -88,4 +90,11 @@ pub struct InstallHooksArgs {
     /// Restore git's default hooks path instead.
     #[arg(long)]
     pub uninstall: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DocsArgs {
+    /// Change nothing; fail if a README is out of date.
+    #[arg(long)]
+    pub check: bool,
 }

@@ -5,12 +5,14 @@
 mod build;
 mod ci;
 mod dev;
+mod docs;
 mod elf;
 mod flags;
 mod install_hooks;
 mod lint;
 mod smoke;
 mod test;
+mod tools;
 mod zip;
 
 use std::path::{Path, PathBuf};
@@ -47,6 +49,7 @@ fn run(sh: &xshell::Shell, command: flags::Command) -> Result<()> {
         C::Ci => ci::run(sh),
         C::Dev(args) => dev::run(sh, args),
         C::InstallHooks(args) => install_hooks::run(sh, args.uninstall),
+        C::Docs(args) => docs::run(sh, args.check),
     }
 }
 
