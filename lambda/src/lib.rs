@@ -6,6 +6,7 @@
 //! the model. The domain never imports an AWS SDK.
 
 pub mod app;
+pub mod aws;
 pub mod blobs;
 pub mod config;
 pub mod domain;

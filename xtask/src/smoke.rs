@@ -54,6 +54,7 @@ pub fn run(_sh: &Shell, runs: usize) -> crate::Result<()> {
             inits.push(outcome.init);
         }
         inits.sort();
+        expect_init_error(&bootstrap, case.bin, &event, "IMAGEGEN_BUCKET")?;
         rows.push((case.bin, zip_bytes, inits));
     }
 
@@ -147,7 +148,53 @@ impl Drop for Running {
     }
 }
 
+/// What Terraform gives the functions, pointed at a closed local port: `/healthz` must not
+/// touch AWS, and a job message must fail fast (and be reported for retry), not hang.
+const DEPLOYED_ENV: [(&str, &str); 14] = [
+    ("IMAGEGEN_ENV", "smoke"),
+    ("IMAGEGEN_JOBS_TABLE", "imagegen-smoke-jobs"),
+    ("IMAGEGEN_KEYS_TABLE", "imagegen-smoke-api-keys"),
+    ("IMAGEGEN_COUNTERS_TABLE", "imagegen-smoke-counters"),
+    ("IMAGEGEN_IDEMPOTENCY_TABLE", "imagegen-smoke-idempotency"),
+    ("IMAGEGEN_BUCKET", "imagegen-smoke"),
+    (
+        "IMAGEGEN_QUEUE_URL",
+        "http://127.0.0.1:9/000000000000/imagegen-smoke-jobs",
+    ),
+    (
+        "IMAGEGEN_GEMINI_SECRET_ARN",
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:imagegen-smoke-gemini",
+    ),
+    ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+    ("AWS_ACCESS_KEY_ID", "AKIASMOKETEST"),
+    ("AWS_SECRET_ACCESS_KEY", "smoke-test-secret"),
+    ("AWS_SESSION_TOKEN", "smoke-test-token"),
+    ("AWS_MAX_ATTEMPTS", "1"),
+    ("AWS_EC2_METADATA_DISABLED", "true"),
+];
+
 fn invoke_once(bootstrap: &Path, bin: &str, event: &str) -> crate::Result<Outcome> {
+    invoke(bootstrap, bin, event, None)
+}
+
+/// Starts the function without `missing`: it must report an init error naming the variable.
+fn expect_init_error(bootstrap: &Path, bin: &str, event: &str, missing: &str) -> crate::Result<()> {
+    match invoke(bootstrap, bin, event, Some(missing)) {
+        Err(e) if e.to_string().contains("init/error") && e.to_string().contains(missing) => Ok(()),
+        Err(e) => Err(format!(
+            "{bin} without {missing}: expected an init error naming it, got: {e}"
+        )
+        .into()),
+        Ok(_) => Err(format!("{bin} started without {missing}").into()),
+    }
+}
+
+fn invoke(
+    bootstrap: &Path,
+    bin: &str,
+    event: &str,
+    without: Option<&str>,
+) -> crate::Result<Outcome> {
     let server = tiny_http::Server::http("127.0.0.1:0").map_err(|e| format!("runtime API: {e}"))?;
     let addr = server
         .server_addr()
@@ -172,6 +219,7 @@ fn invoke_once(bootstrap: &Path, bin: &str, event: &str) -> crate::Result<Outcom
         .env("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "true")
         .env("AWS_REGION", "eu-west-1")
         .env("_HANDLER", "bootstrap")
+        .envs(DEPLOYED_ENV.iter().copied().filter(|(k, _)| Some(*k) != without))
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)
@@ -238,6 +286,7 @@ fn invoke_once(bootstrap: &Path, bin: &str, event: &str) -> crate::Result<Outcom
                 return Ok(Outcome { init, response });
             }
             (tiny_http::Method::Post, p) if p.ends_with("/error") => {
+                let p = p.trim_start_matches('/');
                 request.respond(tiny_http::Response::empty(202))?;
                 return Err(fail(format!("reported an error on {p}: {body}")));
             }

@@ -1,26 +1,37 @@
-//! The worker Lambda: consumes the jobs queue with partial batch failures.
-//!
-//! The job step needs the DynamoDB/S3/Secrets Manager adapters, wired here by the AWS-adapters
-//! work; until then every well-formed message is reported failed so SQS keeps it (and
-//! eventually dead-letters it) rather than dropping a job.
+//! The worker Lambda: consumes the jobs queue with partial batch failures; each message runs
+//! one attempt of its job (DynamoDB, S3, Gemini with its key from Secrets Manager).
+
+use std::sync::Arc;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use imagegen::aws::{self, Resources};
+use imagegen::config::Config;
+use imagegen::telemetry::Metrics;
+use imagegen::worker::{Worker, handle_batch};
 use lambda_runtime::{LambdaEvent, service_fn};
-
-#[derive(Debug, thiserror::Error)]
-#[error("the worker has no job store configured")]
-struct NotConfigured;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     imagegen::telemetry::init_lambda();
-    lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| async move {
-        let response: SqsBatchResponse =
-            imagegen::worker::handle_batch(event.payload, |_job, _receives| async {
-                Err::<(), _>(NotConfigured)
+    let config = Config::from_env()?;
+    let resources = Resources::from_env()?;
+    let sdk = aws::sdk_config().await;
+    let generator = Arc::new(aws::gemini_from_env(&sdk)?);
+    let metrics = Metrics::stdout(&config.metrics_namespace, &config.environment);
+    let worker = Arc::new(Worker::new(
+        aws::app(&sdk, config, &resources, metrics),
+        generator,
+    ));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+        let worker = worker.clone();
+        async move {
+            let response: SqsBatchResponse = handle_batch(event.payload, |message, receives| {
+                let worker = worker.clone();
+                async move { worker.process(&message, receives).await.map(drop) }
             })
             .await;
-        Ok::<_, lambda_runtime::Error>(response)
+            Ok::<_, lambda_runtime::Error>(response)
+        }
     }))
     .await
 }

@@ -2,6 +2,7 @@
 //! Adapters: `local` (a directory plus HMAC-signed URLs the dev server checks) and S3.
 
 pub mod local;
+pub mod s3;
 
 use async_trait::async_trait;
 use time::OffsetDateTime;

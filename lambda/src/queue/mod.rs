@@ -2,6 +2,7 @@
 //! dev server) and SQS (deployed).
 
 pub mod local;
+pub mod sqs;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};

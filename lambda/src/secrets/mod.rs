@@ -8,6 +8,8 @@
 //! Nothing here ever prints a secret: [`SecretString`]'s `Debug`/`Display` say `[redacted]`,
 //! and [`SecretsError`] carries only descriptions of what went wrong.
 
+pub mod secrets_manager;
+
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,0 +1,160 @@
+//! Composition for the deployed functions: AWS clients and adapters built from environment
+//! variables that Terraform sets, validated at start-up.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::App;
+use crate::blobs::s3::S3Blobs;
+use crate::config::{Config, ConfigError, Vars};
+use crate::domain::SystemClock;
+use crate::gemini::{GeminiClient, GeminiConfig};
+use crate::queue::sqs::SqsQueue;
+use crate::secrets::CachedSecret;
+use crate::secrets::secrets_manager::SecretsManagerSource;
+use crate::store::dynamo::{DynamoStore, TableNames};
+use crate::store::layout;
+use crate::telemetry::Metrics;
+
+/// Names of the deployed resources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resources {
+    pub tables: TableNames,
+    pub bucket: String,
+    pub queue_url: String,
+    /// An emulator or VPC endpoint instead of AWS (`AWS_ENDPOINT_URL`).
+    pub endpoint_url: Option<String>,
+}
+
+impl Resources {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(&Vars(|name| std::env::var(name).ok()))
+    }
+
+    pub fn from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Self, ConfigError> {
+        let endpoint_url = vars.optional("AWS_ENDPOINT_URL");
+        if let Some(url) = &endpoint_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(ConfigError {
+                var: "AWS_ENDPOINT_URL",
+                problem: format!("`{url}` is not an http(s) URL"),
+            });
+        }
+        Ok(Self {
+            tables: TableNames {
+                jobs: vars.required(layout::JOBS.env_var)?,
+                api_keys: vars.required(layout::API_KEYS.env_var)?,
+                counters: vars.required(layout::COUNTERS.env_var)?,
+                idempotency: vars.required(layout::IDEMPOTENCY.env_var)?,
+            },
+            bucket: vars.required("IMAGEGEN_BUCKET")?,
+            queue_url: vars.required("IMAGEGEN_QUEUE_URL")?,
+            endpoint_url,
+        })
+    }
+}
+
+/// Region, credentials and endpoint from the environment, as on Lambda.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// The App on AWS adapters.
+pub fn app(
+    sdk: &aws_config::SdkConfig,
+    config: Config,
+    resources: &Resources,
+    metrics: Metrics,
+) -> App {
+    let s3_config = aws_sdk_s3::config::Builder::from(sdk)
+        // Emulators serve buckets by path, not by virtual host.
+        .force_path_style(resources.endpoint_url.is_some())
+        .build();
+    App {
+        store: Arc::new(DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            resources.tables.clone(),
+        )),
+        blobs: Arc::new(S3Blobs::new(
+            aws_sdk_s3::Client::from_conf(s3_config),
+            resources.bucket.clone(),
+        )),
+        queue: Arc::new(SqsQueue::new(
+            aws_sdk_sqs::Client::new(sdk),
+            resources.queue_url.clone(),
+        )),
+        clock: Arc::new(SystemClock),
+        config: Arc::new(config),
+        metrics,
+    }
+}
+
+/// The Gemini client with its key from Secrets Manager (`IMAGEGEN_GEMINI_SECRET_ARN`).
+pub fn gemini_from_env(sdk: &aws_config::SdkConfig) -> Result<GeminiClient, ConfigError> {
+    gemini_from_vars(sdk, &Vars(|name| std::env::var(name).ok()))
+}
+
+pub fn gemini_from_vars<F: Fn(&str) -> Option<String>>(
+    sdk: &aws_config::SdkConfig,
+    vars: &Vars<F>,
+) -> Result<GeminiClient, ConfigError> {
+    let secret_arn = vars.required("IMAGEGEN_GEMINI_SECRET_ARN")?;
+    let mut config = GeminiConfig::default();
+    if let Some(model) = vars.optional("IMAGEGEN_GEMINI_MODEL") {
+        config.model = model;
+    }
+    if let Some(base) = vars.optional("IMAGEGEN_GEMINI_BASE_URL") {
+        config.base_url = base;
+    }
+    config.request_timeout =
+        Duration::from_secs(vars.number("IMAGEGEN_GEMINI_TIMEOUT_SECONDS", 60u64, 1..=600)?);
+    config.max_attempts =
+        vars.number("IMAGEGEN_GEMINI_MAX_ATTEMPTS", config.max_attempts, 1..=10)?;
+    let source = SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(sdk), secret_arn);
+    let key = Arc::new(CachedSecret::new(Arc::new(source)));
+    GeminiClient::new(config, key).map_err(|e| ConfigError {
+        var: "IMAGEGEN_GEMINI_MODEL",
+        problem: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&'static str, &'static str)]) -> Vars<impl Fn(&str) -> Option<String>> {
+        let pairs = pairs.to_vec();
+        Vars(move |name: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    const ALL: [(&str, &str); 6] = [
+        ("IMAGEGEN_JOBS_TABLE", "t-jobs"),
+        ("IMAGEGEN_KEYS_TABLE", "t-api-keys"),
+        ("IMAGEGEN_COUNTERS_TABLE", "t-counters"),
+        ("IMAGEGEN_IDEMPOTENCY_TABLE", "t-idempotency"),
+        ("IMAGEGEN_BUCKET", "b"),
+        ("IMAGEGEN_QUEUE_URL", "https://sqs/q"),
+    ];
+
+    #[test]
+    fn every_missing_resource_is_named() {
+        assert!(Resources::from_vars(&vars(&ALL)).is_ok());
+        for (var, _) in ALL {
+            let partial: Vec<_> = ALL.iter().filter(|(k, _)| *k != var).copied().collect();
+            let err = Resources::from_vars(&vars(&partial)).unwrap_err();
+            assert_eq!(err.var, var);
+        }
+        let mut bad = ALL.to_vec();
+        bad.push(("AWS_ENDPOINT_URL", "localhost:4566"));
+        assert_eq!(
+            Resources::from_vars(&vars(&bad)).unwrap_err().var,
+            "AWS_ENDPOINT_URL"
+        );
+    }
+}

@@ -1,0 +1,151 @@
+//! The S3 blob store: objects encrypted at rest, downloads and uploads through presigned URLs
+//! (the bucket itself stays private).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::ServerSideEncryption;
+use time::OffsetDateTime;
+
+use super::{Blob, BlobError, BlobStore, SignedUrl, valid_key};
+
+#[derive(Debug, Clone)]
+pub struct S3Blobs {
+    client: Client,
+    bucket: String,
+}
+
+fn unavailable(e: impl std::error::Error + 'static) -> BlobError {
+    BlobError::Unavailable(aws_sdk_s3::error::DisplayErrorContext(e).to_string())
+}
+
+fn checked(key: &str) -> Result<(), BlobError> {
+    if valid_key(key) {
+        Ok(())
+    } else {
+        Err(BlobError::InvalidKey(key.to_owned()))
+    }
+}
+
+fn presigning(ttl: Duration) -> Result<PresigningConfig, BlobError> {
+    PresigningConfig::expires_in(ttl)
+        .map_err(|e| BlobError::Unavailable(format!("presigning: {e}")))
+}
+
+impl S3Blobs {
+    pub fn new(client: Client, bucket: impl Into<String>) -> Self {
+        Self {
+            client,
+            bucket: bucket.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl BlobStore for S3Blobs {
+    async fn put(&self, key: &str, content_type: &str, data: Vec<u8>) -> Result<(), BlobError> {
+        checked(key)?;
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .server_side_encryption(ServerSideEncryption::Aes256)
+            .body(ByteStream::from(data))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Blob>, BlobError> {
+        checked(key)?;
+        let out = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_no_such_key()) => {
+                return Ok(None);
+            }
+            Err(e) => return Err(unavailable(e)),
+        };
+        let content_type = out
+            .content_type()
+            .unwrap_or("application/octet-stream")
+            .to_owned();
+        let data = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| BlobError::Unavailable(format!("reading {key}: {e}")))?
+            .into_bytes()
+            .to_vec();
+        Ok(Some(Blob { content_type, data }))
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        checked(key)?;
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn signed_get_url(
+        &self,
+        key: &str,
+        ttl: Duration,
+        now: OffsetDateTime,
+    ) -> Result<SignedUrl, BlobError> {
+        checked(key)?;
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(presigning(ttl)?)
+            .await
+            .map_err(unavailable)?;
+        Ok(SignedUrl {
+            url: request.uri().to_owned(),
+            expires_at: now + ttl,
+        })
+    }
+
+    /// S3 cannot cap a presigned PUT's size without the exact length up front; the object is
+    /// checked against `max_bytes` when a job uses it, and lifecycle rules expire `uploads/`.
+    async fn signed_put_url(
+        &self,
+        key: &str,
+        _max_bytes: u64,
+        ttl: Duration,
+        now: OffsetDateTime,
+    ) -> Result<SignedUrl, BlobError> {
+        checked(key)?;
+        let request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .server_side_encryption(ServerSideEncryption::Aes256)
+            .presigned(presigning(ttl)?)
+            .await
+            .map_err(unavailable)?;
+        Ok(SignedUrl {
+            url: request.uri().to_owned(),
+            expires_at: now + ttl,
+        })
+    }
+}

@@ -1,0 +1,442 @@
+//! The DynamoDB store, on the tables of [`super::layout`]. Every state change is a conditional
+//! write, so concurrent Lambdas and redelivered messages cannot overshoot a limit, admit a key
+//! twice or finish a job twice. Records are kept whole as JSON in `record`; the key and
+//! condition attributes sit beside it.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use futures_util::future::join_all;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::layout::{API_KEYS, COUNTERS, IDEMPOTENCY, JOBS};
+use super::{IdempotencyRecord, JobCursor, Reservation, Store, StoreError};
+use crate::domain::ids::JobId;
+use crate::domain::jobs::{Expected, Job};
+use crate::domain::keys::ApiKey;
+use crate::domain::limits::CounterAdd;
+
+/// The deployed table names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableNames {
+    pub jobs: String,
+    pub api_keys: String,
+    pub counters: String,
+    pub idempotency: String,
+}
+
+impl TableNames {
+    /// `<prefix>-<suffix>` for every table of the layout.
+    pub fn with_prefix(prefix: &str) -> Self {
+        Self {
+            jobs: format!("{prefix}-{}", JOBS.suffix),
+            api_keys: format!("{prefix}-{}", API_KEYS.suffix),
+            counters: format!("{prefix}-{}", COUNTERS.suffix),
+            idempotency: format!("{prefix}-{}", IDEMPOTENCY.suffix),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    tables: TableNames,
+}
+
+const RECORD: &str = "record";
+const COUNT: &str = "n";
+const BY_TENANT: &str = "by_tenant";
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn unavailable<E: std::error::Error + 'static>(
+    e: SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+) -> StoreError {
+    StoreError::Unavailable(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
+}
+
+fn is_condition_failure<
+    E: std::error::Error + 'static + aws_sdk_dynamodb::error::ProvideErrorMetadata,
+>(
+    e: &SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+) -> bool {
+    e.as_service_error()
+        .and_then(|se| se.code())
+        .is_some_and(|code| code == "ConditionalCheckFailedException")
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
+    serde_json::to_string(value)
+        .map(AttributeValue::S)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn decode<T: DeserializeOwned>(item: &HashMap<String, AttributeValue>) -> Result<T, StoreError> {
+    let raw = item
+        .get(RECORD)
+        .and_then(|v| v.as_s().ok())
+        .ok_or_else(|| StoreError::Corrupt("item has no record attribute".into()))?;
+    serde_json::from_str(raw).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn number(item: Option<&HashMap<String, AttributeValue>>, name: &str) -> u64 {
+    item.and_then(|i| i.get(name))
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, tables: TableNames) -> Self {
+        Self { client, tables }
+    }
+
+    fn job_item(job: &Job) -> Result<HashMap<String, AttributeValue>, StoreError> {
+        Ok(HashMap::from([
+            (JOBS.hash_key.to_owned(), s(job.job_id.as_str())),
+            ("tenant".to_owned(), s(&job.tenant)),
+            ("created_sort".to_owned(), s(job.created_sort())),
+            ("status".to_owned(), s(job.status.as_str())),
+            ("attempts".to_owned(), n(job.attempts)),
+            ("expires_at".to_owned(), n(job.expires_at)),
+            (RECORD.to_owned(), encode(job)?),
+        ]))
+    }
+
+    fn key_item(key: &ApiKey) -> Result<HashMap<String, AttributeValue>, StoreError> {
+        let mut item = HashMap::from([
+            (API_KEYS.hash_key.to_owned(), s(&key.key_id)),
+            ("tenant".to_owned(), s(&key.tenant)),
+            ("version".to_owned(), n(key.version)),
+            (RECORD.to_owned(), encode(key)?),
+        ]);
+        // Expired keys linger a month (so callers hear "expired", not "unknown"), then go.
+        if let Some(expires) = key.expires_at {
+            item.insert(
+                "expires_at".into(),
+                n((expires + time::Duration::days(30)).unix_timestamp()),
+            );
+        }
+        Ok(item)
+    }
+
+    /// One counter: add iff it stays within its limit; the new value, or the current one.
+    async fn add_one(&self, c: &CounterAdd) -> Result<Result<u64, u64>, StoreError> {
+        let Some(ceiling) = c.limit.checked_sub(c.amount) else {
+            return Ok(Err(0));
+        };
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.counters)
+            .key(COUNTERS.hash_key, s(&c.pk))
+            .update_expression("ADD #n :amount SET #exp = if_not_exists(#exp, :exp)")
+            .condition_expression("attribute_not_exists(#n) OR #n <= :ceiling")
+            .expression_attribute_names("#n", COUNT)
+            .expression_attribute_names("#exp", "expires_at")
+            .expression_attribute_values(":amount", n(c.amount))
+            .expression_attribute_values(":ceiling", n(ceiling))
+            .expression_attribute_values(":exp", n(c.expires_at))
+            .return_values(ReturnValue::UpdatedNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(Ok(number(out.attributes(), COUNT))),
+            Err(e) if is_condition_failure(&e) => {
+                let current = e
+                    .as_service_error()
+                    .and_then(|se| match se {
+                        aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => {
+                            c.item().map(|i| number(Some(i), COUNT))
+                        }
+                        _ => None,
+                    })
+                    .unwrap_or(c.limit);
+                Ok(Err(current))
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn subtract(&self, c: &CounterAdd) -> Result<(), StoreError> {
+        // Never below zero: the condition skips counters already smaller than the refund.
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.counters)
+            .key(COUNTERS.hash_key, s(&c.pk))
+            .update_expression("ADD #n :neg")
+            .condition_expression("#n >= :amount")
+            .expression_attribute_names("#n", COUNT)
+            .expression_attribute_values(":neg", AttributeValue::N(format!("-{}", c.amount)))
+            .expression_attribute_values(":amount", n(c.amount))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+}
+
+#[async_trait]
+impl Store for DynamoStore {
+    async fn create_key(&self, key: &ApiKey) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.tables.api_keys)
+            .set_item(Some(Self::key_item(key)?))
+            .condition_expression("attribute_not_exists(key_id)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => {
+                Err(StoreError::Conflict(format!("key {} exists", key.key_id)))
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn get_key(&self, key_id: &str) -> Result<Option<ApiKey>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.api_keys)
+            .key(API_KEYS.hash_key, s(key_id))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.item().map(decode).transpose()
+    }
+
+    async fn replace_key(&self, key: &ApiKey, expected_version: u64) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.tables.api_keys)
+            .set_item(Some(Self::key_item(key)?))
+            .condition_expression("#v = :expected")
+            .expression_attribute_names("#v", "version")
+            .expression_attribute_values(":expected", n(expected_version))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => {
+                Err(StoreError::Conflict(format!("key {} changed", key.key_id)))
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    /// Each counter is one conditional `ADD`, all sent at once; if any is refused, the ones
+    /// that passed are given back. A counter can never exceed its limit; a refused request may
+    /// briefly hold capacity it then returns (it errs on the side of refusing).
+    async fn reserve(&self, counters: &[CounterAdd]) -> Result<Reservation, StoreError> {
+        let results = join_all(counters.iter().map(|c| self.add_one(c))).await;
+        let mut values = Vec::with_capacity(counters.len());
+        let mut denied = None;
+        let mut failure = None;
+        let mut granted = Vec::new();
+        for (index, result) in results.into_iter().enumerate() {
+            match result {
+                Ok(Ok(value)) => {
+                    values.push(value);
+                    granted.push(counters[index].clone());
+                }
+                Ok(Err(current)) => {
+                    denied.get_or_insert((index, current));
+                }
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
+            }
+        }
+        if denied.is_some() || failure.is_some() {
+            self.release(&granted).await?;
+        }
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        Ok(match denied {
+            Some((index, current)) => Reservation::Denied { index, current },
+            None => Reservation::Granted { values },
+        })
+    }
+
+    async fn release(&self, counters: &[CounterAdd]) -> Result<(), StoreError> {
+        for result in join_all(counters.iter().map(|c| self.subtract(c))).await {
+            result?;
+        }
+        Ok(())
+    }
+
+    async fn counter_values(&self, pks: &[String]) -> Result<Vec<u64>, StoreError> {
+        let reads = pks.iter().map(|pk| {
+            self.client
+                .get_item()
+                .table_name(&self.tables.counters)
+                .key(COUNTERS.hash_key, s(pk))
+                .consistent_read(true)
+                .send()
+        });
+        join_all(reads)
+            .await
+            .into_iter()
+            .map(|r| r.map(|out| number(out.item(), COUNT)).map_err(unavailable))
+            .collect()
+    }
+
+    async fn claim_idempotency(
+        &self,
+        record: &IdempotencyRecord,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.tables.idempotency)
+            .item(IDEMPOTENCY.hash_key, s(&record.pk))
+            .item("expires_at", n(record.expires_at))
+            .item(RECORD, encode(record)?)
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(None),
+            Err(e) if is_condition_failure(&e) => self.get_idempotency(&record.pk).await,
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn get_idempotency(&self, pk: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.idempotency)
+            .key(IDEMPOTENCY.hash_key, s(pk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.item().map(decode).transpose()
+    }
+
+    async fn delete_idempotency(&self, pk: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.tables.idempotency)
+            .key(IDEMPOTENCY.hash_key, s(pk))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn create_job(&self, job: &Job) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.tables.jobs)
+            .set_item(Some(Self::job_item(job)?))
+            .condition_expression("attribute_not_exists(job_id)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => {
+                Err(StoreError::Conflict(format!("job {} exists", job.job_id)))
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn get_job(&self, job_id: &JobId) -> Result<Option<Job>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.jobs)
+            .key(JOBS.hash_key, s(job_id.as_str()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.item().map(decode).transpose()
+    }
+
+    async fn update_job(&self, job: &Job, expected: Expected) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.tables.jobs)
+            .set_item(Some(Self::job_item(job)?))
+            .condition_expression("#s = :status AND attempts = :attempts")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":status", s(expected.status.as_str()))
+            .expression_attribute_values(":attempts", n(expected.attempts))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Err(StoreError::Conflict(format!(
+                "job {} is no longer {} at attempt {}",
+                job.job_id,
+                expected.status.as_str(),
+                expected.attempts
+            ))),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn list_jobs(
+        &self,
+        tenant: &str,
+        limit: usize,
+        cursor: Option<&JobCursor>,
+    ) -> Result<(Vec<Job>, Option<JobCursor>), StoreError> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.tables.jobs)
+            .index_name(BY_TENANT)
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+            .expression_attribute_values(":t", s(tenant));
+        query = match cursor {
+            Some(c) => query
+                .key_condition_expression("tenant = :t AND created_sort < :c")
+                .expression_attribute_values(":c", s(&c.created_sort)),
+            None => query.key_condition_expression("tenant = :t"),
+        };
+        let out = query.send().await.map_err(unavailable)?;
+        let mut jobs = out
+            .items()
+            .iter()
+            .map(decode::<Job>)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = if jobs.len() > limit {
+            jobs.truncate(limit);
+            jobs.last().map(|j| JobCursor {
+                created_sort: j.created_sort(),
+            })
+        } else {
+            None
+        };
+        Ok((jobs, next))
+    }
+}
