@@ -91,7 +91,7 @@ impl<S: scope::Required> FromRequestParts<App> for Authorized<S> {
         let notes = parts.extensions.get::<Notes>().cloned();
         let ip = source_ip(parts);
         // The per-IP and global caps come first, so guessing keys costs the guesser.
-        check_ip_and_global(app, ip).await?;
+        check_ip_and_global(app, ip, notes.as_ref()).await?;
         let caller = authenticate(app, &parts.headers).await?;
         if let Some(notes) = &notes {
             notes.set_tenant(&caller.tenant);
@@ -156,15 +156,24 @@ fn bootstrap_admin(app: &App, presented: &str) -> Option<Caller> {
     })
 }
 
-fn unavailable(e: impl std::fmt::Display) -> ApiError {
-    tracing::error!(error = %e, "store unavailable while authorizing");
+fn unavailable(e: crate::store::StoreError) -> ApiError {
+    tracing::error!(error = %e, "store failed while authorizing");
+    // An outage is the dependency's (502, retry); anything else is ours (500).
+    let code = match e {
+        crate::store::StoreError::Unavailable(_) => ErrorCode::UpstreamError,
+        _ => ErrorCode::Internal,
+    };
     ApiError::new(
-        ErrorCode::Internal,
+        code,
         "the service could not authorize this request; try again",
     )
 }
 
-async fn check_ip_and_global(app: &App, ip: Option<IpAddr>) -> Result<(), ApiError> {
+async fn check_ip_and_global(
+    app: &App,
+    ip: Option<IpAddr>,
+    notes: Option<&Notes>,
+) -> Result<(), ApiError> {
     let now = app.clock.now();
     let l = &app.config.limits;
     let ip_text = ip.map(|ip| ip.to_string());
@@ -195,14 +204,26 @@ async fn check_ip_and_global(app: &App, ip: Option<IpAddr>) -> Result<(), ApiErr
         Reservation::Granted { .. } => Ok(()),
         Reservation::Denied { index, .. } => {
             let scope = scopes.get(index).copied().unwrap_or("global");
-            let ends = counters.get(index).map(|(_, ends)| *ends).unwrap_or(now);
+            let (limit, ends) = counters
+                .get(index)
+                .map(|(c, ends)| (c.limit, *ends))
+                .unwrap_or((0, now));
+            let retry = limits::seconds_until(ends, now);
             app.metrics
                 .emit(&[("Scope", scope)], &[("RateLimited", 1.0, Unit::Count)]);
+            // Every 429 carries the RateLimit-* headers, this one's for the cap it hit.
+            if let Some(notes) = notes {
+                notes.set_rate(RateInfo {
+                    limit: u32::try_from(limit).unwrap_or(u32::MAX),
+                    remaining: 0,
+                    reset_secs: retry,
+                });
+            }
             Err(ApiError::new(
                 ErrorCode::RateLimited,
                 format!("too many requests ({scope} limit); retry later"),
             )
-            .retry_after(limits::seconds_until(ends, now)))
+            .retry_after(retry))
         }
     }
 }

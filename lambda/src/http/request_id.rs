@@ -1,11 +1,11 @@
 //! Every response carries `x-request-id`; error envelopes repeat it.
 
 use axum::extract::Request;
-use axum::http::HeaderValue;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use super::ApiError;
+use super::{ApiError, ErrorCode};
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
@@ -41,14 +41,62 @@ fn choose(req: &Request) -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+fn is_error(status: StatusCode) -> bool {
+    status.is_client_error() || status.is_server_error()
+}
+
+fn is_json(res: &Response) -> bool {
+    res.headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|ct| ct.as_bytes().starts_with(b"application/json"))
+}
+
+fn code_for(status: StatusCode) -> ErrorCode {
+    match status {
+        StatusCode::UNAUTHORIZED => ErrorCode::Unauthorized,
+        StatusCode::FORBIDDEN => ErrorCode::Forbidden,
+        StatusCode::NOT_FOUND => ErrorCode::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
+        StatusCode::CONFLICT => ErrorCode::Conflict,
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
+        StatusCode::TOO_MANY_REQUESTS => ErrorCode::RateLimited,
+        StatusCode::BAD_GATEWAY => ErrorCode::UpstreamError,
+        s if s.is_client_error() => ErrorCode::InvalidRequest,
+        _ => ErrorCode::Internal,
+    }
+}
+
 pub async fn layer(mut req: Request, next: Next) -> Response {
     let id = choose(&req);
     req.extensions_mut().insert(RequestId(id.clone()));
     // Every log line of this request carries its id.
     let span = tracing::info_span!("request", request_id = %id);
     let mut res = tracing::Instrument::instrument(next.run(req), span).await;
-    if let Some(err) = res.extensions_mut().remove::<ApiError>() {
-        res = err.to_response(&id);
+    let error = match res.extensions_mut().remove::<ApiError>() {
+        Some(err) => Some(err),
+        // An extractor's own rejection (say, a path segment that is not UTF-8) is plain text;
+        // it gets the envelope too.
+        None if is_error(res.status()) && !is_json(&res) => Some(ApiError::new(
+            code_for(res.status()),
+            res.status()
+                .canonical_reason()
+                .unwrap_or("the request failed")
+                .to_ascii_lowercase(),
+        )),
+        None => None,
+    };
+    if let Some(err) = error {
+        let mut rendered = err.to_response(&id);
+        let own: Vec<_> = rendered.headers().keys().cloned().collect();
+        // Keep what inner layers added (RateLimit-*, Allow, ...), but not the old body's framing.
+        for (name, value) in res.headers() {
+            if !own.contains(name) && name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH
+            {
+                rendered.headers_mut().append(name, value.clone());
+            }
+        }
+        res = rendered;
     }
     if let Ok(value) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(REQUEST_ID_HEADER, value);

@@ -1,0 +1,210 @@
+//! Quotas: exact under concurrency, refunded when nothing was charged, kept when it was.
+
+use imagegen::gemini::GenerateError;
+use imagegen::worker::StepOutcome;
+use serde_json::json;
+
+use crate::common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_concurrent_requests_against_a_quota_of_25_admit_exactly_25() {
+    let h = Harness::new();
+    let key = h
+        .create_key_with(json!({"tenant": "acme", "scopes": ALL_SCOPES, "daily_quota": 25}))
+        .await;
+    let tasks: Vec<_> = (0..200)
+        .map(|n| {
+            let req = h
+                .req("POST", "/v1/images")
+                .key(&key.key)
+                .json(&json!({"prompt": format!("request {n}")}));
+            tokio::spawn(req.send())
+        })
+        .collect();
+    let (mut admitted, mut refused) = (0, 0);
+    for task in tasks {
+        let res = task.await.unwrap();
+        match res.status.as_u16() {
+            202 => admitted += 1,
+            429 => {
+                res.assert_error(429, "quota_exceeded")
+                    .assert_detail("quota", "daily");
+                res.retry_after();
+                refused += 1;
+            }
+            other => panic!("unexpected {other}: {}", res.json),
+        }
+    }
+    assert_eq!((admitted, refused), (25, 175));
+    assert_eq!(h.used(&key, "day").await, 25);
+    assert_eq!(h.deliveries().len(), 25);
+    let (jobs, _) = h.memory.list_jobs("acme", 1000, None).await.unwrap();
+    assert_eq!(jobs.len(), 25);
+}
+
+#[tokio::test]
+async fn a_failure_before_gemini_charged_is_refunded() {
+    // Gemini kept answering 429 and this was the only attempt: nothing was billed.
+    let generator = TestGenerator::new(Mode::Fail(|| GenerateError::RateLimited {
+        attempts: 3,
+        retry_after: None,
+    }));
+    let h = Harness::builder()
+        .generator(generator.clone())
+        .config(|c| c.max_receive_count = 1)
+        .build();
+    let key = h.create_key("acme", ALL_SCOPES).await;
+    let res = h
+        .post_image(&key, json!({"prompt": "a fox", "count": 3}))
+        .await;
+    res.assert_status(202);
+    let job_id = res.json["job_id"].as_str().unwrap();
+    assert_eq!(h.used(&key, "day").await, 3, "reserved at admission");
+
+    let outcomes = h.run_worker().await;
+    assert!(
+        matches!(outcomes[..], [(_, Ok(StepOutcome::Failed))]),
+        "{outcomes:?}"
+    );
+    assert_eq!(generator.calls(), 1);
+    let job = h.get_job(&key, job_id).await;
+    assert_eq!(job.json["status"], "failed");
+    assert_eq!(job.json["error"]["code"], "upstream_rate_limited");
+    assert_eq!(h.used(&key, "day").await, 0);
+    assert_eq!(h.used(&key, "month").await, 0);
+    assert_eq!(h.stored_job(job_id).await.refunded_images, 3);
+}
+
+#[tokio::test]
+async fn a_charged_failure_keeps_the_charge() {
+    let generator = TestGenerator::new(Mode::Fail(|| GenerateError::ContentBlocked {
+        reason: "SAFETY".into(),
+    }));
+    let h = Harness::builder().generator(generator.clone()).build();
+    let key = h.create_key("acme", ALL_SCOPES).await;
+    let res = h
+        .post_image(&key, json!({"prompt": "blocked", "count": 2}))
+        .await;
+    let job_id = res.json["job_id"].as_str().unwrap();
+    let outcomes = h.run_worker().await;
+    // Not retryable: one attempt, failed for good.
+    assert!(
+        matches!(outcomes[..], [(_, Ok(StepOutcome::Failed))]),
+        "{outcomes:?}"
+    );
+    assert_eq!(generator.calls(), 1);
+    let job = h.get_job(&key, job_id).await;
+    assert_eq!(job.json["status"], "failed");
+    assert_eq!(job.json["error"]["code"], "content_blocked");
+    assert_eq!(h.used(&key, "day").await, 2);
+}
+
+#[tokio::test]
+async fn fewer_images_than_asked_refunds_the_difference() {
+    let generator = TestGenerator::new(Mode::AtMost(1));
+    let h = Harness::builder().generator(generator).build();
+    let key = h.create_key("acme", ALL_SCOPES).await;
+    let res = h
+        .post_image(&key, json!({"prompt": "three foxes", "count": 3}))
+        .await;
+    let job_id = res.json["job_id"].as_str().unwrap();
+    assert_eq!(h.used(&key, "day").await, 3);
+    h.run_worker().await;
+    let job = h.get_job(&key, job_id).await;
+    assert_eq!(job.json["status"], "succeeded");
+    assert_eq!(job.json["images"].as_array().unwrap().len(), 1);
+    assert_eq!(h.used(&key, "day").await, 1);
+    assert_eq!(h.used(&key, "month").await, 1);
+}
+
+#[tokio::test]
+async fn the_global_daily_budget_applies_across_tenants() {
+    let h = Harness::builder()
+        .config(|c| c.limits.global_daily_images = 3)
+        .build();
+    let a = h.create_key("tenant-a", ALL_SCOPES).await;
+    let b = h.create_key("tenant-b", ALL_SCOPES).await;
+    h.post_image(&a, json!({"prompt": "a", "count": 2}))
+        .await
+        .assert_status(202);
+    h.post_image(&b, json!({"prompt": "b", "count": 2}))
+        .await
+        .assert_error(429, "quota_exceeded")
+        .assert_detail("quota", "global_daily");
+    h.post_image(&b, json!({"prompt": "b", "count": 1}))
+        .await
+        .assert_status(202);
+    let res = h.post_image(&a, json!({"prompt": "a"})).await;
+    res.assert_error(429, "quota_exceeded")
+        .assert_detail("quota", "global_daily");
+    assert_eq!(res.retry_after(), 14 * 3600);
+    // Tenants' own counters hold only what was admitted.
+    assert_eq!(h.used(&a, "day").await, 2);
+    assert_eq!(h.used(&b, "day").await, 1);
+
+    // The remaining budget is a metric.
+    let remaining: Vec<f64> = h
+        .emf()
+        .iter()
+        .filter(|r| r["Scope"] == "global_daily")
+        .filter_map(|r| r["QuotaRemaining"].as_f64())
+        .collect();
+    assert_eq!(remaining, [1.0, 0.0]);
+    let exceeded = h
+        .emf()
+        .iter()
+        .filter(|r| r["QuotaExceeded"].as_f64() == Some(1.0))
+        .count();
+    assert_eq!(exceeded, 2);
+}
+
+#[tokio::test]
+async fn a_global_refund_frees_budget_for_another_tenant() {
+    let generator = TestGenerator::new(Mode::Fail(|| GenerateError::InvalidRequest {
+        message: "bad".into(),
+    }));
+    let h = Harness::builder()
+        .generator(generator)
+        .config(|c| c.limits.global_daily_images = 2)
+        .build();
+    let a = h.create_key("tenant-a", ALL_SCOPES).await;
+    let b = h.create_key("tenant-b", ALL_SCOPES).await;
+    h.post_image(&a, json!({"prompt": "a", "count": 2}))
+        .await
+        .assert_status(202);
+    h.post_image(&b, json!({"prompt": "b"}))
+        .await
+        .assert_error(429, "quota_exceeded");
+    h.run_worker().await; // fails without a charge: refunded everywhere
+    h.post_image(&b, json!({"prompt": "b", "count": 2}))
+        .await
+        .assert_status(202);
+}
+
+#[tokio::test]
+async fn the_monthly_quota_outlasts_the_day() {
+    let h = Harness::new();
+    let key = h
+        .create_key_with(
+            json!({"tenant": "acme", "scopes": ALL_SCOPES, "daily_quota": 2, "monthly_quota": 3}),
+        )
+        .await;
+    h.post_image(&key, json!({"prompt": "a", "count": 2}))
+        .await
+        .assert_status(202);
+    h.advance(time::Duration::days(1));
+    h.post_image(&key, json!({"prompt": "b", "count": 2}))
+        .await
+        .assert_error(429, "quota_exceeded")
+        .assert_detail("quota", "monthly");
+    h.post_image(&key, json!({"prompt": "c"}))
+        .await
+        .assert_status(202);
+    assert_eq!(h.used(&key, "day").await, 1);
+    assert_eq!(h.used(&key, "month").await, 3);
+    // December is a new month.
+    h.advance(time::Duration::days(5));
+    h.post_image(&key, json!({"prompt": "d", "count": 2}))
+        .await
+        .assert_status(202);
+}
