@@ -1,12 +1,12 @@
 //! The API Lambda: the service's router on DynamoDB, S3 and SQS, through the Lambda runtime.
 
+use std::process::ExitCode;
+
 use imagegen::aws::{self, Resources};
 use imagegen::config::Config;
 use imagegen::telemetry::Metrics;
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    imagegen::telemetry::init_lambda();
+async fn run() -> Result<(), lambda_http::Error> {
     // A missing or bad variable stops the init phase with its name in the error.
     let config = Config::from_env()?;
     let resources = Resources::from_env()?;
@@ -14,4 +14,17 @@ async fn main() -> Result<(), lambda_http::Error> {
     let metrics = Metrics::stdout(&config.metrics_namespace, &config.environment);
     let app = aws::app(&sdk, config, &resources, metrics);
     lambda_http::run(imagegen::http::router(app)).await
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    imagegen::telemetry::init_lambda();
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "api stopped");
+            eprintln!("imagegen api: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! The worker Lambda: consumes the jobs queue with partial batch failures; each message runs
 //! one attempt of its job (DynamoDB, S3, Gemini with its key from Secrets Manager).
 
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
@@ -10,9 +11,7 @@ use imagegen::telemetry::Metrics;
 use imagegen::worker::{Worker, handle_batch};
 use lambda_runtime::{LambdaEvent, service_fn};
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    imagegen::telemetry::init_lambda();
+async fn run() -> Result<(), lambda_runtime::Error> {
     let config = Config::from_env()?;
     let resources = Resources::from_env()?;
     let sdk = aws::sdk_config().await;
@@ -34,4 +33,17 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         }
     }))
     .await
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    imagegen::telemetry::init_lambda();
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "worker stopped");
+            eprintln!("imagegen worker: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
