@@ -219,7 +219,12 @@ fn invoke(
         .env("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "true")
         .env("AWS_REGION", "eu-west-1")
         .env("_HANDLER", "bootstrap")
-        .envs(DEPLOYED_ENV.iter().copied().filter(|(k, _)| Some(*k) != without))
+        .envs(
+            DEPLOYED_ENV
+                .iter()
+                .copied()
+                .filter(|(k, _)| Some(*k) != without),
+        )
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)
