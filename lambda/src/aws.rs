@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws_sdk_dynamodb::config::SharedInterceptor;
+
 use crate::App;
 use crate::blobs::s3::S3Blobs;
 use crate::config::{Config, ConfigError, Vars};
@@ -60,6 +62,55 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
 }
 
+/// The AWS SDK clients the adapters use, all from one `SdkConfig`.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub secrets_manager: aws_sdk_secretsmanager::Client,
+}
+
+impl Clients {
+    pub fn new(sdk: &aws_config::SdkConfig, resources: &Resources) -> Self {
+        Self::build(sdk, resources, None)
+    }
+
+    /// The same clients with `interceptor` on each of them (tests count AWS calls with one).
+    pub fn with_interceptor(
+        sdk: &aws_config::SdkConfig,
+        resources: &Resources,
+        interceptor: SharedInterceptor,
+    ) -> Self {
+        Self::build(sdk, resources, Some(interceptor))
+    }
+
+    fn build(
+        sdk: &aws_config::SdkConfig,
+        resources: &Resources,
+        interceptor: Option<SharedInterceptor>,
+    ) -> Self {
+        let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(sdk);
+        // Emulators serve buckets by path, not by virtual host.
+        let mut s3 = aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(resources.endpoint_url.is_some());
+        let mut sqs = aws_sdk_sqs::config::Builder::from(sdk);
+        let mut secrets_manager = aws_sdk_secretsmanager::config::Builder::from(sdk);
+        if let Some(interceptor) = interceptor {
+            dynamodb.push_interceptor(interceptor.clone());
+            s3.push_interceptor(interceptor.clone());
+            sqs.push_interceptor(interceptor.clone());
+            secrets_manager.push_interceptor(interceptor);
+        }
+        Self {
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb.build()),
+            s3: aws_sdk_s3::Client::from_conf(s3.build()),
+            sqs: aws_sdk_sqs::Client::from_conf(sqs.build()),
+            secrets_manager: aws_sdk_secretsmanager::Client::from_conf(secrets_manager.build()),
+        }
+    }
+}
+
 /// The App on AWS adapters.
 pub fn app(
     sdk: &aws_config::SdkConfig,
@@ -67,21 +118,19 @@ pub fn app(
     resources: &Resources,
     metrics: Metrics,
 ) -> App {
-    let s3_config = aws_sdk_s3::config::Builder::from(sdk)
-        // Emulators serve buckets by path, not by virtual host.
-        .force_path_style(resources.endpoint_url.is_some())
-        .build();
+    app_on(&Clients::new(sdk, resources), config, resources, metrics)
+}
+
+/// The App on AWS adapters that use `clients`.
+pub fn app_on(clients: &Clients, config: Config, resources: &Resources, metrics: Metrics) -> App {
     App {
         store: Arc::new(DynamoStore::new(
-            aws_sdk_dynamodb::Client::new(sdk),
+            clients.dynamodb.clone(),
             resources.tables.clone(),
         )),
-        blobs: Arc::new(S3Blobs::new(
-            aws_sdk_s3::Client::from_conf(s3_config),
-            resources.bucket.clone(),
-        )),
+        blobs: Arc::new(S3Blobs::new(clients.s3.clone(), resources.bucket.clone())),
         queue: Arc::new(SqsQueue::new(
-            aws_sdk_sqs::Client::new(sdk),
+            clients.sqs.clone(),
             resources.queue_url.clone(),
         )),
         clock: Arc::new(SystemClock),
@@ -99,6 +148,14 @@ pub fn gemini_from_vars<F: Fn(&str) -> Option<String>>(
     sdk: &aws_config::SdkConfig,
     vars: &Vars<F>,
 ) -> Result<GeminiClient, ConfigError> {
+    gemini_on(aws_sdk_secretsmanager::Client::new(sdk), vars)
+}
+
+/// The Gemini client with its key read through `secrets_manager`.
+pub fn gemini_on<F: Fn(&str) -> Option<String>>(
+    secrets_manager: aws_sdk_secretsmanager::Client,
+    vars: &Vars<F>,
+) -> Result<GeminiClient, ConfigError> {
     let secret_arn = vars.required("IMAGEGEN_GEMINI_SECRET_ARN")?;
     let mut config = GeminiConfig::default();
     if let Some(model) = vars.optional("IMAGEGEN_GEMINI_MODEL") {
@@ -111,7 +168,7 @@ pub fn gemini_from_vars<F: Fn(&str) -> Option<String>>(
         Duration::from_secs(vars.number("IMAGEGEN_GEMINI_TIMEOUT_SECONDS", 60u64, 1..=600)?);
     config.max_attempts =
         vars.number("IMAGEGEN_GEMINI_MAX_ATTEMPTS", config.max_attempts, 1..=10)?;
-    let source = SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(sdk), secret_arn);
+    let source = SecretsManagerSource::new(secrets_manager, secret_arn);
     let key = Arc::new(CachedSecret::new(Arc::new(source)));
     GeminiClient::new(config, key).map_err(|e| ConfigError {
         var: "IMAGEGEN_GEMINI_MODEL",

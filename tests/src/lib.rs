@@ -1,4 +1,5 @@
-//! Shared helpers for the workspace-level tests.
+//! Shared helpers for the workspace-level tests; [`aws`] is the AWS emulator harness of
+//! `tests/tests/aws.rs`.
 
 use std::path::{Path, PathBuf};
 
@@ -12,3 +13,5 @@ pub fn project_root() -> PathBuf {
 pub fn data(name: &str) -> std::io::Result<String> {
     std::fs::read_to_string(project_root().join("tests").join("data").join(name))
 }
+
+pub mod aws;

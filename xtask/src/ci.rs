@@ -8,9 +8,10 @@ use crate::flags::Arch;
 
 type Step = (&'static str, fn(&Shell) -> crate::Result<()>);
 
-const STEPS: [Step; 5] = [
+const STEPS: [Step; 6] = [
     ("lint", crate::lint::run),
     ("test", crate::test::run),
+    ("integration", crate::integration::run),
     ("build", |sh| crate::build::run(sh, Arch::X86_64).map(drop)),
     ("zip", |_| crate::zip::package_all().map(drop)),
     ("smoke", |sh| crate::smoke::run(sh, 5)),
@@ -37,12 +38,12 @@ pub fn run(sh: &Shell) -> crate::Result<()> {
         results.push((name, "skipped", Duration::ZERO));
     }
 
-    println!("\n{:<8} {:<8} {:>9}", "step", "outcome", "seconds");
+    println!("\n{:<11} {:<8} {:>9}", "step", "outcome", "seconds");
     for (name, outcome, took) in &results {
-        println!("{name:<8} {outcome:<8} {:>9.1}", took.as_secs_f64());
+        println!("{name:<11} {outcome:<8} {:>9.1}", took.as_secs_f64());
     }
     let total: Duration = results.iter().map(|r| r.2).sum();
-    println!("{:<17} {:>9.1}", "total", total.as_secs_f64());
+    println!("{:<20} {:>9.1}", "total", total.as_secs_f64());
     match failure {
         Some(message) => Err(message.into()),
         None => Ok(()),

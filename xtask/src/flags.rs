@@ -25,6 +25,9 @@ pub enum Command {
     Lint,
     /// The workspace's unit tests (cargo-nextest when installed).
     Test,
+    /// The AWS adapters and the whole job flow against an AWS emulator: LocalStack through
+    /// testcontainers where a Docker daemon answers, else moto_server (pinned, from PyPI).
+    Integration,
     /// Everything CI runs, in order, stopping at the first failure.
     Ci,
     /// Run the service locally on 127.0.0.1, no cloud needed.

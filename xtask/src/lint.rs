@@ -16,7 +16,7 @@ pub fn run(sh: &Shell) -> crate::Result<()> {
     cmd!(sh, "cargo fmt --all --check").run()?;
     cmd!(
         sh,
-        "cargo clippy --workspace --all-targets --locked -- -D warnings"
+        "cargo clippy --workspace --all-targets --all-features --locked -- -D warnings"
     )
     .run()?;
     let roots: Vec<&str> = TERRAFORM_ROOTS

@@ -9,6 +9,7 @@ mod docs;
 mod elf;
 mod flags;
 mod install_hooks;
+mod integration;
 mod lint;
 mod smoke;
 mod test;
@@ -46,6 +47,7 @@ fn run(sh: &xshell::Shell, command: flags::Command) -> Result<()> {
         C::Smoke(args) => smoke::run(sh, args.runs),
         C::Lint => lint::run(sh),
         C::Test => test::run(sh),
+        C::Integration => integration::run(sh),
         C::Ci => ci::run(sh),
         C::Dev(args) => dev::run(sh, args),
         C::InstallHooks(args) => install_hooks::run(sh, args.uninstall),

@@ -12,7 +12,7 @@ pub fn run(sh: &Shell) -> crate::Result<()> {
     Ok(())
 }
 
-fn has_nextest(sh: &Shell) -> bool {
+pub fn has_nextest(sh: &Shell) -> bool {
     cmd!(sh, "cargo nextest --version")
         .quiet()
         .ignore_stdout()

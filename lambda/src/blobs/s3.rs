@@ -126,6 +126,10 @@ impl BlobStore for S3Blobs {
 
     /// S3 cannot cap a presigned PUT's size without the exact length up front; the object is
     /// checked against `max_bytes` when a job uses it, and lifecycle rules expire `uploads/`.
+    ///
+    /// The client gets only the URL, so the signature may cover no header it would not send
+    /// by itself: no `x-amz-server-side-encryption` here (S3 would refuse an upload without
+    /// it). The bucket's default encryption (SSE-S3, set by Terraform) encrypts the upload.
     async fn signed_put_url(
         &self,
         key: &str,
@@ -139,7 +143,6 @@ impl BlobStore for S3Blobs {
             .put_object()
             .bucket(&self.bucket)
             .key(key)
-            .server_side_encryption(ServerSideEncryption::Aes256)
             .presigned(presigning(ttl)?)
             .await
             .map_err(unavailable)?;

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use futures_util::future::join_all;
 use serde::Serialize;
@@ -319,7 +320,19 @@ impl Store for DynamoStore {
             .await;
         match result {
             Ok(_) => Ok(None),
-            Err(e) if is_condition_failure(&e) => self.get_idempotency(&record.pk).await,
+            Err(e) if is_condition_failure(&e) => {
+                // The record that won comes back with the refusal (ALL_OLD): no second read.
+                let existing = match e.as_service_error() {
+                    Some(PutItemError::ConditionalCheckFailedException(c)) => {
+                        c.item().map(decode).transpose()?
+                    }
+                    _ => None,
+                };
+                match existing {
+                    Some(record) => Ok(Some(record)),
+                    None => self.get_idempotency(&record.pk).await,
+                }
+            }
             Err(e) => Err(unavailable(e)),
         }
     }
