@@ -63,10 +63,22 @@ locals {
       resources = module.database.index_arns
     },
     {
-      # Presigned PUT URLs for reference uploads are signed with this role.
-      sid       = "PresignUploads"
-      actions   = ["s3:PutObject"]
+      # Presigned PUT URLs for reference uploads are signed with this role; admission reads
+      # an upload back, validates it and stores the prepared copy under uploads/ too.
+      sid       = "Uploads"
+      actions   = ["s3:GetObject", "s3:PutObject"]
       resources = ["${module.storage.bucket_arn}/uploads/*"]
+    },
+    {
+      # Without ListBucket S3 answers 403 instead of 404 for a missing upload.
+      sid       = "ListUploads"
+      actions   = ["s3:ListBucket"]
+      resources = [module.storage.bucket_arn]
+      conditions = [{
+        test     = "StringLike"
+        variable = "s3:prefix"
+        values   = ["uploads/*"]
+      }]
     },
     {
       # Presigned GET URLs for generated images are signed with this role.
@@ -84,8 +96,9 @@ locals {
   worker_statements = concat(
     [
       {
+        # Job transitions are conditional PutItems of the whole record.
         sid       = "JobsTable"
-        actions   = ["dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:UpdateItem"]
+        actions   = ["dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
         resources = [module.database.jobs_table_arn]
       },
       {
@@ -102,6 +115,17 @@ locals {
         sid       = "WriteGenerated"
         actions   = ["s3:GetObject", "s3:PutObject"]
         resources = ["${module.storage.bucket_arn}/generated/*"]
+      },
+      {
+        # Without ListBucket S3 answers 403 instead of 404 for an expired reference.
+        sid       = "ListObjects"
+        actions   = ["s3:ListBucket"]
+        resources = [module.storage.bucket_arn]
+        conditions = [{
+          test     = "StringLike"
+          variable = "s3:prefix"
+          values   = ["uploads/*", "generated/*"]
+        }]
       },
       {
         # The event source mapping polls with the function's role.
