@@ -4,6 +4,7 @@
 //! server both serve; `worker` holds the SQS side. The domain never imports an AWS SDK.
 
 pub mod http;
+pub mod images;
 pub mod telemetry;
 pub mod worker;
 

@@ -31,6 +31,8 @@ pub enum Command {
     Dev(DevArgs),
     /// Point git at the repository's hooks in .husky/.
     InstallHooks(InstallHooksArgs),
+    /// Time reference-image preparation against libvips (npm sharp), one thread each.
+    Bench(BenchArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -85,4 +87,11 @@ pub struct InstallHooksArgs {
     /// Restore git's default hooks path instead.
     #[arg(long)]
     pub uninstall: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Timed runs per tool, after two warm-up runs (the median and minimum are reported).
+    #[arg(long, default_value_t = 15)]
+    pub iterations: usize,
 }

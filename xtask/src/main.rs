@@ -2,6 +2,7 @@
 //!
 //! One shell, rooted at the workspace; one file per command.
 
+mod bench;
 mod build;
 mod ci;
 mod dev;
@@ -47,6 +48,7 @@ fn run(sh: &xshell::Shell, command: flags::Command) -> Result<()> {
         C::Ci => ci::run(sh),
         C::Dev(args) => dev::run(sh, args),
         C::InstallHooks(args) => install_hooks::run(sh, args.uninstall),
+        C::Bench(args) => bench::run(sh, args.iterations),
     }
 }
 
