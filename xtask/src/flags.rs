@@ -36,6 +36,8 @@ pub enum Command {
     InstallHooks(InstallHooksArgs),
     /// Regenerate the inputs/outputs tables in the Terraform READMEs.
     Docs(DocsArgs),
+    /// Time reference-image preparation against libvips (npm sharp), one thread each.
+    Bench(BenchArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -100,4 +102,11 @@ pub struct DocsArgs {
     /// Change nothing; fail if a README is out of date.
     #[arg(long)]
     pub check: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Timed runs per tool, after two warm-up runs (the median and minimum are reported).
+    #[arg(long, default_value_t = 15)]
+    pub iterations: usize,
 }

@@ -2,6 +2,7 @@
 //!
 //! One shell, rooted at the workspace; one file per command.
 
+mod bench;
 mod build;
 mod ci;
 mod dev;
@@ -52,6 +53,7 @@ fn run(sh: &xshell::Shell, command: flags::Command) -> Result<()> {
         C::Dev(args) => dev::run(sh, args),
         C::InstallHooks(args) => install_hooks::run(sh, args.uninstall),
         C::Docs(args) => docs::run(sh, args.check),
+        C::Bench(args) => bench::run(sh, args.iterations),
     }
 }
 

@@ -1,0 +1,832 @@
+//! JPEG: the marker walk, and a baseline decoder that decodes straight at 1/2, 1/4 or 1/8 size
+//! ("shrink-on-load", what libjpeg-turbo calls DCT scaling and libvips uses for thumbnails).
+//!
+//! Why our own decoder: decoding a 12-megapixel photo in full costs more than resizing and
+//! encoding it together, and none of the pure-Rust decoders can skip that work: zune-jpeg
+//! (behind `image`) always decodes at full size, and jpeg-decoder, which can scale, starts its
+//! own worker threads. Entropy decoding is the same either way, but at 1/2 scale the inverse
+//! DCT, chroma upsampling and colour conversion shrink to a quarter, and the resizer reads a
+//! quarter of the pixels. Colour conversion disappears altogether: each YCbCr plane is resized
+//! on its own and the encoder takes YCbCr.
+//!
+//! Scope, on purpose narrow: 8-bit baseline (SOF0/SOF1) Huffman JPEGs with one (grey) or three
+//! (YCbCr) components in one interleaved scan: what cameras and phones write. Anything else
+//! (progressive, CMYK, RGB, 12-bit, arithmetic) returns `None` and goes to zune-jpeg.
+//!
+//! The scaled inverse DCT is exact: each output sample is the mean of the s x s full-size
+//! samples it replaces (a box filter), computed from the coefficients without producing them.
+
+use image::DynamicImage;
+
+use super::{ImageError, ImageLimits};
+
+/// Zigzag position -> natural (row-major) index in the 8x8 block.
+const ZIGZAG: [u8; 64] = [
+    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20,
+    13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59,
+    52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
+];
+
+fn corrupt(message: &str) -> ImageError {
+    ImageError::Corrupt(format!("JPEG: {message}"))
+}
+
+/// The headers up to the first scan.
+pub(super) struct Parsed<'a> {
+    /// The TIFF structure of the first APP1 "Exif" segment (for the orientation only).
+    pub exif: Option<&'a [u8]>,
+    frame: Option<Frame>,
+    /// APP14 "Adobe" colour transform: 0 means the three components are RGB, not YCbCr.
+    adobe_transform: Option<u8>,
+    quant: [Option<[u16; 64]>; 4],
+    dc: [Option<Box<Huffman>>; 4],
+    ac: [Option<Box<Huffman>>; 4],
+    restart_interval: u16,
+    scan: Option<Scan>,
+}
+
+struct Frame {
+    baseline: bool,
+    precision: u8,
+    width: u16,
+    height: u16,
+    components: Vec<Component>,
+}
+
+struct Component {
+    id: u8,
+    h: u8,
+    v: u8,
+    quant: u8,
+}
+
+struct Scan {
+    /// (frame component index, DC table, AC table)
+    components: Vec<(usize, u8, u8)>,
+    progressive_or_partial: bool,
+    /// Offset of the entropy-coded data.
+    data: usize,
+}
+
+fn be16(bytes: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes(*bytes.get(at..)?.first_chunk()?))
+}
+
+/// Read the marker segments up to and including the first SOS.
+pub(super) fn parse(bytes: &[u8]) -> Result<Parsed<'_>, ImageError> {
+    let truncated = || corrupt("truncated header");
+    let mut parsed = Parsed {
+        exif: None,
+        frame: None,
+        adobe_transform: None,
+        quant: [None; 4],
+        dc: [None, None, None, None],
+        ac: [None, None, None, None],
+        restart_interval: 0,
+        scan: None,
+    };
+    let mut pos = 2;
+    loop {
+        // Like libjpeg, skip stray bytes between segments and 0xFF fill bytes before a marker.
+        while bytes.get(pos).is_some_and(|b| *b != 0xFF) {
+            pos += 1;
+        }
+        while bytes.get(pos + 1) == Some(&0xFF) {
+            pos += 1;
+        }
+        let marker = *bytes.get(pos + 1).ok_or_else(truncated)?;
+        pos += 2;
+        match marker {
+            0x01 | 0xD0..=0xD8 => continue,
+            0xD9 => return Err(corrupt("no image data")),
+            _ => {}
+        }
+        let length = usize::from(be16(bytes, pos).ok_or_else(truncated)?);
+        let segment = bytes
+            .get(pos + 2..pos + length.max(2))
+            .ok_or_else(truncated)?;
+        pos += length.max(2);
+        match marker {
+            0xC0 | 0xC1 => parsed.frame = Some(parse_frame(segment, true)?),
+            0xC2 | 0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => {
+                parsed.frame = Some(parse_frame(segment, false)?);
+            }
+            0xC4 => parse_huffman(segment, &mut parsed)?,
+            0xDB => parse_quant(segment, &mut parsed)?,
+            0xDD => parsed.restart_interval = be16(segment, 0).ok_or_else(truncated)?,
+            0xE1 if parsed.exif.is_none() => {
+                parsed.exif = segment.strip_prefix(b"Exif\0\0");
+            }
+            0xEE if segment.starts_with(b"Adobe") => {
+                parsed.adobe_transform = segment.get(11).copied()
+            }
+            0xDA => {
+                let frame = parsed
+                    .frame
+                    .as_ref()
+                    .ok_or_else(|| corrupt("scan before frame"))?;
+                parsed.scan = Some(parse_scan(segment, frame, pos)?);
+                return Ok(parsed);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn parse_frame(segment: &[u8], baseline: bool) -> Result<Frame, ImageError> {
+    let bad = || corrupt("bad frame header");
+    let (&precision, rest) = segment.split_first().ok_or_else(bad)?;
+    let height = be16(rest, 0).ok_or_else(bad)?;
+    let width = be16(rest, 2).ok_or_else(bad)?;
+    let count = usize::from(*rest.get(4).ok_or_else(bad)?);
+    let specs = rest.get(5..5 + 3 * count).ok_or_else(bad)?;
+    let components = specs
+        .chunks_exact(3)
+        .map(|c| Component {
+            id: c[0],
+            h: c[1] >> 4,
+            v: c[1] & 15,
+            quant: c[2],
+        })
+        .collect();
+    Ok(Frame {
+        baseline,
+        precision,
+        width,
+        height,
+        components,
+    })
+}
+
+fn parse_quant(mut segment: &[u8], parsed: &mut Parsed<'_>) -> Result<(), ImageError> {
+    let bad = || corrupt("bad quantization table");
+    while let Some((&spec, rest)) = segment.split_first() {
+        let (wide, id) = (spec >> 4 != 0, usize::from(spec & 15));
+        let size = if wide { 128 } else { 64 };
+        let values = rest.get(..size).ok_or_else(bad)?;
+        let mut table = [0u16; 64];
+        for (k, natural) in ZIGZAG.iter().enumerate() {
+            table[usize::from(*natural)] = if wide {
+                u16::from_be_bytes([values[2 * k], values[2 * k + 1]])
+            } else {
+                u16::from(values[k])
+            };
+        }
+        *parsed.quant.get_mut(id).ok_or_else(bad)? = Some(table);
+        segment = &rest[size..];
+    }
+    Ok(())
+}
+
+fn parse_huffman(mut segment: &[u8], parsed: &mut Parsed<'_>) -> Result<(), ImageError> {
+    let bad = || corrupt("bad Huffman table");
+    while let Some((&spec, rest)) = segment.split_first() {
+        let counts: &[u8; 16] = rest.first_chunk().ok_or_else(bad)?;
+        let total = counts.iter().map(|c| usize::from(*c)).sum::<usize>();
+        let values = rest.get(16..16 + total).ok_or_else(bad)?;
+        let table = Huffman::build(counts, values, spec >> 4 == 1)?;
+        let slots = if spec >> 4 == 0 {
+            &mut parsed.dc
+        } else {
+            &mut parsed.ac
+        };
+        *slots.get_mut(usize::from(spec & 15)).ok_or_else(bad)? = Some(Box::new(table));
+        segment = &rest[16 + total..];
+    }
+    Ok(())
+}
+
+fn parse_scan(segment: &[u8], frame: &Frame, data: usize) -> Result<Scan, ImageError> {
+    let bad = || corrupt("bad scan header");
+    let count = usize::from(*segment.first().ok_or_else(bad)?);
+    let specs = segment.get(1..1 + 2 * count).ok_or_else(bad)?;
+    let components = specs
+        .chunks_exact(2)
+        .map(|s| {
+            let index = frame
+                .components
+                .iter()
+                .position(|c| c.id == s[0])
+                .ok_or_else(|| corrupt("scan names an unknown component"))?;
+            Ok((index, s[1] >> 4, s[1] & 15))
+        })
+        .collect::<Result<Vec<_>, ImageError>>()?;
+    let tail = segment.get(1 + 2 * count..4 + 2 * count).ok_or_else(bad)?;
+    Ok(Scan {
+        components,
+        progressive_or_partial: tail != [0, 63, 0],
+        data,
+    })
+}
+
+/// The largest of 8, 4 and 2 by which the image can shrink while still covering `target`.
+pub(super) fn shrink_factor((width, height): (u32, u32), target: (u32, u32)) -> u32 {
+    [8, 4, 2]
+        .into_iter()
+        .find(|s| width / s >= target.0 && height / s >= target.1)
+        .unwrap_or(1)
+}
+
+/// One decoded component at reduced size, padded to whole blocks.
+pub(super) struct Plane {
+    pub pixels: Vec<u8>,
+    pub width: u32,
+    pub height: u32,
+    /// The part that is image, not block padding (fractional for subsampled chroma).
+    pub valid: (f64, f64),
+}
+
+/// Y (grey) or Y, Cb, Cr.
+pub(super) struct Planes {
+    pub planes: Vec<Plane>,
+}
+
+/// Where one scan component's blocks go.
+struct Target {
+    plane: usize,
+    h: usize,
+    v: usize,
+    dc: usize,
+    ac: usize,
+    quant: [f32; 64],
+}
+
+/// Decode at 1/`scale` (2, 4 or 8). `Ok(None)`: not a JPEG this decoder handles.
+pub(super) fn decode_scaled(
+    parsed: &Parsed<'_>,
+    bytes: &[u8],
+    scale: u32,
+) -> Result<Option<Planes>, ImageError> {
+    let (Some(frame), Some(scan)) = (&parsed.frame, &parsed.scan) else {
+        return Ok(None);
+    };
+    let count = frame.components.len();
+    let rgb =
+        parsed.adobe_transform == Some(0) || frame.components.iter().map(|c| c.id).eq(*b"RGB");
+    if !frame.baseline
+        || frame.precision != 8
+        || !(count == 1 || (count == 3 && !rgb))
+        || scan.progressive_or_partial
+        || scan.components.len() != count
+        || frame.width == 0
+        || frame.height == 0
+    {
+        return Ok(None);
+    }
+    let bad_sampling = || corrupt("bad sampling factors");
+    if frame
+        .components
+        .iter()
+        .any(|c| !(1..=4).contains(&c.h) || !(1..=4).contains(&c.v))
+    {
+        return Err(bad_sampling());
+    }
+    let h_max = usize::from(frame.components.iter().map(|c| c.h).max().unwrap_or(1));
+    let v_max = usize::from(frame.components.iter().map(|c| c.v).max().unwrap_or(1));
+    let (width, height) = (usize::from(frame.width), usize::from(frame.height));
+    let n = 8 / usize::try_from(scale).map_err(|_| corrupt("bad scale"))?;
+
+    let mut targets = Vec::with_capacity(count);
+    let mut planes = Vec::with_capacity(count);
+    // A single-component scan is not interleaved: its blocks simply tile the image.
+    let (mcus_x, mcus_y) = if count == 1 {
+        (width.div_ceil(8), height.div_ceil(8))
+    } else {
+        (width.div_ceil(8 * h_max), height.div_ceil(8 * v_max))
+    };
+    for &(index, dc, ac) in &scan.components {
+        let component = &frame.components[index];
+        let (h, v) = if count == 1 {
+            (1, 1)
+        } else {
+            (usize::from(component.h), usize::from(component.v))
+        };
+        let table = parsed
+            .quant
+            .get(usize::from(component.quant))
+            .copied()
+            .flatten()
+            .ok_or_else(|| corrupt("missing quantization table"))?;
+        let (dc, ac) = (usize::from(dc), usize::from(ac));
+        if parsed.dc.get(dc).is_none_or(Option::is_none)
+            || parsed.ac.get(ac).is_none_or(Option::is_none)
+        {
+            return Err(corrupt("missing Huffman table"));
+        }
+        let plane_width = mcus_x * h * n;
+        let plane_height = mcus_y * v * n;
+        let (sx, sy) = if count == 1 {
+            (1.0, 1.0)
+        } else {
+            (
+                f64::from(component.h) / h_max as f64,
+                f64::from(component.v) / v_max as f64,
+            )
+        };
+        let shrink = f64::from(scale);
+        planes.push(Plane {
+            pixels: vec![0; plane_width * plane_height],
+            width: u32::try_from(plane_width).map_err(|_| bad_sampling())?,
+            height: u32::try_from(plane_height).map_err(|_| bad_sampling())?,
+            valid: (width as f64 * sx / shrink, height as f64 * sy / shrink),
+        });
+        targets.push(Target {
+            plane: planes.len() - 1,
+            h,
+            v,
+            dc,
+            ac,
+            quant: table.map(f32::from),
+        });
+    }
+    let data = bytes
+        .get(scan.data..)
+        .ok_or_else(|| corrupt("no scan data"))?;
+    let layout = Layout {
+        mcus_x,
+        mcus_y,
+        restart_interval: usize::from(parsed.restart_interval),
+        targets,
+    };
+    match n {
+        4 => decode_scan::<4>(parsed, &layout, data, &mut planes)?,
+        2 => decode_scan::<2>(parsed, &layout, data, &mut planes)?,
+        _ => decode_scan::<1>(parsed, &layout, data, &mut planes)?,
+    }
+    Ok(Some(Planes { planes }))
+}
+
+struct Layout {
+    mcus_x: usize,
+    mcus_y: usize,
+    restart_interval: usize,
+    targets: Vec<Target>,
+}
+
+fn decode_scan<const N: usize>(
+    parsed: &Parsed<'_>,
+    layout: &Layout,
+    data: &[u8],
+    planes: &mut [Plane],
+) -> Result<(), ImageError> {
+    let basis = basis::<N>();
+    let tables = layout
+        .targets
+        .iter()
+        .map(|t| match (&parsed.dc[t.dc], &parsed.ac[t.ac]) {
+            (Some(dc), Some(ac)) => Ok((dc.as_ref(), ac.as_ref())),
+            _ => Err(corrupt("missing Huffman table")),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut reader = BitReader::new(data);
+    let mut predictors = [0i32; 4];
+    let mut block = [0i32; 64];
+    let mut left_in_interval = layout.restart_interval;
+    for mcu_y in 0..layout.mcus_y {
+        for mcu_x in 0..layout.mcus_x {
+            if layout.restart_interval != 0 {
+                if left_in_interval == 0 {
+                    reader.restart()?;
+                    predictors = [0; 4];
+                    left_in_interval = layout.restart_interval;
+                }
+                left_in_interval -= 1;
+            }
+            for (i, (target, (dc, ac))) in layout.targets.iter().zip(&tables).enumerate() {
+                let plane = &mut planes[target.plane];
+                let stride = plane.width as usize;
+                for by in 0..target.v {
+                    for bx in 0..target.h {
+                        let rows =
+                            decode_block(&mut reader, dc, ac, &mut predictors[i], &mut block)?;
+                        let x = (mcu_x * target.h + bx) * N;
+                        let y = (mcu_y * target.v + by) * N;
+                        let out = &mut plane.pixels[y * stride + x..];
+                        idct::<N>(&block, &target.quant, &basis, rows, out, stride);
+                        block = [0; 64];
+                    }
+                }
+            }
+            if reader.overran() {
+                return Err(corrupt("entropy-coded data ends early (truncated file?)"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `basis[u][k]`: how coefficient frequency `u` contributes to reduced sample `k` in one
+/// dimension. It is the 8-point IDCT basis averaged over the 8/N full samples that reduced
+/// sample k covers, so the 2-D result is exactly a box-filtered full decode.
+fn basis<const N: usize>() -> [[f32; N]; 8] {
+    let shrink = 8 / N;
+    let mut basis = [[0f32; N]; 8];
+    for (u, row) in basis.iter_mut().enumerate() {
+        let weight = if u == 0 { 0.5 / 2f64.sqrt() } else { 0.5 };
+        for (k, value) in row.iter_mut().enumerate() {
+            let sum: f64 = (0..shrink)
+                .map(|i| {
+                    let x = (shrink * k + i) as f64;
+                    ((2.0 * x + 1.0) * u as f64 * std::f64::consts::PI / 16.0).cos()
+                })
+                .sum();
+            *value = (weight * sum / shrink as f64) as f32;
+        }
+    }
+    basis
+}
+
+/// Dequantize and inverse-transform one block into an N x N tile of `out` (row pitch `stride`).
+/// `rows` has bit v set when coefficient row v holds a non-zero AC coefficient.
+#[inline(always)]
+fn idct<const N: usize>(
+    block: &[i32; 64],
+    quant: &[f32; 64],
+    basis: &[[f32; N]; 8],
+    rows: u8,
+    out: &mut [u8],
+    stride: usize,
+) {
+    if rows == 0 {
+        // DC only (smooth areas, and most chroma): a flat tile, the block mean.
+        let value = (block[0] as f32 * quant[0] / 8.0 + 128.5) as u8;
+        for j in 0..N {
+            out[j * stride..j * stride + N].fill(value);
+        }
+        return;
+    }
+    let mut coefficients = [0f32; 64];
+    for ((c, b), q) in coefficients.iter_mut().zip(block).zip(quant) {
+        *c = *b as f32 * q;
+    }
+    // Horizontal pass: each coefficient row (vertical frequency v) to N samples.
+    let mut partial = [[0f32; N]; 8];
+    for (v, (row, out)) in coefficients.chunks_exact(8).zip(&mut partial).enumerate() {
+        if v != 0 && rows & (1 << v) == 0 {
+            continue;
+        }
+        for (c, b) in row.iter().zip(basis) {
+            axpy(out, *c, b);
+        }
+    }
+    // Vertical pass, then level shift; `as u8` saturates, which is the clamp to 0..=255.
+    for j in 0..N {
+        let mut acc = [128.5f32; N];
+        for (b, p) in basis.iter().zip(&partial) {
+            axpy(&mut acc, b[j], p);
+        }
+        for (pixel, value) in out[j * stride..j * stride + N].iter_mut().zip(acc) {
+            *pixel = value as u8;
+        }
+    }
+}
+
+/// `acc += c * b`, lane-wise: N = 4 is one SSE multiply-add.
+#[inline(always)]
+fn axpy<const N: usize>(acc: &mut [f32; N], c: f32, b: &[f32; N]) {
+    for (a, b) in acc.iter_mut().zip(b) {
+        *a += c * b;
+    }
+}
+
+/// Entropy-decode one block's coefficients (natural order, not yet dequantized) into `block`,
+/// which must be zero. Returns the mask of coefficient rows holding AC values.
+#[inline(always)]
+fn decode_block(
+    shared: &mut BitReader<'_>,
+    dc: &Huffman,
+    ac: &Huffman,
+    predictor: &mut i32,
+    block: &mut [i32; 64],
+) -> Result<u8, ImageError> {
+    // Work on a copy so the bit buffer lives in registers for the whole block, not in memory
+    // behind a pointer (that store/load chain on every symbol cost a third of the time).
+    let mut reader = *shared;
+    let bad_run = || corrupt("coefficient run past the end of a block");
+    reader.refill();
+    let size = dc.decode(&mut reader)?;
+    if size > 15 {
+        return Err(corrupt("bad DC difference size"));
+    }
+    let diff = reader.receive_extend(u32::from(size));
+    *predictor = predictor.wrapping_add(diff);
+    block[0] = *predictor;
+    let mut rows = 0u8;
+    let mut k = 1usize;
+    while k < 64 {
+        reader.refill();
+        // Common case: code and value bits fit the lookahead; one table hit does both.
+        let fast = ac.fast_ac[reader.peek_lookahead()];
+        if fast != 0 {
+            reader.consume((fast & 15) as u32);
+            k += ((fast >> 4) & 15) as usize;
+            let z = usize::from(*ZIGZAG.get(k).ok_or_else(bad_run)?);
+            block[z] = fast >> 16;
+            rows |= 1 << (z >> 3);
+            k += 1;
+            continue;
+        }
+        let symbol = ac.decode(&mut reader)?;
+        let (run, size) = (usize::from(symbol >> 4), u32::from(symbol & 15));
+        if size == 0 {
+            if run == 15 {
+                k += 16;
+                continue;
+            }
+            break; // end of block
+        }
+        k += run;
+        let z = usize::from(*ZIGZAG.get(k).ok_or_else(bad_run)?);
+        block[z] = reader.receive_extend(size);
+        rows |= 1 << (z >> 3);
+        k += 1;
+    }
+    *shared = reader;
+    Ok(rows)
+}
+
+const LOOKAHEAD: u32 = 11;
+
+/// A canonical Huffman table with a lookahead table and, for AC tables, a second lookup that also
+/// decodes the coefficient value when code and value bits fit the lookahead together (as stb_image and
+/// libjpeg-turbo do): most coefficients then cost one table access.
+struct Huffman {
+    /// (code length << 8) | symbol; 0 = longer code or invalid.
+    lookup: [u16; 1 << LOOKAHEAD],
+    /// (value << 16) | (run << 4) | bits consumed; 0 = take the slow path.
+    fast_ac: [i32; 1 << LOOKAHEAD],
+    /// Largest code of each length (index = length), -1 when none.
+    max_code: [i32; 17],
+    /// Symbol index = code + offset, per length.
+    offset: [i32; 17],
+    values: Vec<u8>,
+}
+
+impl Huffman {
+    fn build(counts: &[u8; 16], values: &[u8], is_ac: bool) -> Result<Self, ImageError> {
+        let mut table = Huffman {
+            lookup: [0; 1 << LOOKAHEAD],
+            fast_ac: [0; 1 << LOOKAHEAD],
+            max_code: [-1; 17],
+            offset: [0; 17],
+            values: values.to_vec(),
+        };
+        let mut code = 0u32;
+        let mut index = 0usize;
+        for length in 1..=16u32 {
+            let count = usize::from(counts[length as usize - 1]);
+            table.offset[length as usize] = index as i32 - code as i32;
+            for _ in 0..count {
+                if code >= 1 << length {
+                    return Err(corrupt("over-subscribed Huffman table"));
+                }
+                if length <= LOOKAHEAD {
+                    let shift = LOOKAHEAD - length;
+                    let start = (code << shift) as usize;
+                    let entry = (length << 8) as u16 | u16::from(values[index]);
+                    table.lookup[start..start + (1 << shift)].fill(entry);
+                }
+                code += 1;
+                index += 1;
+            }
+            if count > 0 {
+                table.max_code[length as usize] = code as i32 - 1;
+            }
+            code <<= 1;
+        }
+        if is_ac {
+            for (bits, entry) in table.lookup.iter().enumerate() {
+                let (length, symbol) = (u32::from(entry >> 8), entry & 0xFF);
+                let (run, size) = (i32::from(symbol >> 4), u32::from(symbol & 15));
+                if *entry == 0 || size == 0 || length + size > LOOKAHEAD {
+                    continue;
+                }
+                let raw = (bits as u32 >> (LOOKAHEAD - length - size)) & ((1 << size) - 1);
+                let value = extend(raw as i32, size);
+                table.fast_ac[bits] = (value << 16) | (run << 4) | (length + size) as i32;
+            }
+        }
+        Ok(table)
+    }
+
+    /// Decode one symbol; the reader must hold at least 16 bits.
+    #[inline(always)]
+    fn decode(&self, reader: &mut BitReader<'_>) -> Result<u8, ImageError> {
+        let entry = self.lookup[reader.peek_lookahead()];
+        if entry != 0 {
+            reader.consume(u32::from(entry >> 8));
+            return Ok(entry as u8);
+        }
+        let (symbol, length) = self.decode_long(reader.buffer)?;
+        reader.consume(length);
+        Ok(symbol)
+    }
+
+    /// Codes longer than the lookahead: (symbol, code length). Takes the buffer by value so
+    /// the reader need not leave registers.
+    #[cold]
+    #[inline(never)]
+    fn decode_long(&self, buffer: u64) -> Result<(u8, u32), ImageError> {
+        for length in LOOKAHEAD + 1..=16 {
+            let code = (buffer >> (64 - length)) as i32;
+            if code <= self.max_code[length as usize] {
+                let index = code + self.offset[length as usize];
+                return usize::try_from(index)
+                    .ok()
+                    .and_then(|i| self.values.get(i).copied())
+                    .map(|symbol| (symbol, length))
+                    .ok_or_else(|| corrupt("bad Huffman code"));
+            }
+        }
+        Err(corrupt("bad Huffman code"))
+    }
+}
+
+/// JPEG's sign convention for `size`-bit magnitudes.
+#[inline(always)]
+fn extend(raw: i32, size: u32) -> i32 {
+    if size == 0 {
+        0
+    } else if raw < 1 << (size - 1) {
+        raw - (1 << size) + 1
+    } else {
+        raw
+    }
+}
+
+/// MSB-first bit reader over entropy-coded data: removes 0xFF00 stuffing, stops at markers.
+/// After the data ends (or a marker) it feeds zero bits and counts them, so a truncated file is
+/// detected by [`BitReader::overran`] instead of being decoded into grey.
+#[derive(Clone, Copy)]
+struct BitReader<'a> {
+    data: &'a [u8],
+    pos: usize,
+    /// Left-aligned bit buffer; `bits` of it are valid.
+    buffer: u64,
+    bits: u32,
+    /// How many of the buffered bits are padding after the end of the data.
+    padding: u32,
+    at_marker: bool,
+}
+
+impl<'a> BitReader<'a> {
+    fn new(data: &'a [u8]) -> Self {
+        Self {
+            data,
+            pos: 0,
+            buffer: 0,
+            bits: 0,
+            padding: 0,
+            at_marker: false,
+        }
+    }
+
+    /// Make sure at least 32 bits are buffered: a symbol and its value need at most 31.
+    /// Refilling seldom and 4 bytes at a time keeps the per-coefficient cost low.
+    #[inline(always)]
+    fn refill(&mut self) {
+        if self.bits >= 32 {
+            return;
+        }
+        // Fast path: the next 4 bytes hold no 0xFF, so no stuffing and no marker among them.
+        if !self.at_marker
+            && let Some(chunk) = self.data.get(self.pos..).and_then(|d| d.first_chunk::<4>())
+        {
+            let word = u32::from_be_bytes(*chunk);
+            let inverted = !word;
+            let has_ff = inverted.wrapping_sub(0x0101_0101) & !inverted & 0x8080_8080;
+            if has_ff == 0 {
+                self.buffer |= u64::from(word) << (32 - self.bits);
+                self.bits += 32;
+                self.pos += 4;
+                return;
+            }
+        }
+        *self = self.refill_slow();
+    }
+
+    /// By value, so callers can keep their copy of the reader in registers.
+    #[inline(never)]
+    fn refill_slow(mut self) -> Self {
+        while self.bits <= 56 {
+            let byte = if self.at_marker {
+                self.padding += 8;
+                0
+            } else {
+                match (self.data.get(self.pos), self.data.get(self.pos + 1)) {
+                    (Some(0xFF), Some(0x00)) => {
+                        self.pos += 2;
+                        0xFF
+                    }
+                    (Some(0xFF), _) | (None, _) => {
+                        self.at_marker = true;
+                        self.padding += 8;
+                        0
+                    }
+                    (Some(byte), _) => {
+                        self.pos += 1;
+                        *byte
+                    }
+                }
+            };
+            self.buffer |= u64::from(byte) << (56 - self.bits);
+            self.bits += 8;
+        }
+        self
+    }
+
+    #[inline(always)]
+    fn peek_lookahead(&self) -> usize {
+        (self.buffer >> (64 - LOOKAHEAD)) as usize
+    }
+
+    #[inline(always)]
+    fn peek(&self, count: u32) -> u32 {
+        (self.buffer >> (64 - count)) as u32
+    }
+
+    #[inline(always)]
+    fn consume(&mut self, count: u32) {
+        self.buffer <<= count;
+        self.bits -= count;
+    }
+
+    /// Read a `size`-bit magnitude (0..=16) and sign-extend it.
+    #[inline(always)]
+    fn receive_extend(&mut self, size: u32) -> i32 {
+        if size == 0 {
+            return 0;
+        }
+        let raw = self.peek(size) as i32;
+        self.consume(size);
+        extend(raw, size)
+    }
+
+    /// True once decoding has eaten into the padding: the data ended too early.
+    fn overran(&self) -> bool {
+        self.padding > self.bits
+    }
+
+    /// At a restart interval's end: drop the byte-alignment bits and step over the RSTn marker.
+    fn restart(&mut self) -> Result<(), ImageError> {
+        self.buffer = 0;
+        self.bits = 0;
+        self.padding = 0;
+        self.at_marker = false;
+        loop {
+            match (self.data.get(self.pos), self.data.get(self.pos + 1)) {
+                (Some(0xFF), Some(0xD0..=0xD7)) => {
+                    self.pos += 2;
+                    return Ok(());
+                }
+                (Some(0xFF), Some(0xFF)) => self.pos += 1,
+                (Some(0xFF), Some(_)) => return Err(corrupt("restart marker missing")),
+                // Like libjpeg, resynchronise on the next marker past stray bytes.
+                (Some(_), _) => self.pos += 1,
+                (None, _) => {
+                    return Err(corrupt("entropy-coded data ends early (truncated file?)"));
+                }
+            }
+        }
+    }
+}
+
+/// Full-size decode with zune-jpeg, for what the scaled decoder does not take. Strict mode, so
+/// a truncated file is an error rather than a picture with a grey bottom.
+pub(super) fn decode_full(bytes: &[u8], limits: &ImageLimits) -> Result<DynamicImage, ImageError> {
+    use zune_jpeg::zune_core::bytestream::ZCursor;
+    use zune_jpeg::zune_core::colorspace::ColorSpace;
+    use zune_jpeg::zune_core::options::DecoderOptions;
+
+    let options = DecoderOptions::default()
+        .set_strict_mode(true)
+        .set_max_width(limits.max_width as usize)
+        .set_max_height(limits.max_height as usize)
+        .jpeg_set_out_colorspace(ColorSpace::RGB);
+    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), options);
+    let pixels = decoder.decode().map_err(|e| match e {
+        zune_jpeg::errors::DecodeErrors::Unsupported(_) => ImageError::Unsupported,
+        other => ImageError::Corrupt(format!("JPEG: {other}")),
+    })?;
+    let (width, height) = decoder
+        .dimensions()
+        .ok_or_else(|| corrupt("no dimensions after decoding"))?;
+    let (width, height) = (
+        u32::try_from(width).map_err(|_| corrupt("bad width"))?,
+        u32::try_from(height).map_err(|_| corrupt("bad height"))?,
+    );
+    let wrong = || corrupt("decoded buffer does not match the dimensions");
+    let image = match pixels.len() / (width as usize * height as usize).max(1) {
+        1 => DynamicImage::ImageLuma8(
+            image::GrayImage::from_raw(width, height, pixels).ok_or_else(wrong)?,
+        ),
+        3 => DynamicImage::ImageRgb8(
+            image::RgbImage::from_raw(width, height, pixels).ok_or_else(wrong)?,
+        ),
+        4 => DynamicImage::ImageRgba8(
+            image::RgbaImage::from_raw(width, height, pixels).ok_or_else(wrong)?,
+        ),
+        _ => return Err(wrong()),
+    };
+    Ok(image)
+}
