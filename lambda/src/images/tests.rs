@@ -666,7 +666,7 @@ fn unusual_jpegs_take_the_full_decode_path() {
 fn flat_colours_survive_encoding() {
     for (width, height) in [(10, 20), (64, 48), (400, 300)] {
         let rgb: Vec<u8> = (0..width * height).flat_map(|_| [220, 20, 20]).collect();
-        let data = encode::jpeg(&rgb, width, height, encode::JpegInput::Rgb).expect("encode");
+        let data = encode::jpeg(encode::JpegInput::Rgb(&rgb), width, height).expect("encode");
         let decoded = image::load_from_memory(&data).expect("decode").into_rgb8();
         let pixel = decoded.get_pixel(width / 2, height / 2).0;
         assert!(
