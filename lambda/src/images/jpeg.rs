@@ -540,6 +540,9 @@ fn decode_block(
         let fast = ac.fast_ac[reader.peek_lookahead()];
         if fast != 0 {
             reader.consume((fast & 15) as u32);
+            if fast & END_OF_BLOCK != 0 {
+                break;
+            }
             k += ((fast >> 4) & 15) as usize;
             let z = usize::from(*ZIGZAG.get(k).ok_or_else(bad_run)?);
             block[z] = fast >> 16;
@@ -568,13 +571,16 @@ fn decode_block(
 
 const LOOKAHEAD: u32 = 11;
 
+/// Flag in a `fast_ac` entry: the symbol is EOB (run 0, size 0), the block is done.
+const END_OF_BLOCK: i32 = 1 << 8;
+
 /// A canonical Huffman table with a lookahead table and, for AC tables, a second lookup that also
 /// decodes the coefficient value when code and value bits fit the lookahead together (as stb_image and
 /// libjpeg-turbo do): most coefficients then cost one table access.
 struct Huffman {
     /// (code length << 8) | symbol; 0 = longer code or invalid.
     lookup: [u16; 1 << LOOKAHEAD],
-    /// (value << 16) | (run << 4) | bits consumed; 0 = take the slow path.
+    /// (value << 16) | [`END_OF_BLOCK`] | (run << 4) | bits consumed; 0 = take the slow path.
     fast_ac: [i32; 1 << LOOKAHEAD],
     /// Largest code of each length (index = length), -1 when none.
     max_code: [i32; 17],
@@ -619,6 +625,9 @@ impl Huffman {
             for (bits, entry) in table.lookup.iter().enumerate() {
                 let (length, symbol) = (u32::from(entry >> 8), entry & 0xFF);
                 let (run, size) = (i32::from(symbol >> 4), u32::from(symbol & 15));
+                if *entry != 0 && symbol == 0 {
+                    table.fast_ac[bits] = END_OF_BLOCK | length as i32;
+                }
                 if *entry == 0 || size == 0 || length + size > LOOKAHEAD {
                     continue;
                 }
