@@ -278,7 +278,8 @@ pub(super) fn decode_scaled(
         || frame.precision != 8
         || !(count == 1 || (count == 3 && !rgb))
         || scan.progressive_or_partial
-        || scan.components.len() != count
+        // Components in frame order (what every encoder writes): plane 0 is then luma.
+        || !scan.components.iter().map(|c| c.0).eq(0..count)
         || frame.width == 0
         || frame.height == 0
     {
