@@ -27,6 +27,17 @@ const ZIGZAG: [u8; 64] = [
     52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
 ];
 
+/// `ROWS_BEFORE[k]`: bit r set when a zigzag position in 1..k lies in row r of the block.
+const ROWS_BEFORE: [u8; 65] = {
+    let mut table = [0u8; 65];
+    let mut k = 2;
+    while k < 65 {
+        table[k] = table[k - 1] | (1 << (ZIGZAG[k - 1] >> 3));
+        k += 1;
+    }
+    table
+};
+
 fn corrupt(message: &str) -> ImageError {
     ImageError::Corrupt(format!("JPEG: {message}"))
 }
@@ -267,7 +278,8 @@ pub(super) fn decode_scaled(
         || frame.precision != 8
         || !(count == 1 || (count == 3 && !rgb))
         || scan.progressive_or_partial
-        || scan.components.len() != count
+        // Components in frame order (what every encoder writes): plane 0 is then luma.
+        || !scan.components.iter().map(|c| c.0).eq(0..count)
         || frame.width == 0
         || frame.height == 0
     {
@@ -402,8 +414,7 @@ fn decode_scan<const N: usize>(
                         let x = (mcu_x * target.h + bx) * N;
                         let y = (mcu_y * target.v + by) * N;
                         let out = &mut plane.pixels[y * stride + x..];
-                        idct::<N>(&block, &target.quant, &basis, rows, out, stride);
-                        block = [0; 64];
+                        idct::<N>(&mut block, &target.quant, &basis, rows, out, stride);
                     }
                 }
             }
@@ -418,12 +429,12 @@ fn decode_scan<const N: usize>(
 /// `basis[u][k]`: how coefficient frequency `u` contributes to reduced sample `k` in one
 /// dimension. It is the 8-point IDCT basis averaged over the 8/N full samples that reduced
 /// sample k covers, so the 2-D result is exactly a box-filtered full decode.
-fn basis<const N: usize>() -> [[f32; N]; 8] {
+fn basis<const N: usize>() -> [Lanes; 8] {
     let shrink = 8 / N;
-    let mut basis = [[0f32; N]; 8];
+    let mut basis = [Lanes::default(); 8];
     for (u, row) in basis.iter_mut().enumerate() {
         let weight = if u == 0 { 0.5 / 2f64.sqrt() } else { 0.5 };
-        for (k, value) in row.iter_mut().enumerate() {
+        for (k, value) in row.0.iter_mut().enumerate().take(N) {
             let sum: f64 = (0..shrink)
                 .map(|i| {
                     let x = (shrink * k + i) as f64;
@@ -436,61 +447,73 @@ fn basis<const N: usize>() -> [[f32; N]; 8] {
     basis
 }
 
-/// Dequantize and inverse-transform one block into an N x N tile of `out` (row pitch `stride`).
+/// Dequantize, inverse-transform and clear one block, writing an N x N tile of `out` (row pitch `stride`).
 /// `rows` has bit v set when coefficient row v holds a non-zero AC coefficient.
 #[inline(always)]
 fn idct<const N: usize>(
-    block: &[i32; 64],
+    block: &mut [i32; 64],
     quant: &[f32; 64],
-    basis: &[[f32; N]; 8],
+    basis: &[Lanes; 8],
     rows: u8,
     out: &mut [u8],
     stride: usize,
 ) {
     if rows == 0 {
         // DC only (smooth areas, and most chroma): a flat tile, the block mean.
-        let value = (block[0] as f32 * quant[0] / 8.0 + 128.5) as u8;
+        let value = (std::mem::take(&mut block[0]) as f32 * quant[0] / 8.0 + 128.5) as u8;
         for j in 0..N {
             out[j * stride..j * stride + N].fill(value);
         }
         return;
     }
     let mut coefficients = [0f32; 64];
-    for ((c, b), q) in coefficients.iter_mut().zip(block).zip(quant) {
-        *c = *b as f32 * q;
+    // Reading the block also clears it for the next one (cheaper than a separate memset).
+    for ((c, b), q) in coefficients.iter_mut().zip(block.iter_mut()).zip(quant) {
+        *c = std::mem::take(b) as f32 * q;
     }
     // Horizontal pass: each coefficient row (vertical frequency v) to N samples.
-    let mut partial = [[0f32; N]; 8];
+    let mut partial = [Lanes::default(); 8];
     for (v, (row, out)) in coefficients.chunks_exact(8).zip(&mut partial).enumerate() {
         if v != 0 && rows & (1 << v) == 0 {
             continue;
         }
         for (c, b) in row.iter().zip(basis) {
-            axpy(out, *c, b);
+            *out = out.mul_add(*c, *b);
         }
     }
     // Vertical pass, then level shift; `as u8` saturates, which is the clamp to 0..=255.
     for j in 0..N {
-        let mut acc = [128.5f32; N];
+        let mut acc = Lanes([128.5; 4]);
         for (b, p) in basis.iter().zip(&partial) {
-            axpy(&mut acc, b[j], p);
+            acc = acc.mul_add(b.0[j], *p);
         }
-        for (pixel, value) in out[j * stride..j * stride + N].iter_mut().zip(acc) {
+        for (pixel, value) in out[j * stride..j * stride + N].iter_mut().zip(acc.0) {
             *pixel = value as u8;
         }
     }
 }
 
-/// `acc += c * b`, lane-wise: N = 4 is one SSE multiply-add.
-#[inline(always)]
-fn axpy<const N: usize>(acc: &mut [f32; N], c: f32, b: &[f32; N]) {
-    for (a, b) in acc.iter_mut().zip(b) {
-        *a += c * b;
+/// Four f32 lanes, written out lane by lane so the compiler emits one SSE multiply and one add
+/// (N = 4 uses every lane; 1/4 and 1/8 scale use the first two or one).
+#[derive(Clone, Copy, Default)]
+struct Lanes([f32; 4]);
+
+impl Lanes {
+    /// `self + c * b`
+    #[inline(always)]
+    fn mul_add(self, c: f32, b: Lanes) -> Lanes {
+        let (a, b) = (self.0, b.0);
+        Lanes([
+            a[0] + c * b[0],
+            a[1] + c * b[1],
+            a[2] + c * b[2],
+            a[3] + c * b[3],
+        ])
     }
 }
 
 /// Entropy-decode one block's coefficients (natural order, not yet dequantized) into `block`,
-/// which must be zero. Returns the mask of coefficient rows holding AC values.
+/// which must be zero. Returns a mask of the coefficient rows that may hold AC values (0: DC only).
 #[inline(always)]
 fn decode_block(
     shared: &mut BitReader<'_>,
@@ -511,7 +534,6 @@ fn decode_block(
     let diff = reader.receive_extend(u32::from(size));
     *predictor = predictor.wrapping_add(diff);
     block[0] = *predictor;
-    let mut rows = 0u8;
     let mut k = 1usize;
     while k < 64 {
         reader.refill();
@@ -519,10 +541,12 @@ fn decode_block(
         let fast = ac.fast_ac[reader.peek_lookahead()];
         if fast != 0 {
             reader.consume((fast & 15) as u32);
+            if fast & END_OF_BLOCK != 0 {
+                break;
+            }
             k += ((fast >> 4) & 15) as usize;
             let z = usize::from(*ZIGZAG.get(k).ok_or_else(bad_run)?);
             block[z] = fast >> 16;
-            rows |= 1 << (z >> 3);
             k += 1;
             continue;
         }
@@ -538,14 +562,18 @@ fn decode_block(
         k += run;
         let z = usize::from(*ZIGZAG.get(k).ok_or_else(bad_run)?);
         block[z] = reader.receive_extend(size);
-        rows |= 1 << (z >> 3);
         k += 1;
     }
     *shared = reader;
-    Ok(rows)
+    // Every coefficient written sits before zigzag position k; derive the rows from k once
+    // rather than per coefficient (that kept a load on the hot path's critical chain).
+    Ok(ROWS_BEFORE.get(k).copied().unwrap_or(u8::MAX))
 }
 
 const LOOKAHEAD: u32 = 11;
+
+/// Flag in a `fast_ac` entry: the symbol is EOB (run 0, size 0), the block is done.
+const END_OF_BLOCK: i32 = 1 << 8;
 
 /// A canonical Huffman table with a lookahead table and, for AC tables, a second lookup that also
 /// decodes the coefficient value when code and value bits fit the lookahead together (as stb_image and
@@ -553,7 +581,7 @@ const LOOKAHEAD: u32 = 11;
 struct Huffman {
     /// (code length << 8) | symbol; 0 = longer code or invalid.
     lookup: [u16; 1 << LOOKAHEAD],
-    /// (value << 16) | (run << 4) | bits consumed; 0 = take the slow path.
+    /// (value << 16) | [`END_OF_BLOCK`] | (run << 4) | bits consumed; 0 = take the slow path.
     fast_ac: [i32; 1 << LOOKAHEAD],
     /// Largest code of each length (index = length), -1 when none.
     max_code: [i32; 17],
@@ -598,6 +626,9 @@ impl Huffman {
             for (bits, entry) in table.lookup.iter().enumerate() {
                 let (length, symbol) = (u32::from(entry >> 8), entry & 0xFF);
                 let (run, size) = (i32::from(symbol >> 4), u32::from(symbol & 15));
+                if *entry != 0 && symbol == 0 {
+                    table.fast_ac[bits] = END_OF_BLOCK | length as i32;
+                }
                 if *entry == 0 || size == 0 || length + size > LOOKAHEAD {
                     continue;
                 }

@@ -280,10 +280,9 @@ fn finish(
     let rgb = resize::resize(rgb, (width, height), target, resize::Channels::Rgb, None)?;
     let image = orient(rgb, target, resize::Channels::Rgb, orientation)?;
     let data = encode::jpeg(
-        image.as_bytes(),
+        encode::JpegInput::Rgb(image.as_bytes()),
         image.width(),
         image.height(),
-        encode::JpegInput::Rgb,
     )?;
     Ok(PreparedImage {
         format: ImageFormat::Jpeg,
@@ -293,45 +292,60 @@ fn finish(
     })
 }
 
-/// The JPEG fast path's tail: resize each plane to the target, interleave, orient, encode.
+/// The JPEG fast path's tail: resize each plane, orient, interleave, encode.
+///
+/// Chroma is resized straight to the 4:2:0 size the encoder keeps (half the target) and
+/// handed over as planes: half the chroma resizing, no interleaving, no colour conversion.
 fn finish_planes(
     planes: jpeg::Planes,
     orientation: Orientation,
     target: (u32, u32),
 ) -> Result<PreparedImage, ImageError> {
-    let resized = planes
-        .planes
-        .into_iter()
-        .map(|plane| {
-            resize::resize(
-                plane.pixels,
-                (plane.width, plane.height),
-                target,
-                resize::Channels::Gray,
-                Some(plane.valid),
-            )
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut resized = resized.into_iter();
-    let (pixels, channels, input) = match (resized.next(), resized.next(), resized.next()) {
-        (Some(y), None, None) => (y, resize::Channels::Gray, encode::JpegInput::Luma),
-        (Some(y), Some(cb), Some(cr)) => {
-            let mut ycc = Vec::with_capacity(y.len() * 3);
-            for ((y, cb), cr) in y.iter().zip(&cb).zip(&cr) {
-                ycc.extend_from_slice(&[*y, *cb, *cr]);
-            }
-            (ycc, resize::Channels::Rgb, encode::JpegInput::Ycbcr)
-        }
+    let chroma = (target.0.div_ceil(2), target.1.div_ceil(2));
+    let mut oriented = Vec::with_capacity(planes.planes.len());
+    for (index, plane) in planes.planes.into_iter().enumerate() {
+        let (size, valid) = if index == 0 {
+            (target, plane.valid)
+        } else {
+            // An odd target's last chroma sample covers half a luma pixel outside the image:
+            // widen the source by as much so chroma stays aligned with luma.
+            let extend = |c: u32, t: u32, v: f64, limit: u32| {
+                (v * f64::from(2 * c) / f64::from(t)).min(f64::from(limit))
+            };
+            let valid = (
+                extend(chroma.0, target.0, plane.valid.0, plane.width),
+                extend(chroma.1, target.1, plane.valid.1, plane.height),
+            );
+            (chroma, valid)
+        };
+        let pixels = resize::resize(
+            plane.pixels,
+            (plane.width, plane.height),
+            size,
+            resize::Channels::Gray,
+            Some(valid),
+        )?;
+        oriented.push(orient(pixels, size, resize::Channels::Gray, orientation)?.into_luma8());
+    }
+    let (width, height) = oriented
+        .first()
+        .map(|y| y.dimensions())
+        .ok_or_else(|| ImageError::corrupt("JPEG without components"))?;
+    let input = match oriented.as_slice() {
+        [y] => encode::JpegInput::Luma(y.as_raw()),
+        [y, cb, cr] => encode::JpegInput::Ycbcr420 {
+            y: y.as_raw(),
+            cb: cb.as_raw(),
+            cr: cr.as_raw(),
+        },
         _ => return Err(ImageError::corrupt("unexpected JPEG component count")),
     };
-    // The rotations only move pixels, so YCbCr triples travel through an "RGB" buffer intact.
-    let image = orient(pixels, target, channels, orientation)?;
-    let data = encode::jpeg(image.as_bytes(), image.width(), image.height(), input)?;
+    let data = encode::jpeg(input, width, height)?;
     Ok(PreparedImage {
         format: ImageFormat::Jpeg,
         data,
-        width: image.width(),
-        height: image.height(),
+        width,
+        height,
     })
 }
 

@@ -666,7 +666,7 @@ fn unusual_jpegs_take_the_full_decode_path() {
 fn flat_colours_survive_encoding() {
     for (width, height) in [(10, 20), (64, 48), (400, 300)] {
         let rgb: Vec<u8> = (0..width * height).flat_map(|_| [220, 20, 20]).collect();
-        let data = encode::jpeg(&rgb, width, height, encode::JpegInput::Rgb).expect("encode");
+        let data = encode::jpeg(encode::JpegInput::Rgb(&rgb), width, height).expect("encode");
         let decoded = image::load_from_memory(&data).expect("decode").into_rgb8();
         let pixel = decoded.get_pixel(width / 2, height / 2).0;
         assert!(
@@ -677,4 +677,59 @@ fn flat_colours_survive_encoding() {
             "{width}x{height}: {pixel:?}"
         );
     }
+}
+
+/// Damaged files must come back as errors (or as some image), never as a panic.
+#[test]
+fn damaged_jpegs_never_panic() {
+    let settings = [
+        Jpeg::default(),
+        Jpeg {
+            restart: Some(2),
+            ..Jpeg::default()
+        },
+        Jpeg {
+            gray: true,
+            ..Jpeg::default()
+        },
+    ];
+    let mut seed = 0x2545_F491_u32;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        seed as usize
+    };
+    for setting in settings {
+        let data = setting.encode(&photo(96, 64), 96, 64);
+        for round in 0..60 {
+            let mut damaged = data.clone();
+            for _ in 0..1 + round % 4 {
+                let at = next() % damaged.len();
+                damaged[at] = next() as u8;
+            }
+            if round % 5 == 0 {
+                damaged.truncate(next() % damaged.len());
+            }
+            // 96 -> 24 takes the 1/4 scaled decoder; the default limits take the full decode.
+            for longest in [24, 1536] {
+                let _ = prepare_reference(&damaged, &limits(longest));
+            }
+        }
+    }
+}
+
+#[test]
+fn other_orientations_on_the_scaled_path() {
+    // Orientation 3 turns by 180 degrees (red ends up right), 8 by 90 counter-clockwise
+    // (red ends up at the bottom).
+    let data = |o| with_metadata(&Jpeg::default().encode(&halves(400, 200), 400, 200), o);
+    let out = prepare_reference(&data(3), &limits(100)).expect("prepare");
+    assert_eq!((out.width, out.height), (100, 50));
+    let decoded = decode(&out);
+    assert!(is_blue(decoded.get_pixel(10, 25)) && is_red(decoded.get_pixel(90, 25)));
+    let out = prepare_reference(&data(8), &limits(100)).expect("prepare");
+    assert_eq!((out.width, out.height), (50, 100));
+    let decoded = decode(&out);
+    assert!(is_blue(decoded.get_pixel(25, 10)) && is_red(decoded.get_pixel(25, 90)));
 }
