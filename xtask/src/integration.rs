@@ -237,7 +237,20 @@ impl Drop for ContainerGuard {
     }
 }
 
-/// A moto_server child process on 127.0.0.1, killed when dropped.
+/// moto's own `moto_server` serves each request on its own thread, and its DynamoDB backend
+/// does not lock an item between a condition check and the update: under 200 concurrent
+/// conditional `ADD`s it admitted 27 against a cap of 25. DynamoDB applies each conditional
+/// write atomically, so the emulator must too: the same app, served on one thread. (Werkzeug
+/// then speaks HTTP/1.0, one request per connection, so no idle keep-alive blocks the rest.)
+const SINGLE_THREADED_MOTO: &str = "import sys
+from werkzeug.serving import run_simple
+from moto.server import DomainDispatcherApplication, create_backend_app
+from moto.moto_server.werkzeug_app import MotoRequestHandler
+app = DomainDispatcherApplication(create_backend_app)
+run_simple(sys.argv[1], int(sys.argv[2]), app, threaded=False, request_handler=MotoRequestHandler)
+";
+
+/// A moto server child process on 127.0.0.1, killed when dropped.
 struct MotoServer {
     child: Child,
     port: u16,
@@ -247,13 +260,16 @@ impl MotoServer {
     fn start(executable: &Path, log: &Path) -> crate::Result<Self> {
         let port = free_port()?;
         let log_file = std::fs::File::create(log)?;
+        // The venv's python, next to its moto_server script.
+        let python = executable.with_file_name("python");
         println!(
-            "$ {} -H 127.0.0.1 -p {port}  (log: {})",
-            executable.display(),
+            "$ {} -c <moto app, single-threaded> 127.0.0.1 {port}  (log: {})",
+            python.display(),
             log.display()
         );
-        let child = Command::new(executable)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        let child = Command::new(&python)
+            .args(["-c", SINGLE_THREADED_MOTO, "127.0.0.1", &port.to_string()])
+            .env("MOTO_PORT", port.to_string())
             .stdin(Stdio::null())
             .stdout(log_file.try_clone()?)
             .stderr(log_file)
