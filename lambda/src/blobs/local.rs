@@ -1,5 +1,6 @@
 //! Blobs in a local directory, with HMAC-SHA256 signed URLs served by the dev server.
-//! The signature covers method, key, expiry and size cap, so a tampered or expired URL is 403.
+//! The signature covers method, key, expiry and, for uploads, the declared content type and
+//! length, so a tampered or expired URL, or an upload other than the one declared, is 403.
 
 use std::path::{Path, PathBuf};
 
@@ -9,7 +10,7 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
-use super::{Blob, BlobError, BlobStore, SignedUrl, valid_key};
+use super::{Blob, BlobError, BlobStore, SignedUrl, UploadBounds, valid_key};
 use crate::domain::ids::{from_hex, hex};
 
 /// Signs and checks the dev server's blob URLs.
@@ -38,29 +39,39 @@ impl UrlSigner {
         Self { key }
     }
 
-    fn mac(&self, method: &str, key: &str, expires: i64, max_bytes: u64) -> Vec<u8> {
+    fn mac(&self, grant: &Grant<'_>) -> Vec<u8> {
         // A key of any length is accepted by HMAC; this cannot fail.
         let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.key) else {
             return Vec::new();
         };
-        mac.update(format!("{method}\n{key}\n{expires}\n{max_bytes}").as_bytes());
+        let (content_type, content_length) = match grant.upload {
+            Some(b) => (b.content_type, b.content_length.to_string()),
+            None => ("", String::new()),
+        };
+        let Grant {
+            method,
+            key,
+            expires,
+            ..
+        } = grant;
+        mac.update(
+            format!("{method}\n{key}\n{expires}\n{content_type}\n{content_length}").as_bytes(),
+        );
         mac.finalize().into_bytes().to_vec()
     }
 
-    pub fn sign(&self, method: &str, key: &str, expires: i64, max_bytes: u64) -> String {
-        hex(&self.mac(method, key, expires, max_bytes))
+    pub fn sign(&self, grant: &Grant<'_>) -> String {
+        hex(&self.mac(grant))
     }
 
     pub fn verify(
         &self,
-        method: &str,
-        key: &str,
-        expires: i64,
-        max_bytes: u64,
+        grant: &Grant<'_>,
         signature: &str,
         now: OffsetDateTime,
     ) -> Result<(), SignatureError> {
-        let expected = self.mac(method, key, expires, max_bytes);
+        let expires = grant.expires;
+        let expected = self.mac(grant);
         let given = from_hex(signature).ok_or(SignatureError::Invalid)?;
         if !bool::from(expected.ct_eq(&given)) {
             return Err(SignatureError::Invalid);
@@ -70,6 +81,16 @@ impl UrlSigner {
         }
         Ok(())
     }
+}
+
+/// What a signed URL grants: one method on one key until `expires` (unix seconds), and for an
+/// upload exactly the declared bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grant<'a> {
+    pub method: &'a str,
+    pub key: &'a str,
+    pub expires: i64,
+    pub upload: Option<UploadBounds<'a>>,
 }
 
 /// Files under `root`, content type in a sidecar file.
@@ -107,10 +128,25 @@ impl LocalBlobs {
         PathBuf::from(p)
     }
 
-    fn url(&self, method: &str, key: &str, expires: i64, max_bytes: u64) -> String {
-        let sig = self.signer.sign(method, key, expires, max_bytes);
+    fn url(&self, grant: &Grant<'_>) -> String {
+        let sig = self.signer.sign(grant);
+        let Grant {
+            method,
+            key,
+            expires,
+            upload,
+        } = grant;
+        // Content types are ours to choose (image/png, …): nothing in them needs escaping.
+        let declared = upload
+            .map(|b| {
+                format!(
+                    "&content_type={}&content_length={}",
+                    b.content_type, b.content_length
+                )
+            })
+            .unwrap_or_default();
         format!(
-            "{}/blobs/{key}?method={method}&expires={expires}&max_bytes={max_bytes}&sig={sig}",
+            "{}/blobs/{key}?method={method}&expires={expires}{declared}&sig={sig}",
             self.base_url
         )
     }
@@ -170,7 +206,12 @@ impl BlobStore for LocalBlobs {
         self.path(key)?;
         let expires_at = now + ttl;
         Ok(SignedUrl {
-            url: self.url("GET", key, expires_at.unix_timestamp(), 0),
+            url: self.url(&Grant {
+                method: "GET",
+                key,
+                expires: expires_at.unix_timestamp(),
+                upload: None,
+            }),
             expires_at,
         })
     }
@@ -178,14 +219,19 @@ impl BlobStore for LocalBlobs {
     async fn signed_put_url(
         &self,
         key: &str,
-        max_bytes: u64,
+        bounds: UploadBounds<'_>,
         ttl: std::time::Duration,
         now: OffsetDateTime,
     ) -> Result<SignedUrl, BlobError> {
         self.path(key)?;
         let expires_at = now + ttl;
         Ok(SignedUrl {
-            url: self.url("PUT", key, expires_at.unix_timestamp(), max_bytes),
+            url: self.url(&Grant {
+                method: "PUT",
+                key,
+                expires: expires_at.unix_timestamp(),
+                upload: Some(bounds),
+            }),
             expires_at,
         })
     }
@@ -199,40 +245,83 @@ mod tests {
     const NOW: OffsetDateTime = datetime!(2026-11-26 12:00 UTC);
 
     #[test]
-    fn signatures_bind_method_key_expiry_and_size() {
+    fn signatures_bind_method_key_expiry_and_the_declared_upload() {
         let signer = UrlSigner::new([7; 32]);
-        let sig = signer.sign("GET", "generated/a/b/0.png", 100, 0);
+        let get = Grant {
+            method: "GET",
+            key: "generated/a/b/0.png",
+            expires: 100,
+            upload: None,
+        };
+        let sig = signer.sign(&get);
         let later = OffsetDateTime::from_unix_timestamp(99).unwrap();
-        assert_eq!(
-            signer.verify("GET", "generated/a/b/0.png", 100, 0, &sig, later),
-            Ok(())
-        );
-        assert_eq!(
-            signer.verify("GET", "generated/a/b/1.png", 100, 0, &sig, later),
-            Err(SignatureError::Invalid)
-        );
-        assert_eq!(
-            signer.verify("PUT", "generated/a/b/0.png", 100, 0, &sig, later),
-            Err(SignatureError::Invalid)
-        );
-        assert_eq!(
-            signer.verify("GET", "generated/a/b/0.png", 101, 0, &sig, later),
-            Err(SignatureError::Invalid)
-        );
-        assert_eq!(
-            signer.verify("GET", "generated/a/b/0.png", 100, 1, &sig, later),
-            Err(SignatureError::Invalid)
-        );
+        assert_eq!(signer.verify(&get, &sig, later), Ok(()));
+        let png = UploadBounds {
+            content_type: "image/png",
+            content_length: 10,
+        };
+        for tampered in [
+            Grant {
+                key: "generated/a/b/1.png",
+                ..get
+            },
+            Grant {
+                method: "PUT",
+                ..get
+            },
+            Grant {
+                expires: 101,
+                ..get
+            },
+            Grant {
+                upload: Some(png),
+                ..get
+            },
+        ] {
+            assert_eq!(
+                signer.verify(&tampered, &sig, later),
+                Err(SignatureError::Invalid),
+                "{tampered:?}"
+            );
+        }
         let at_expiry = OffsetDateTime::from_unix_timestamp(100).unwrap();
         assert_eq!(
-            signer.verify("GET", "generated/a/b/0.png", 100, 0, &sig, at_expiry),
+            signer.verify(&get, &sig, at_expiry),
             Err(SignatureError::Expired)
         );
         let other = UrlSigner::new([8; 32]);
         assert_eq!(
-            other.verify("GET", "generated/a/b/0.png", 100, 0, &sig, later),
+            other.verify(&get, &sig, later),
             Err(SignatureError::Invalid)
         );
+
+        // An upload's signature holds its type and exact length.
+        let put = Grant {
+            method: "PUT",
+            upload: Some(png),
+            ..get
+        };
+        let sig = signer.sign(&put);
+        assert_eq!(signer.verify(&put, &sig, later), Ok(()));
+        for declared in [
+            UploadBounds {
+                content_length: 11,
+                ..png
+            },
+            UploadBounds {
+                content_type: "image/jpeg",
+                ..png
+            },
+        ] {
+            let tampered = Grant {
+                upload: Some(declared),
+                ..put
+            };
+            assert_eq!(
+                signer.verify(&tampered, &sig, later),
+                Err(SignatureError::Invalid)
+            );
+        }
     }
 
     #[tokio::test]

@@ -23,6 +23,15 @@ pub struct Blob {
     pub data: Vec<u8>,
 }
 
+/// What a signed upload URL admits: exactly `content_length` bytes declared as `content_type`.
+/// Both are covered by the signature, so the storage refuses any other upload: the size and
+/// type are bounded where the bytes land, not only when a job later reads them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadBounds<'a> {
+    pub content_type: &'a str,
+    pub content_length: u64,
+}
+
 /// A URL that grants one operation on one object until `expires_at`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedUrl {
@@ -42,11 +51,12 @@ pub trait BlobStore: Send + Sync {
         ttl: std::time::Duration,
         now: OffsetDateTime,
     ) -> Result<SignedUrl, BlobError>;
-    /// A URL to upload at most `max_bytes` to `key`, valid for `ttl`.
+    /// A URL to upload exactly what `bounds` declares to `key`, valid for `ttl`. The client
+    /// must send `Content-Type` and `Content-Length` as declared.
     async fn signed_put_url(
         &self,
         key: &str,
-        max_bytes: u64,
+        bounds: UploadBounds<'_>,
         ttl: std::time::Duration,
         now: OffsetDateTime,
     ) -> Result<SignedUrl, BlobError>;

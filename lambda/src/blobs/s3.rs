@@ -10,7 +10,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
 use time::OffsetDateTime;
 
-use super::{Blob, BlobError, BlobStore, SignedUrl, valid_key};
+use super::{Blob, BlobError, BlobStore, SignedUrl, UploadBounds, valid_key};
 
 #[derive(Debug, Clone)]
 pub struct S3Blobs {
@@ -124,16 +124,17 @@ impl BlobStore for S3Blobs {
         })
     }
 
-    /// S3 cannot cap a presigned PUT's size without the exact length up front; the object is
-    /// checked against `max_bytes` when a job uses it, and lifecycle rules expire `uploads/`.
+    /// A presigned PUT can bound an upload only by signing its exact `Content-Length` (a range
+    /// needs a presigned POST policy, which no SDK builds): the client declares type and size
+    /// first, both are signed, and S3 answers 403 `SignatureDoesNotMatch` to anything else.
     ///
-    /// The client gets only the URL, so the signature may cover no header it would not send
-    /// by itself: no `x-amz-server-side-encryption` here (S3 would refuse an upload without
-    /// it). The bucket's default encryption (SSE-S3, set by Terraform) encrypts the upload.
+    /// The signature covers no header the client is not told to send: no
+    /// `x-amz-server-side-encryption` here (S3 would refuse an upload without it). The bucket's
+    /// default encryption (SSE-S3, set by Terraform) encrypts the upload.
     async fn signed_put_url(
         &self,
         key: &str,
-        _max_bytes: u64,
+        bounds: UploadBounds<'_>,
         ttl: Duration,
         now: OffsetDateTime,
     ) -> Result<SignedUrl, BlobError> {
@@ -143,6 +144,8 @@ impl BlobStore for S3Blobs {
             .put_object()
             .bucket(&self.bucket)
             .key(key)
+            .content_type(bounds.content_type)
+            .content_length(i64::try_from(bounds.content_length).unwrap_or(i64::MAX))
             .presigned(presigning(ttl)?)
             .await
             .map_err(unavailable)?;

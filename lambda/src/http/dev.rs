@@ -13,8 +13,8 @@ use serde::Deserialize;
 
 use super::{ApiError, ErrorCode};
 use crate::App;
-use crate::blobs::local::SignatureError;
-use crate::blobs::{BlobStore, LocalBlobs};
+use crate::blobs::local::{Grant, SignatureError};
+use crate::blobs::{BlobStore, LocalBlobs, UploadBounds};
 
 const PAGE: &str = include_str!("dev_page.html");
 
@@ -22,8 +22,19 @@ const PAGE: &str = include_str!("dev_page.html");
 pub struct SignedQuery {
     method: String,
     expires: i64,
-    max_bytes: u64,
+    /// Uploads only: what the client declared, and must send.
+    content_type: Option<String>,
+    content_length: Option<u64>,
     sig: String,
+}
+
+impl SignedQuery {
+    fn upload(&self) -> Option<UploadBounds<'_>> {
+        Some(UploadBounds {
+            content_type: self.content_type.as_deref()?,
+            content_length: self.content_length?,
+        })
+    }
 }
 
 /// The dev-only routes, to be merged with the API's before layering.
@@ -57,9 +68,15 @@ fn check(
             "this URL was signed for another method",
         ));
     }
+    let grant = Grant {
+        method,
+        key,
+        expires: q.expires,
+        upload: q.upload(),
+    };
     blobs
         .signer()
-        .verify(method, key, q.expires, q.max_bytes, &q.sig, app.clock.now())
+        .verify(&grant, &q.sig, app.clock.now())
         .map_err(|e| match e {
             SignatureError::Expired => {
                 ApiError::new(ErrorCode::Forbidden, "this signed URL has expired")
@@ -114,17 +131,31 @@ async fn upload(
             ApiError::new(ErrorCode::InvalidRequest, "the upload could not be read")
         }
     })?;
-    if body.len() as u64 > q.max_bytes {
-        return Err(ApiError::new(
-            ErrorCode::PayloadTooLarge,
-            format!("uploads are limited to {} bytes", q.max_bytes),
+    // As S3 does with a presigned PUT: the signature covers the declared type and length,
+    // so any other upload does not match it.
+    let declared = q.upload().ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::Forbidden,
+            "this URL was not signed for an upload",
         )
-        .with_detail("body", "too_large"));
-    }
+    })?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/octet-stream");
+        .unwrap_or("");
+    let mut mismatch = ApiError::new(
+        ErrorCode::Forbidden,
+        "the upload does not match the content type and length this URL was signed for",
+    );
+    if content_type != declared.content_type {
+        mismatch = mismatch.with_detail("content-type", "does_not_match_signed");
+    }
+    if body.len() as u64 != declared.content_length {
+        mismatch = mismatch.with_detail("content-length", "does_not_match_signed");
+    }
+    if !mismatch.details.is_empty() {
+        return Err(mismatch);
+    }
     blobs.put(&key, content_type, body.to_vec()).await?;
     Ok(StatusCode::OK)
 }

@@ -114,8 +114,11 @@ pub struct JobList {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UploadView {
     pub upload_id: String,
-    /// `PUT` the image bytes here, with its content type.
+    /// `PUT` the image bytes here, with exactly the `headers` below: the signature covers
+    /// them, so any other type or length is refused (403).
     pub url: String,
+    /// The headers the `PUT` must carry: `content-type` and `content-length` as declared.
+    pub headers: std::collections::BTreeMap<String, String>,
     pub expires_at: String,
     pub max_bytes: u64,
 }

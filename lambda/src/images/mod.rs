@@ -37,6 +37,13 @@ pub enum ImageFormat {
 }
 
 impl ImageFormat {
+    pub const ALL: [ImageFormat; 3] = [ImageFormat::Png, ImageFormat::Jpeg, ImageFormat::Webp];
+
+    /// The format a declared media type names, when it is one we take.
+    pub fn from_mime_type(mime_type: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.mime_type() == mime_type)
+    }
+
     pub fn mime_type(self) -> &'static str {
         match self {
             ImageFormat::Png => "image/png",

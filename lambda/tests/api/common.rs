@@ -805,6 +805,11 @@ impl Store for FaultyStore {
 
 // ---------------------------------------------------------------- image fixtures
 
+/// The body of `POST /v1/uploads` declaring `bytes` as `content_type`.
+pub fn upload_of(bytes: &[u8], content_type: &str) -> Value {
+    serde_json::json!({"content_type": content_type, "content_length": bytes.len()})
+}
+
 /// A PNG with some structure (so a re-encode is visibly a re-encode).
 pub fn png(width: u32, height: u32) -> Vec<u8> {
     let img = image::RgbImage::from_fn(width, height, |x, y| {

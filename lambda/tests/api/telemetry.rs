@@ -130,7 +130,14 @@ async fn logs_and_metrics_carry_what_operators_need_and_no_secrets() {
         .assert_status(200);
 
     // Images with a reference: inline and uploaded.
-    let upload = h.call("POST", "/v1/uploads", Some(&new.key), None).await;
+    let upload = h
+        .call(
+            "POST",
+            "/v1/uploads",
+            Some(&new.key),
+            Some(upload_of(&png(40, 40), "image/png")),
+        )
+        .await;
     h.put_url(
         upload.json["url"].as_str().unwrap(),
         png(40, 40),

@@ -33,17 +33,29 @@ async fn upload_then_reference_reaches_the_generator_prepared() {
     let h = Harness::builder().generator(generator.clone()).build();
     let key = h.create_key("acme", ALL_SCOPES).await;
 
-    let res = h.call("POST", "/v1/uploads", Some(&key.key), None).await;
+    // Wider than the 1536 px longest side the model gets (and thin, so debug builds are quick).
+    let original = png(1600, 100);
+    let res = h
+        .call(
+            "POST",
+            "/v1/uploads",
+            Some(&key.key),
+            Some(upload_of(&original, "image/png")),
+        )
+        .await;
     res.assert_status(201);
     let upload_id = res.json["upload_id"].as_str().unwrap().to_owned();
     assert!(upload_id.starts_with("upl_") && upload_id.len() == 36);
     assert_eq!(res.json["max_bytes"], h.app.config.upload_max_bytes);
     assert_eq!(res.json["expires_at"], "2026-11-26T10:15:00Z");
+    assert_eq!(
+        res.json["headers"],
+        json!({"content-type": "image/png", "content-length": original.len().to_string()}),
+        "the client is told exactly what to send"
+    );
     let url = res.json["url"].as_str().unwrap().to_owned();
     assert!(url.contains(&upload_id));
 
-    // Wider than the 1536 px longest side the model gets (and thin, so debug builds are quick).
-    let original = png(1600, 100);
     h.put_url(&url, original.clone(), "image/png")
         .await
         .assert_status(200);
@@ -85,14 +97,18 @@ async fn inline_references_are_prepared_too_and_mixed_with_uploads() {
         .config(|c| c.reference_longest_side = 64)
         .build();
     let key = h.create_key("acme", ALL_SCOPES).await;
-    let upload = h.call("POST", "/v1/uploads", Some(&key.key), None).await;
-    h.put_url(
-        upload.json["url"].as_str().unwrap(),
-        jpeg(40, 30),
-        "image/jpeg",
-    )
-    .await
-    .assert_status(200);
+    let uploaded = jpeg(40, 30);
+    let upload = h
+        .call(
+            "POST",
+            "/v1/uploads",
+            Some(&key.key),
+            Some(upload_of(&uploaded, "image/jpeg")),
+        )
+        .await;
+    h.put_url(upload.json["url"].as_str().unwrap(), uploaded, "image/jpeg")
+        .await
+        .assert_status(200);
     let res = h
         .post_image(
             &key,
@@ -122,22 +138,81 @@ async fn inline_references_are_prepared_too_and_mixed_with_uploads() {
 }
 
 #[tokio::test]
-async fn an_upload_over_max_bytes_is_413() {
+async fn an_upload_is_declared_first_and_bounded_by_max_bytes_and_type() {
     let h = Harness::builder()
         .config(|c| c.upload_max_bytes = 4096)
         .build();
     let key = h.create_key("acme", ALL_SCOPES).await;
-    let res = h.call("POST", "/v1/uploads", Some(&key.key), None).await;
-    assert_eq!(res.json["max_bytes"], 4096);
-    let url = res.json["url"].as_str().unwrap().to_owned();
-    h.put_url(&url, vec![0u8; 4097], "image/png")
+    let declare =
+        |body: serde_json::Value| h.call("POST", "/v1/uploads", Some(&key.key), Some(body));
+
+    declare(json!({"content_type": "image/png", "content_length": 4097}))
         .await
         .assert_error(413, "payload_too_large")
-        .assert_detail("body", "too_large");
-    // Exactly the limit is accepted.
-    h.put_url(&url, vec![0u8; 4096], "image/png")
+        .assert_detail("content_length", "too_large");
+    declare(json!({"content_type": "image/gif", "content_length": 10}))
         .await
-        .assert_status(200);
+        .assert_error(415, "unsupported_media_type")
+        .assert_detail("content_type", "unsupported");
+    declare(json!({"content_type": "image/png", "content_length": 0}))
+        .await
+        .assert_error(400, "invalid_request")
+        .assert_detail("content_length", "must_be_positive");
+    declare(json!({"content_type": "image/png"}))
+        .await
+        .assert_error(400, "invalid_request");
+
+    // Exactly the limit is accepted, and then exactly those bytes.
+    let res = declare(json!({"content_type": "image/png", "content_length": 4096})).await;
+    res.assert_status(201);
+    assert_eq!(res.json["max_bytes"], 4096);
+    h.put_url(
+        res.json["url"].as_str().unwrap(),
+        vec![0u8; 4096],
+        "image/png",
+    )
+    .await
+    .assert_status(200);
+}
+
+#[tokio::test]
+async fn an_upload_other_than_the_declared_one_is_refused_as_s3_would() {
+    let h = Harness::new();
+    let key = h.create_key("acme", ALL_SCOPES).await;
+    let image = png(8, 8);
+    let res = h
+        .call(
+            "POST",
+            "/v1/uploads",
+            Some(&key.key),
+            Some(upload_of(&image, "image/png")),
+        )
+        .await;
+    let url = res.json["url"].as_str().unwrap().to_owned();
+
+    let mut longer = image.clone();
+    longer.push(0);
+    h.put_url(&url, longer, "image/png")
+        .await
+        .assert_error(403, "forbidden")
+        .assert_detail("content-length", "does_not_match_signed");
+    h.put_url(&url, image.clone(), "image/jpeg")
+        .await
+        .assert_error(403, "forbidden")
+        .assert_detail("content-type", "does_not_match_signed");
+    // Rewriting the declared length in the URL breaks its signature.
+    let rewritten = url.replace(
+        &format!("content_length={}", image.len()),
+        &format!("content_length={}", image.len() + 1),
+    );
+    assert_ne!(rewritten, url);
+    let mut longer = image.clone();
+    longer.push(0);
+    h.put_url(&rewritten, longer, "image/png")
+        .await
+        .assert_error(403, "forbidden");
+    // Nothing was stored by any of it; the declared upload still goes through.
+    h.put_url(&url, image, "image/png").await.assert_status(200);
 }
 
 #[tokio::test]
@@ -146,7 +221,14 @@ async fn unknown_or_unusable_uploads_are_client_errors() {
     let key = h.create_key("acme", ALL_SCOPES).await;
 
     // Never uploaded (a URL was issued, nothing was PUT), or never issued at all.
-    let issued = h.call("POST", "/v1/uploads", Some(&key.key), None).await;
+    let issued = h
+        .call(
+            "POST",
+            "/v1/uploads",
+            Some(&key.key),
+            Some(upload_of(&png(8, 8), "image/png")),
+        )
+        .await;
     for id in [
         issued.json["upload_id"].as_str().unwrap(),
         "upl_0123456789abcdef0123456789abcdef",
@@ -157,12 +239,19 @@ async fn unknown_or_unusable_uploads_are_client_errors() {
             .assert_detail("reference_upload_ids[0]", "not_found");
     }
 
-    // Uploaded, but not an image we take: sniffed, whatever the PUT's content type said.
+    // Uploaded, but not an image we take: sniffed, whatever the declared content type said.
     for (bytes, ct) in [
         (b"hello, world".to_vec(), "image/png"),
-        (GIF.to_vec(), "image/gif"),
+        (GIF.to_vec(), "image/webp"),
     ] {
-        let up = h.call("POST", "/v1/uploads", Some(&key.key), None).await;
+        let up = h
+            .call(
+                "POST",
+                "/v1/uploads",
+                Some(&key.key),
+                Some(upload_of(&bytes, ct)),
+            )
+            .await;
         h.put_url(up.json["url"].as_str().unwrap(), bytes, ct)
             .await
             .assert_status(200);
@@ -184,20 +273,26 @@ async fn unknown_or_unusable_uploads_are_client_errors() {
 async fn upload_urls_expire_and_cannot_be_tampered_with() {
     let h = Harness::new();
     let key = h.create_key("acme", ALL_SCOPES).await;
-    let res = h.call("POST", "/v1/uploads", Some(&key.key), None).await;
+    let image = png(8, 8);
+    let res = h
+        .call(
+            "POST",
+            "/v1/uploads",
+            Some(&key.key),
+            Some(upload_of(&image, "image/png")),
+        )
+        .await;
     let url = res.json["url"].as_str().unwrap().to_owned();
-    // A bigger cap than signed is refused.
-    let bigger = url.replace(
-        &format!("max_bytes={}", h.app.config.upload_max_bytes),
-        "max_bytes=999999999",
-    );
-    h.put_url(&bigger, png(8, 8), "image/png")
+    // Another key than the one signed is refused.
+    let elsewhere = url.replace("uploads/acme/", "uploads/acme/x");
+    assert_ne!(elsewhere, url);
+    h.put_url(&elsewhere, image.clone(), "image/png")
         .await
         .assert_error(403, "forbidden");
     // The upload URL does not download.
     h.fetch(&url).await.assert_error(403, "forbidden");
     h.advance(time::Duration::minutes(15));
-    h.put_url(&url, png(8, 8), "image/png")
+    h.put_url(&url, image, "image/png")
         .await
         .assert_error(403, "forbidden");
 }

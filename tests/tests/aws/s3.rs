@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use aws_sdk_s3::types::ServerSideEncryption;
-use imagegen::blobs::BlobError;
+use imagegen::blobs::{BlobError, UploadBounds};
 use imagegen::config::Config;
 use imagegen::telemetry::Metrics;
 use imagegen_tests::aws::{TestEnv, report};
@@ -80,16 +80,17 @@ async fn presigned_urls_download_and_upload_over_plain_http() {
     assert_eq!(response.status(), 200, "{}", get.url);
     assert_eq!(response.bytes().await.unwrap(), PNG);
 
-    // A client holds only the URL: every header the signature covers must be one an HTTP
-    // client sends by itself (`host`), or S3 refuses the upload.
+    // The upload is bounded where it lands: the declared type and exact length are signed,
+    // and they are the only headers the client must add (`host` it sends by itself; no SSE
+    // header, which the client is not told about).
     let upload = "uploads/acme/upl_1";
     let put = blobs
-        .signed_put_url(upload, 1024, Duration::from_secs(60), now)
+        .signed_put_url(upload, png_upload(), Duration::from_secs(60), now)
         .await
         .unwrap();
     assert_eq!(
         query_param(&put.url, "X-Amz-SignedHeaders").as_deref(),
-        Some("host"),
+        Some("content-length%3Bcontent-type%3Bhost"),
         "{}",
         put.url
     );
@@ -118,8 +119,9 @@ async fn tampered_and_expired_presigned_urls_are_refused() {
     let kind = env.emulator.kind;
     if !kind.verifies_presigned_urls() {
         report(format!(
-            "NOT RUN on {}: tampered and expired presigned URLs are refused (moto does not \
-             verify presigned-URL signatures or expiry: both would get 200). They run on \
+            "NOT RUN on {}: tampered and expired presigned URLs, and uploads other than the \
+             declared one, are refused (moto does not verify presigned-URL signatures or \
+             expiry: all would get 200). They run on \
              LocalStack with S3_SKIP_SIGNATURE_VALIDATION=0, where a Docker daemon answers \
              (GitHub Actions).",
             kind.name()
@@ -154,6 +156,28 @@ async fn tampered_and_expired_presigned_urls_are_refused() {
     let longer = url.replace("X-Amz-Expires=60", "X-Amz-Expires=86400");
     assert_eq!(http.get(&longer).send().await.unwrap().status(), 403);
 
+    // An upload other than the declared one: S3 checks the signed type and length.
+    let upload = "uploads/acme/upl_2";
+    let put = blobs
+        .signed_put_url(upload, png_upload(), Duration::from_secs(60), now)
+        .await
+        .unwrap()
+        .url;
+    let mut longer_body = PNG.to_vec();
+    longer_body.push(0);
+    for (content_type, body) in [("image/png", longer_body), ("image/jpeg", PNG.to_vec())] {
+        let status = http
+            .put(&put)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 403, "{content_type}");
+    }
+    assert!(blobs.get(upload).await.unwrap().is_none());
+
     // Expired.
     let short = blobs
         .signed_get_url(key, Duration::from_secs(1), OffsetDateTime::now_utc())
@@ -163,7 +187,16 @@ async fn tampered_and_expired_presigned_urls_are_refused() {
     tokio::time::sleep(Duration::from_millis(2_500)).await;
     assert_eq!(http.get(&short).send().await.unwrap().status(), 403);
     report(format!(
-        "ran on {}: tampered and expired presigned URLs are refused with 403",
+        "ran on {}: tampered and expired presigned URLs, and uploads other than the declared \
+         one, are refused with 403",
         kind.name()
     ));
+}
+
+/// What `POST /v1/uploads` declares for the `PNG` fixture.
+fn png_upload() -> UploadBounds<'static> {
+    UploadBounds {
+        content_type: "image/png",
+        content_length: PNG.len() as u64,
+    }
 }
