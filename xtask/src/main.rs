@@ -2,12 +2,14 @@
 //!
 //! One shell, rooted at the workspace; one file per command.
 
+mod aws;
 mod bench;
 mod build;
 mod ci;
 mod dev;
 mod docs;
 mod elf;
+mod environment;
 mod flags;
 mod install_hooks;
 mod integration;
@@ -54,6 +56,7 @@ fn run(sh: &xshell::Shell, command: flags::Command) -> Result<()> {
         C::InstallHooks(args) => install_hooks::run(sh, args.uninstall),
         C::Docs(args) => docs::run(sh, args.check),
         C::Bench(args) => bench::run(sh, args.iterations),
+        C::Deploy(_) | C::Keys(_) | C::Secrets(_) => Err("not built yet".into()),
     }
 }
 
