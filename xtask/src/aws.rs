@@ -34,3 +34,23 @@ pub async fn account_id(sdk: &SdkConfig) -> crate::Result<String> {
         .account
         .ok_or_else(|| "sts:GetCallerIdentity returned no account".into())
 }
+
+/// An S3 client; path-style addressing when an endpoint is configured (`AWS_ENDPOINT_URL`),
+/// since an emulator on 127.0.0.1 has no per-bucket host names.
+pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::config::Builder::from(sdk)
+        .force_path_style(sdk.endpoint_url().is_some())
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+/// One line for a failed AWS call: the operation and the service's own message.
+pub fn error<E>(what: &str, error: E) -> String
+where
+    E: std::error::Error,
+{
+    format!(
+        "{what} failed: {}",
+        aws_sdk_sts::error::DisplayErrorContext(&error)
+    )
+}

@@ -54,17 +54,31 @@ pub fn terraform_program() -> String {
 
 /// `terraform init` of the environment's root with its S3 backend in `state_bucket`.
 /// `backend.tf` carries a placeholder account ID; the real bucket is passed here.
+#[allow(
+    dead_code,
+    reason = "for cargo xtask keys/secrets, built on another branch"
+)]
 pub fn init(sh: &Shell, env: Env, state_bucket: &str) -> crate::Result<()> {
     let terraform = terraform_program();
-    let dir = env.dir();
-    let chdir = format!("-chdir={}", dir.display());
-    let bucket = format!("-backend-config=bucket={state_bucket}");
-    cmd!(
-        sh,
-        "{terraform} {chdir} init -input=false -reconfigure {bucket}"
-    )
-    .run()?;
+    let args = init_args(env, state_bucket);
+    cmd!(sh, "{terraform} {args...}").run()?;
     Ok(())
+}
+
+/// The arguments of [`init`], for callers that print or run the command themselves.
+pub fn init_args(env: Env, state_bucket: &str) -> Vec<String> {
+    vec![
+        chdir(env),
+        "init".into(),
+        "-input=false".into(),
+        "-reconfigure".into(),
+        format!("-backend-config=bucket={state_bucket}"),
+    ]
+}
+
+/// `-chdir=environments/<env>`: every Terraform command of an environment runs in its root.
+pub fn chdir(env: Env) -> String {
+    format!("-chdir={}", env.dir().display())
 }
 
 /// The outputs of an environment root that the operations commands use.
@@ -87,7 +101,7 @@ impl Outputs {
     /// Reads `terraform output -json` of an initialised environment root.
     pub fn read(sh: &Shell, env: Env) -> crate::Result<Self> {
         let terraform = terraform_program();
-        let chdir = format!("-chdir={}", env.dir().display());
+        let chdir = chdir(env);
         let json = cmd!(sh, "{terraform} {chdir} output -json")
             .quiet()
             .read()?;
@@ -113,6 +127,10 @@ impl Outputs {
     }
 
     /// A table name by its logical name, with an error naming what is missing.
+    #[allow(
+        dead_code,
+        reason = "for cargo xtask keys/secrets, built on another branch"
+    )]
     pub fn table(&self, logical: &str) -> crate::Result<&str> {
         self.table_names
             .get(logical)
@@ -121,6 +139,10 @@ impl Outputs {
     }
 
     /// The usage plan keys are registered with: `plan`, or the only one there is.
+    #[allow(
+        dead_code,
+        reason = "for cargo xtask keys/secrets, built on another branch"
+    )]
     pub fn usage_plan(&self, plan: Option<&str>) -> crate::Result<(&str, &str)> {
         match plan {
             Some(name) => self

@@ -122,8 +122,8 @@ pub struct DeployArgs {
     /// The environment to deploy.
     #[arg(long, value_enum)]
     pub env: crate::environment::Env,
-    /// Stop after the plan and its summary; apply nothing.
-    #[arg(long)]
+    /// Stop after the plan and its summary; apply nothing (the plan file is kept).
+    #[arg(long, conflicts_with = "code_only")]
     pub plan_only: bool,
     /// Apply without asking (prod asks to type its name otherwise).
     #[arg(long)]
@@ -131,12 +131,16 @@ pub struct DeployArgs {
     /// Print every command and AWS call the deploy would make, and run none.
     #[arg(long)]
     pub dry_run: bool,
-    /// Lambda architecture to build for.
-    #[arg(long, value_enum, default_value_t)]
-    pub arch: Arch,
-    /// Redeploy an earlier artifact (rollback) instead of building: its SHA-256.
-    #[arg(long, value_name = "SHA256")]
+    /// Lambda architecture to build for [default: x86_64; with --artifact, the release's].
+    #[arg(long, value_enum)]
+    pub arch: Option<Arch>,
+    /// Redeploy an earlier release instead of building (rollback): the release ID a deploy
+    /// printed, the SHA-256 of its manifest `releases/<ID>.json` in the artifact bucket.
+    #[arg(long, value_name = "RELEASE_ID", conflicts_with = "zips")]
     pub artifact: Option<String>,
+    /// Deploy the zips `cargo xtask zip` left in DIR (api.zip, worker.zip) instead of building.
+    #[arg(long, value_name = "DIR")]
+    pub zips: Option<std::path::PathBuf>,
     /// Ship new code without Terraform: upload, UpdateFunctionCode, PublishVersion, move `live`.
     #[arg(long)]
     pub code_only: bool,

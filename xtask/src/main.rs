@@ -6,6 +6,7 @@ mod aws;
 mod bench;
 mod build;
 mod ci;
+mod deploy;
 mod dev;
 mod docs;
 mod elf;
@@ -56,7 +57,8 @@ fn run(sh: &xshell::Shell, command: flags::Command) -> Result<()> {
         C::InstallHooks(args) => install_hooks::run(sh, args.uninstall),
         C::Docs(args) => docs::run(sh, args.check),
         C::Bench(args) => bench::run(sh, args.iterations),
-        C::Deploy(_) | C::Keys(_) | C::Secrets(_) => Err("not built yet".into()),
+        C::Deploy(args) => deploy::run(sh, args),
+        C::Keys(_) | C::Secrets(_) => Err("not built yet".into()),
     }
 }
 
