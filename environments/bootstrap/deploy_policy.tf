@@ -1,5 +1,6 @@
 # Permissions of the GitHub Actions deploy role: what `terraform apply` of the staging
 # and prod roots and `cargo xtask deploy` need, and no more than can be named.
+# (sts:GetCallerIdentity, the deploy's preflight, needs no permission.)
 #
 # Resources are scoped by the names the environment roots use: <project>-<env>-* for
 # functions, roles, tables, queues, buckets, topics, alarms, budgets and log groups, and
@@ -37,15 +38,20 @@ locals {
       resources = ["${local.state_arn}/${local.p}/*"]
     },
     {
+      # Lets HeadObject/GetObject on a missing release or zip answer 404, not 403.
       sid       = "ArtifactBucketList"
       actions   = ["s3:ListBucket"]
       resources = [local.artifs_arn]
     },
     {
-      # Upload by `cargo xtask deploy`; Lambda reads the code with the caller's rights.
+      # `cargo xtask deploy` uploads a release's zips (lambda/<sha256>.zip) and its manifest
+      # (releases/<id>.json), checks them with HeadObject (s3:GetObject) and reads the
+      # manifest of an earlier release (--artifact). UpdateFunctionCode and Terraform make
+      # Lambda read the zip with the caller's rights. No DeleteObject: releases stay for
+      # rollbacks (the bucket is versioned; old versions expire by its lifecycle rule).
       sid       = "ArtifactObjects"
       actions   = ["s3:GetObject", "s3:PutObject"]
-      resources = ["${local.artifs_arn}/lambda/*"]
+      resources = ["${local.artifs_arn}/lambda/*", "${local.artifs_arn}/releases/*"]
     },
     {
       sid = "ServiceBuckets"
@@ -81,6 +87,9 @@ locals {
       resources = [for x in local.prefixes : "${local.arn}:sqs:${local.region}:${local.account_id}:${x}-*"]
     },
     {
+      # Terraform manages the functions; `cargo xtask deploy` also calls GetAlias,
+      # GetFunctionConfiguration, UpdateFunctionCode, PublishVersion and UpdateAlias
+      # (--code-only, and the live-code check after apply).
       sid = "LambdaFunctions"
       actions = [
         "lambda:AddPermission", "lambda:CreateAlias", "lambda:CreateFunction", "lambda:DeleteAlias",

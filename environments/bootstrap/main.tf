@@ -343,7 +343,7 @@ module "github_oidc" {
   create_oidc_provider       = var.create_github_oidc_provider
   existing_oidc_provider_arn = var.existing_github_oidc_provider_arn
   repository                 = var.github_repository
-  environments               = var.environments
+  environments               = var.github_environments
   role_name                  = "${local.p}-github-deploy"
   policy_statements          = local.deploy_statements
 }

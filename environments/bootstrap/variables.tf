@@ -31,13 +31,24 @@ variable "github_repository" {
 }
 
 variable "environments" {
-  description = "Deployment environments: GitHub environment names allowed to assume the deploy role, and the `<project>-<environment>-` name prefixes it may manage."
+  description = "Deployment environments (the roots under environments/): the `<project>-<environment>-` name prefixes the deploy role may manage."
   type        = list(string)
   default     = ["staging", "prod"]
 
   validation {
     condition     = length(var.environments) > 0 && alltrue([for e in var.environments : can(regex("^[a-z][a-z0-9]{1,15}$", e))])
     error_message = "environments must be lowercase alphanumeric names of 2-16 characters."
+  }
+}
+
+variable "github_environments" {
+  description = "GitHub environments whose jobs may assume the deploy role: .github/workflows/deploy.yml deploys staging from `staging` and prod from `production` (give it required reviewers)."
+  type        = list(string)
+  default     = ["staging", "production"]
+
+  validation {
+    condition     = length(var.github_environments) > 0 && alltrue([for e in var.github_environments : can(regex("^[A-Za-z0-9_.-]+$", e))])
+    error_message = "github_environments needs at least one name of letters, digits, '_', '-' or '.'."
   }
 }
 

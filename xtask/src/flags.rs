@@ -38,6 +38,12 @@ pub enum Command {
     Docs(DocsArgs),
     /// Time reference-image preparation against libvips (npm sharp), one thread each.
     Bench(BenchArgs),
+    /// Build, upload and ship to an environment: Terraform plan, confirm, apply, smoke.
+    Deploy(DeployArgs),
+    /// Manage an environment's API keys (service store and API Gateway usage plan).
+    Keys(KeysArgs),
+    /// Set an environment's secrets.
+    Secrets(SecretsArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -109,4 +115,99 @@ pub struct BenchArgs {
     /// Timed runs per tool, after two warm-up runs (the median and minimum are reported).
     #[arg(long, default_value_t = 15)]
     pub iterations: usize,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DeployArgs {
+    /// The environment to deploy.
+    #[arg(long, value_enum)]
+    pub env: crate::environment::Env,
+    /// Stop after the plan and its summary; apply nothing (the plan file is kept).
+    #[arg(long, conflicts_with = "code_only")]
+    pub plan_only: bool,
+    /// Apply without asking (prod asks to type its name otherwise).
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Print every command and AWS call the deploy would make, and run none.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Lambda architecture to build for [default: x86_64; with --artifact, the release's].
+    #[arg(long, value_enum)]
+    pub arch: Option<Arch>,
+    /// Redeploy an earlier release instead of building (rollback): the release ID a deploy
+    /// printed, the SHA-256 of its manifest `releases/<ID>.json` in the artifact bucket.
+    #[arg(long, value_name = "RELEASE_ID", conflicts_with = "zips")]
+    pub artifact: Option<String>,
+    /// Deploy the zips `cargo xtask zip` left in DIR (api.zip, worker.zip) instead of building.
+    #[arg(long, value_name = "DIR")]
+    pub zips: Option<std::path::PathBuf>,
+    /// Ship new code without Terraform: upload, UpdateFunctionCode, PublishVersion, move `live`.
+    #[arg(long)]
+    pub code_only: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct KeysArgs {
+    #[command(subcommand)]
+    pub command: KeysCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create an API key for a tenant; its secret is shown once.
+    Create(KeysCreateArgs),
+    /// Replace a key's secret; the old one keeps working for a grace period.
+    Rotate(KeyIdArgs),
+    /// Revoke a key at once.
+    Revoke(KeyIdArgs),
+    /// List an environment's keys (never their secrets).
+    List(EnvArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EnvArgs {
+    /// The environment.
+    #[arg(long, value_enum)]
+    pub env: crate::environment::Env,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct KeysCreateArgs {
+    /// The environment.
+    #[arg(long, value_enum)]
+    pub env: crate::environment::Env,
+    /// The tenant the key acts for.
+    #[arg(long)]
+    pub tenant: String,
+    /// Scopes, comma-separated (images:write, jobs:read, usage:read, admin).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "images:write,jobs:read,usage:read"
+    )]
+    pub scopes: Vec<String>,
+    /// The API Gateway usage plan to register the key with (default: the only one).
+    #[arg(long)]
+    pub plan: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct KeyIdArgs {
+    /// The environment.
+    #[arg(long, value_enum)]
+    pub env: crate::environment::Env,
+    /// The key's ID (the part after `igk_`, before the secret).
+    pub key_id: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SecretsArgs {
+    #[command(subcommand)]
+    pub command: SecretsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Store the Gemini API key, read from stdin (never from arguments, never echoed).
+    SetGeminiKey(EnvArgs),
 }

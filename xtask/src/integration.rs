@@ -1,5 +1,6 @@
 //! `cargo xtask integration`: the AWS adapters and the whole job flow (HTTP API -> DynamoDB
-//! -> SQS -> worker -> Gemini mock -> S3 -> presigned download) against an AWS emulator.
+//! -> SQS -> worker -> Gemini mock -> S3 -> presigned download) against an AWS emulator, and
+//! `cargo xtask deploy`'s uploads and Lambda calls (xtask/tests/deploy.rs).
 //!
 //! The emulator is chosen here and printed before anything runs:
 //!
@@ -123,13 +124,17 @@ pub fn run(sh: &Shell) -> crate::Result<()> {
 }
 
 /// Every package stays selected (as in `cargo xtask test`), so features resolve the same way
-/// and nothing is rebuilt; only the `aws` target of the tests crate is built and run.
-const TEST_ARGS: [&str; 5] = [
+/// and nothing is rebuilt; only the emulator targets are built and run: `aws` of the tests
+/// crate, `deploy` of the xtask (the real `cargo xtask deploy` against the emulator).
+const TEST_ARGS: [&str; 8] = [
     "--workspace",
     "--locked",
     "--features",
     "imagegen-tests/integration",
+    "--features",
+    "xtask/integration",
     "--test=aws",
+    "--test=deploy",
 ];
 
 fn emulator_name(emulator: &Emulator) -> String {
@@ -378,6 +383,7 @@ mod tests {
         // `--workspace` keeps feature resolution identical to `cargo xtask test` (no rebuild).
         assert!(TEST_ARGS.contains(&"--workspace"));
         assert!(TEST_ARGS.contains(&"imagegen-tests/integration"));
+        assert!(TEST_ARGS.contains(&"xtask/integration") && TEST_ARGS.contains(&"--test=deploy"));
         assert_eq!(MOTO.requirement(), "moto[server]==5.2.5");
         assert!(LOCALSTACK_IMAGE.starts_with("localstack/localstack:3."));
     }

@@ -2,12 +2,15 @@
 //!
 //! One shell, rooted at the workspace; one file per command.
 
+mod aws;
 mod bench;
 mod build;
 mod ci;
+mod deploy;
 mod dev;
 mod docs;
 mod elf;
+mod environment;
 mod flags;
 mod install_hooks;
 mod integration;
@@ -54,6 +57,8 @@ fn run(sh: &xshell::Shell, command: flags::Command) -> Result<()> {
         C::InstallHooks(args) => install_hooks::run(sh, args.uninstall),
         C::Docs(args) => docs::run(sh, args.check),
         C::Bench(args) => bench::run(sh, args.iterations),
+        C::Deploy(args) => deploy::run(sh, args),
+        C::Keys(_) | C::Secrets(_) => Err("not built yet".into()),
     }
 }
 

@@ -1,0 +1,353 @@
+//! A release: the two Lambda zips of one build and a manifest naming them, all stored in the
+//! artifact bucket under their content address.
+//!
+//! - `lambda/<sha256 hex of the zip>.zip` for each function;
+//! - `releases/<release id>.json`, the manifest: the zips' keys and hashes, the architecture
+//!   and the git commit. The release ID is the SHA-256 of the manifest's bytes, so an ID names
+//!   exactly one manifest, and the manifest exactly one pair of zips.
+//!
+//! `cargo xtask deploy --artifact <release id>` reads the manifest back instead of building:
+//! that is how CI deploys to prod what it deployed to staging, and how a rollback redeploys an
+//! earlier release.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::flags::Arch;
+
+/// The manifest's layout version.
+const FORMAT: u32 = 1;
+
+/// One function's zip as a release names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionZip {
+    /// `lambda/<sha256>.zip` in the artifact bucket.
+    pub key: String,
+    /// Hex SHA-256 of the zip.
+    pub sha256: String,
+    /// Terraform's `filebase64sha256` of the zip (Lambda's `CodeSha256`).
+    pub filebase64sha256: String,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub format: u32,
+    /// Lambda's name of the architecture: `x86_64` or `arm64`.
+    pub arch: String,
+    pub git_commit: String,
+    /// Whether the tree had uncommitted changes when it was built (never for prod).
+    pub git_dirty: bool,
+    /// By function: `api`, `worker`.
+    pub functions: BTreeMap<String, FunctionZip>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Release {
+    pub id: String,
+    pub manifest: Manifest,
+    /// The manifest as stored; its SHA-256 is `id`.
+    pub bytes: Vec<u8>,
+}
+
+/// A zip on this machine, about to be uploaded.
+#[derive(Debug, Clone)]
+pub struct LocalZip {
+    pub bin: &'static str,
+    pub path: PathBuf,
+    pub data: Vec<u8>,
+}
+
+/// The git state a release records.
+#[derive(Debug, Clone)]
+pub struct Git {
+    pub commit: String,
+    pub dirty: bool,
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn sha256_base64(data: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(Sha256::digest(data))
+}
+
+/// The manifest's key in the artifact bucket.
+pub fn manifest_key(id: &str) -> String {
+    format!("releases/{id}.json")
+}
+
+/// A zip's content address in the artifact bucket.
+pub fn zip_key(sha256_hex: &str) -> String {
+    format!("lambda/{sha256_hex}.zip")
+}
+
+/// Whether `id` can be a release ID: 64 lowercase hex digits.
+pub fn check_id(id: &str) -> crate::Result<()> {
+    if id.len() == 64 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        Ok(())
+    } else {
+        Err(format!(
+            "--artifact `{id}` is not a release ID (64 lowercase hex digits, as printed by a deploy)"
+        )
+        .into())
+    }
+}
+
+impl Release {
+    /// The release of freshly built (or given) zips.
+    pub fn new(arch: Arch, git: &Git, zips: &[LocalZip]) -> crate::Result<Self> {
+        let functions = zips
+            .iter()
+            .map(|zip| {
+                let sha256 = sha256_hex(&zip.data);
+                let entry = FunctionZip {
+                    key: zip_key(&sha256),
+                    sha256,
+                    filebase64sha256: sha256_base64(&zip.data),
+                    bytes: zip.data.len() as u64,
+                };
+                (zip.bin.to_owned(), entry)
+            })
+            .collect();
+        let manifest = Manifest {
+            format: FORMAT,
+            arch: arch.lambda_name().to_owned(),
+            git_commit: git.commit.clone(),
+            git_dirty: git.dirty,
+            functions,
+        };
+        let mut bytes = serde_json::to_vec_pretty(&manifest)?;
+        bytes.push(b'\n');
+        Ok(Self {
+            id: sha256_hex(&bytes),
+            manifest,
+            bytes,
+        })
+    }
+
+    /// A manifest read back from the artifact bucket, checked against its ID.
+    pub fn from_stored(id: &str, bytes: Vec<u8>) -> crate::Result<Self> {
+        let actual = sha256_hex(&bytes);
+        if actual != id {
+            return Err(format!(
+                "{} does not hash to its ID (its SHA-256 is {actual}): it was altered; \
+                 deploy another release",
+                manifest_key(id)
+            )
+            .into());
+        }
+        let manifest: Manifest = serde_json::from_slice(&bytes)
+            .map_err(|e| format!("{} is not a release manifest: {e}", manifest_key(id)))?;
+        if manifest.format != FORMAT {
+            return Err(format!(
+                "{} has format {}; this xtask reads format {FORMAT}",
+                manifest_key(id),
+                manifest.format
+            )
+            .into());
+        }
+        for bin in crate::LAMBDA_BINS {
+            let zip = manifest
+                .functions
+                .get(bin)
+                .ok_or_else(|| format!("{} names no `{bin}` zip", manifest_key(id)))?;
+            if zip.key != zip_key(&zip.sha256) {
+                return Err(format!(
+                    "{}: the {bin} zip's key {} is not its content address",
+                    manifest_key(id),
+                    zip.key
+                )
+                .into());
+            }
+        }
+        Ok(Self {
+            id: id.to_owned(),
+            manifest,
+            bytes,
+        })
+    }
+
+    /// A stand-in for a dry run, which learns nothing from AWS: every value is a placeholder
+    /// (`id` is the `--artifact` given, or `<release-id>`).
+    pub fn placeholder(id: &str, arch: Option<Arch>) -> Self {
+        let functions = crate::LAMBDA_BINS
+            .iter()
+            .map(|bin| {
+                let zip = FunctionZip {
+                    key: zip_key(&format!("<{bin}-zip-sha256>")),
+                    sha256: format!("<{bin}-zip-sha256>"),
+                    filebase64sha256: format!("<{bin}-zip-filebase64sha256>"),
+                    bytes: 0,
+                };
+                ((*bin).to_owned(), zip)
+            })
+            .collect();
+        Self {
+            id: id.to_owned(),
+            manifest: Manifest {
+                format: FORMAT,
+                arch: arch.map_or("<release-arch>", Arch::lambda_name).to_owned(),
+                git_commit: "<git-commit>".into(),
+                git_dirty: false,
+                functions,
+            },
+            bytes: Vec::new(),
+        }
+    }
+
+    /// The zip of `bin` (every release has one per Lambda binary).
+    pub fn zip(&self, bin: &str) -> crate::Result<&FunctionZip> {
+        self.manifest
+            .functions
+            .get(bin)
+            .ok_or_else(|| format!("release {} has no `{bin}` zip", self.id).into())
+    }
+
+    /// The first 12 digits, for file names and messages.
+    pub fn short_id(&self) -> &str {
+        self.id
+            .get(..12)
+            .filter(|_| !self.id.starts_with('<'))
+            .unwrap_or(&self.id)
+    }
+}
+
+/// The zips `cargo xtask zip` left in `dir`; each must hold a `bootstrap`, and an ELF bootstrap
+/// must be built for `arch`.
+pub fn read_zips(dir: &Path, arch: Arch) -> crate::Result<Vec<LocalZip>> {
+    crate::LAMBDA_BINS
+        .iter()
+        .map(|bin| {
+            let path = dir.join(format!("{bin}.zip"));
+            let data = std::fs::read(&path).map_err(|e| {
+                format!(
+                    "cannot read {}: {e} (make the zips with `cargo xtask zip`)",
+                    path.display()
+                )
+            })?;
+            check_zip(&path, &data, arch)?;
+            Ok(LocalZip { bin, path, data })
+        })
+        .collect()
+}
+
+fn check_zip(path: &Path, data: &[u8], arch: Arch) -> crate::Result<()> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(data))
+        .map_err(|e| format!("{} is not a zip: {e}", path.display()))?;
+    let mut entry = archive
+        .by_name("bootstrap")
+        .map_err(|_| format!("{} has no `bootstrap` entry", path.display()))?;
+    let mut head = Vec::new();
+    entry.by_ref().take(64).read_to_end(&mut head)?;
+    match elf_arch(&head) {
+        Some(built) if built != arch => Err(format!(
+            "{} holds a bootstrap built for {}, not {}: pass --arch {}",
+            path.display(),
+            built.lambda_name(),
+            arch.lambda_name(),
+            built.lambda_name()
+        )
+        .into()),
+        _ => Ok(()),
+    }
+}
+
+/// The architecture of a 64-bit little-endian ELF header; None for anything else (a
+/// `bootstrap` may be a script).
+fn elf_arch(head: &[u8]) -> Option<Arch> {
+    const EM_X86_64: u16 = 62;
+    const EM_AARCH64: u16 = 183;
+    if head.len() < 20 || !head.starts_with(b"\x7fELF") || head[4] != 2 || head[5] != 1 {
+        return None;
+    }
+    match u16::from_le_bytes([head[18], head[19]]) {
+        EM_X86_64 => Some(Arch::X86_64),
+        EM_AARCH64 => Some(Arch::Arm64),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn zips() -> Vec<LocalZip> {
+        crate::LAMBDA_BINS
+            .iter()
+            .map(|bin| LocalZip {
+                bin,
+                path: PathBuf::from(format!("{bin}.zip")),
+                data: format!("zip of {bin}").into_bytes(),
+            })
+            .collect()
+    }
+
+    fn git() -> Git {
+        Git {
+            commit: "0123456789abcdef0123456789abcdef01234567".into(),
+            dirty: false,
+        }
+    }
+
+    #[test]
+    fn a_release_is_addressed_by_its_manifest_and_reads_back() {
+        let release = Release::new(Arch::X86_64, &git(), &zips()).unwrap();
+        assert_eq!(release.id, sha256_hex(&release.bytes));
+        assert_eq!(release.short_id().len(), 12);
+        let api = release.zip("api").unwrap();
+        assert_eq!(api.key, format!("lambda/{}.zip", sha256_hex(b"zip of api")));
+        assert_eq!(api.filebase64sha256.len(), 44);
+
+        // The same zips and commit give the same ID: uploading again changes nothing.
+        let again = Release::new(Arch::X86_64, &git(), &zips()).unwrap();
+        assert_eq!(again.id, release.id);
+        let other_arch = Release::new(Arch::Arm64, &git(), &zips()).unwrap();
+        assert_ne!(other_arch.id, release.id);
+
+        let stored = Release::from_stored(&release.id, release.bytes.clone()).unwrap();
+        assert_eq!(stored.manifest, release.manifest);
+    }
+
+    #[test]
+    fn a_manifest_that_does_not_match_its_id_is_refused() {
+        let release = Release::new(Arch::X86_64, &git(), &zips()).unwrap();
+        let mut altered = release.bytes.clone();
+        altered[10] ^= 1;
+        let error = Release::from_stored(&release.id, altered)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("altered"), "{error}");
+    }
+
+    #[test]
+    fn release_ids_are_64_hex_digits() {
+        assert!(check_id(&"a".repeat(64)).is_ok());
+        assert!(check_id("abc").is_err());
+        assert!(check_id(&"A".repeat(64)).is_err());
+        assert!(check_id(&format!("{}.json", "a".repeat(59))).is_err());
+    }
+
+    #[test]
+    fn an_elf_bootstrap_must_match_the_architecture() {
+        let mut x86 = b"\x7fELF\x02\x01\x01".to_vec();
+        x86.resize(18, 0);
+        x86.extend_from_slice(&62u16.to_le_bytes());
+        assert_eq!(elf_arch(&x86), Some(Arch::X86_64));
+        let mut arm = x86.clone();
+        arm[18..20].copy_from_slice(&183u16.to_le_bytes());
+        assert_eq!(elf_arch(&arm), Some(Arch::Arm64));
+        assert_eq!(elf_arch(b"#!/bin/sh\n"), None);
+    }
+}

@@ -1,0 +1,234 @@
+//! A deployed environment as the operations commands (deploy, keys, secrets) see it: its
+//! Terraform root, its backend, and the names of its resources read from `terraform output`.
+//!
+//! Terraform is the one source of resource names: the commands never guess a table or a
+//! function name, they ask the environment's state.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use xshell::{Shell, cmd};
+
+/// The environments an engineer deploys to (the roots under `environments/`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Env {
+    Staging,
+    Prod,
+}
+
+impl Env {
+    pub fn name(self) -> &'static str {
+        match self {
+            Env::Staging => "staging",
+            Env::Prod => "prod",
+        }
+    }
+
+    /// The Terraform root, relative to the workspace root (the shell's directory).
+    pub fn dir(self) -> PathBuf {
+        PathBuf::from("environments").join(self.name())
+    }
+}
+
+impl std::fmt::Display for Env {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Bucket names the bootstrap root creates, derived from the account as it derives them.
+pub fn state_bucket(account_id: &str) -> String {
+    format!("imagegen-tfstate-{account_id}")
+}
+
+pub fn artifact_bucket(account_id: &str) -> String {
+    format!("imagegen-artifacts-{account_id}")
+}
+
+/// The `terraform` executable: the first one on PATH, or `$IMAGEGEN_TERRAFORM` (tests point it
+/// at a recording stand-in).
+pub fn terraform_program() -> String {
+    std::env::var("IMAGEGEN_TERRAFORM").unwrap_or_else(|_| "terraform".to_owned())
+}
+
+/// `terraform init` of the environment's root with its S3 backend in `state_bucket`.
+/// `backend.tf` carries a placeholder account ID; the real bucket is passed here.
+#[allow(
+    dead_code,
+    reason = "for cargo xtask keys/secrets, built on another branch"
+)]
+pub fn init(sh: &Shell, env: Env, state_bucket: &str) -> crate::Result<()> {
+    let terraform = terraform_program();
+    let args = init_args(env, state_bucket);
+    cmd!(sh, "{terraform} {args...}").run()?;
+    Ok(())
+}
+
+/// The arguments of [`init`], for callers that print or run the command themselves.
+pub fn init_args(env: Env, state_bucket: &str) -> Vec<String> {
+    vec![
+        chdir(env),
+        "init".into(),
+        "-input=false".into(),
+        "-reconfigure".into(),
+        format!("-backend-config=bucket={state_bucket}"),
+    ]
+}
+
+/// `-chdir=environments/<env>`: every Terraform command of an environment runs in its root.
+pub fn chdir(env: Env) -> String {
+    format!("-chdir={}", env.dir().display())
+}
+
+/// The outputs of an environment root that the operations commands use.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Outputs {
+    pub api_url: String,
+    pub rest_api_id: String,
+    /// Usage plan IDs by plan name (`usage_plans` in terraform.tfvars).
+    pub usage_plan_ids: BTreeMap<String, String>,
+    pub api_function_name: String,
+    pub worker_function_name: String,
+    pub bucket_name: String,
+    /// DynamoDB table names by logical name (`jobs`, `api_keys`, `counters`, `idempotency`).
+    pub table_names: BTreeMap<String, String>,
+    pub queue_url: String,
+    pub gemini_secret_arn: String,
+}
+
+impl Outputs {
+    /// Reads `terraform output -json` of an initialised environment root.
+    pub fn read(sh: &Shell, env: Env) -> crate::Result<Self> {
+        let terraform = terraform_program();
+        let chdir = chdir(env);
+        let json = cmd!(sh, "{terraform} {chdir} output -json")
+            .quiet()
+            .read()?;
+        Self::parse(&json).map_err(|e| {
+            format!(
+                "cannot read the outputs of environments/{env} ({e}); has it been deployed? \
+                 Run `cargo xtask deploy --env {env}` first"
+            )
+            .into()
+        })
+    }
+
+    /// Parses `terraform output -json`: `{"name": {"value": …, "type": …, "sensitive": …}}`.
+    pub fn parse(json: &str) -> Result<Self, serde_json::Error> {
+        #[derive(Deserialize)]
+        struct Output {
+            value: serde_json::Value,
+        }
+        let outputs: BTreeMap<String, Output> = serde_json::from_str(json)?;
+        let values: serde_json::Map<String, serde_json::Value> =
+            outputs.into_iter().map(|(k, o)| (k, o.value)).collect();
+        serde_json::from_value(serde_json::Value::Object(values))
+    }
+
+    /// A table name by its logical name, with an error naming what is missing.
+    #[allow(
+        dead_code,
+        reason = "for cargo xtask keys/secrets, built on another branch"
+    )]
+    pub fn table(&self, logical: &str) -> crate::Result<&str> {
+        self.table_names
+            .get(logical)
+            .map(String::as_str)
+            .ok_or_else(|| format!("terraform output table_names has no `{logical}` table").into())
+    }
+
+    /// The usage plan keys are registered with: `plan`, or the only one there is.
+    #[allow(
+        dead_code,
+        reason = "for cargo xtask keys/secrets, built on another branch"
+    )]
+    pub fn usage_plan(&self, plan: Option<&str>) -> crate::Result<(&str, &str)> {
+        match plan {
+            Some(name) => self
+                .usage_plan_ids
+                .get_key_value(name)
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .ok_or_else(|| {
+                    let known: Vec<_> = self.usage_plan_ids.keys().map(String::as_str).collect();
+                    format!(
+                        "no usage plan `{name}`; the environment has: {}",
+                        known.join(", ")
+                    )
+                    .into()
+                }),
+            None => match self.usage_plan_ids.len() {
+                1 => self
+                    .usage_plan_ids
+                    .iter()
+                    .next()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .ok_or_else(|| "no usage plan".into()),
+                0 => Err(
+                    "the environment defines no usage plan (usage_plans in terraform.tfvars)"
+                        .into(),
+                ),
+                _ => {
+                    let known: Vec<_> = self.usage_plan_ids.keys().map(String::as_str).collect();
+                    Err(format!(
+                        "several usage plans ({}); pick one with --plan",
+                        known.join(", ")
+                    )
+                    .into())
+                }
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OUTPUT_JSON: &str = r#"{
+      "api_url": {"sensitive": false, "type": "string", "value": "https://abc.execute-api.eu-west-1.amazonaws.com/v1"},
+      "rest_api_id": {"sensitive": false, "type": "string", "value": "abc"},
+      "usage_plan_ids": {"sensitive": false, "type": ["map", "string"], "value": {"standard": "up1"}},
+      "api_function_name": {"sensitive": false, "type": "string", "value": "imagegen-staging-api"},
+      "worker_function_name": {"sensitive": false, "type": "string", "value": "imagegen-staging-worker"},
+      "bucket_name": {"sensitive": false, "type": "string", "value": "imagegen-staging-images"},
+      "table_names": {"sensitive": false, "type": ["map", "string"], "value": {"jobs": "j", "api_keys": "k", "counters": "c", "idempotency": "i"}},
+      "queue_url": {"sensitive": false, "type": "string", "value": "https://sqs/q"},
+      "dlq_url": {"sensitive": false, "type": "string", "value": "https://sqs/dlq"},
+      "gemini_secret_arn": {"sensitive": false, "type": "string", "value": "arn:aws:secretsmanager:eu-west-1:1:secret:g"}
+    }"#;
+
+    #[test]
+    fn terraform_output_json_gives_the_resource_names() {
+        let outputs = Outputs::parse(OUTPUT_JSON).unwrap();
+        assert_eq!(outputs.api_function_name, "imagegen-staging-api");
+        assert_eq!(outputs.table("api_keys").unwrap(), "k");
+        assert_eq!(outputs.usage_plan(None).unwrap(), ("standard", "up1"));
+        assert!(
+            outputs
+                .usage_plan(Some("premium"))
+                .unwrap_err()
+                .to_string()
+                .contains("standard")
+        );
+        assert!(outputs.table("users").is_err());
+    }
+
+    #[test]
+    fn an_environment_without_outputs_is_an_error_not_a_default() {
+        assert!(Outputs::parse("{}").is_err());
+    }
+
+    #[test]
+    fn bucket_names_follow_the_bootstrap_convention() {
+        assert_eq!(
+            state_bucket("123456789012"),
+            "imagegen-tfstate-123456789012"
+        );
+        assert_eq!(
+            artifact_bucket("123456789012"),
+            "imagegen-artifacts-123456789012"
+        );
+        assert_eq!(Env::Prod.dir(), PathBuf::from("environments/prod"));
+    }
+}

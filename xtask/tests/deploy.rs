@@ -1,0 +1,820 @@
+//! `cargo xtask deploy` against an AWS emulator (run by `cargo xtask integration`): the real
+//! xtask binary, a recording `terraform` (the real one cannot reach providers here) that answers
+//! with outputs naming emulator resources, and a local `/healthz` server for the smoke check.
+//!
+//! Each test makes its own zips (unique content, so unique content addresses and release IDs),
+//! its own functions and its own health server; they share only the artifact bucket, whose
+//! keys are content addresses. The prod tests run git in a temporary repository, so they do
+//! not depend on the state of this checkout.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a panic is the failure report"
+)]
+
+mod support;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use aws_config::SdkConfig;
+use aws_sdk_lambda::primitives::Blob;
+use base64::Engine;
+use imagegen_tests::aws::Emulator;
+use sha2::{Digest, Sha256};
+use support::{FakeTerraform, Run, TempRepo, run, xtask};
+
+/// A plan with something of every kind, a destroy and a replacement among them.
+const PLAN_JSON: &str = r#"{
+  "format_version": "1.2",
+  "resource_changes": [
+    {"address": "module.api.aws_lambda_function.this", "change": {"actions": ["update"]}},
+    {"address": "module.queue.aws_sqs_queue.this", "change": {"actions": ["no-op"]}},
+    {"address": "module.cost.aws_budgets_budget.this", "change": {"actions": ["create"]}},
+    {"address": "module.api_gateway.aws_api_gateway_deployment.this", "change": {"actions": ["create", "delete"]}},
+    {"address": "module.observability.aws_cloudwatch_metric_alarm.legacy", "change": {"actions": ["delete"]}}
+  ]
+}"#;
+
+// ---------------------------------------------------------------------------------------------
+// The world a test deploys into
+
+struct World {
+    emulator: &'static Emulator,
+    sdk: SdkConfig,
+    account: String,
+    /// The artifact bucket, named as bootstrap names it.
+    bucket: String,
+    /// Unique per test: names its functions, role and zips.
+    tag: String,
+}
+
+async fn world() -> World {
+    let emulator = imagegen_tests::aws::emulator().await.unwrap();
+    let sdk = imagegen_tests::aws::env::sdk_config(emulator).await;
+    let account = aws_sdk_sts::Client::new(&sdk)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap()
+        .account
+        .unwrap();
+    let bucket = format!("imagegen-artifacts-{account}");
+    let world = World {
+        emulator,
+        sdk,
+        account,
+        bucket,
+        tag: unique_tag(),
+    };
+    // Shared by the tests: whichever comes first creates it.
+    let _ = world
+        .s3()
+        .create_bucket()
+        .bucket(&world.bucket)
+        .send()
+        .await;
+    world
+        .s3()
+        .head_bucket()
+        .bucket(&world.bucket)
+        .send()
+        .await
+        .unwrap();
+    world
+}
+
+fn unique_tag() -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "ig{:x}{:x}{}",
+        std::process::id(),
+        nanos % 0xffff_ffff,
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn sha256_base64(data: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(Sha256::digest(data))
+}
+
+/// A Lambda zip whose `bootstrap` is a script naming `what` (not ELF: no architecture check).
+fn lambda_zip(what: &str) -> Vec<u8> {
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default().unix_permissions(0o755);
+    writer.start_file("bootstrap", options).unwrap();
+    writer
+        .write_all(format!("#!/bin/sh\n# {what}\n").as_bytes())
+        .unwrap();
+    writer.finish().unwrap().into_inner()
+}
+
+/// A release's zips on disk, as `cargo xtask zip` leaves them.
+struct Zips {
+    dir: PathBuf,
+    api: Vec<u8>,
+    worker: Vec<u8>,
+}
+
+impl Zips {
+    fn new(world: &World, version: &str, terraform: &FakeTerraform) -> Zips {
+        let dir = terraform.dir().join(format!("zips-{version}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let api = lambda_zip(&format!("{} api {version}", world.tag));
+        let worker = lambda_zip(&format!("{} worker {version}", world.tag));
+        std::fs::write(dir.join("api.zip"), &api).unwrap();
+        std::fs::write(dir.join("worker.zip"), &worker).unwrap();
+        Zips { dir, api, worker }
+    }
+
+    fn dir(&self) -> &str {
+        self.dir.to_str().unwrap()
+    }
+}
+
+impl World {
+    fn s3(&self) -> aws_sdk_s3::Client {
+        let config = aws_sdk_s3::config::Builder::from(&self.sdk)
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
+    fn lambda(&self) -> aws_sdk_lambda::Client {
+        aws_sdk_lambda::Client::new(&self.sdk)
+    }
+
+    async fn object(&self, key: &str) -> Option<Vec<u8>> {
+        let object = self
+            .s3()
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .ok()?;
+        Some(object.body.collect().await.unwrap().into_bytes().to_vec())
+    }
+
+    /// The role the functions run as: the emulator's Lambda insists it exists. There is no
+    /// IAM client among the dependencies, so this is IAM's query API by hand (the emulators
+    /// route on the credential scope and do not check the signature).
+    async fn create_role(&self) -> String {
+        let name = format!("{}-role", self.tag);
+        let body = format!(
+            "Action=CreateRole&Version=2010-05-08&RoleName={name}&AssumeRolePolicyDocument=%7B%7D"
+        );
+        let response = reqwest::Client::new()
+            .post(format!("{}/", self.emulator.endpoint))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header(
+                "authorization",
+                format!(
+                    "AWS4-HMAC-SHA256 Credential=test/20250101/{}/iam/aws4_request, \
+                     SignedHeaders=host, Signature=0",
+                    support::REGION
+                ),
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert!(status.is_success(), "CreateRole: {status} {text}");
+        format!("arn:aws:iam::{}:role/{name}", self.account)
+    }
+
+    /// The two functions as the first full deploy leaves them: version 1 published with
+    /// `api_code`/`worker_code`, and `live` pointing at it.
+    async fn create_functions(&self, api_code: &[u8], worker_code: &[u8]) -> (String, String) {
+        let role = self.create_role().await;
+        let mut names = Vec::new();
+        for (bin, code) in [("api", api_code), ("worker", worker_code)] {
+            let name = format!("{}-{bin}", self.tag);
+            let created = self
+                .lambda()
+                .create_function()
+                .function_name(&name)
+                .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
+                .handler("bootstrap")
+                .role(&role)
+                .code(
+                    aws_sdk_lambda::types::FunctionCode::builder()
+                        .zip_file(Blob::new(code.to_vec()))
+                        .build(),
+                )
+                .publish(true)
+                .send()
+                .await
+                .unwrap();
+            self.wait_until_active(&name).await;
+            self.lambda()
+                .create_alias()
+                .function_name(&name)
+                .name("live")
+                .function_version(created.version().unwrap())
+                .send()
+                .await
+                .unwrap();
+            names.push(name);
+        }
+        (names.remove(0), names.remove(0))
+    }
+
+    /// A new function is `Pending` for a moment on LocalStack (as on AWS); moto makes it
+    /// `Active` at once.
+    async fn wait_until_active(&self, function: &str) {
+        let started = std::time::Instant::now();
+        loop {
+            let config = self
+                .lambda()
+                .get_function_configuration()
+                .function_name(function)
+                .send()
+                .await
+                .unwrap();
+            match config.state() {
+                None | Some(aws_sdk_lambda::types::State::Active) => return,
+                Some(state) => assert!(
+                    started.elapsed().as_secs() < 60,
+                    "{function} is still {state:?} after 60 s"
+                ),
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+
+    /// The `live` alias's version and the CodeSha256 of that version.
+    async fn live(&self, function: &str) -> (String, String) {
+        let alias = self
+            .lambda()
+            .get_alias()
+            .function_name(function)
+            .name("live")
+            .send()
+            .await
+            .unwrap();
+        let version = alias.function_version().unwrap().to_owned();
+        let config = self
+            .lambda()
+            .get_function_configuration()
+            .function_name(function)
+            .qualifier(&version)
+            .send()
+            .await
+            .unwrap();
+        (version, config.code_sha256().unwrap().to_owned())
+    }
+
+    fn xtask(&self, terraform: &FakeTerraform) -> std::process::Command {
+        xtask(terraform, &self.emulator.endpoint)
+    }
+}
+
+/// `terraform output -json` of an environment whose functions and API are `api`/`worker` and
+/// `api_url`.
+fn outputs_json(api_url: &str, api: &str, worker: &str) -> String {
+    let output = |value: serde_json::Value| serde_json::json!({"sensitive": false, "value": value});
+    serde_json::json!({
+        "api_url": output(api_url.into()),
+        "rest_api_id": output("abc123".into()),
+        "usage_plan_ids": output(serde_json::json!({"standard": "up1"})),
+        "api_function_name": output(api.into()),
+        "worker_function_name": output(worker.into()),
+        "bucket_name": output("images".into()),
+        "table_names": output(serde_json::json!({"jobs": "j", "api_keys": "k", "counters": "c", "idempotency": "i"})),
+        "queue_url": output("http://sqs/q".into()),
+        "dlq_url": output("http://sqs/dlq".into()),
+        "gemini_secret_arn": output("arn:aws:secretsmanager:us-east-1:000000000000:secret:g".into()),
+    })
+    .to_string()
+}
+
+/// A stand-in for the deployed API's `/healthz`: 503 for the first `failures` requests, then
+/// 200 `{"status":"ok"}`.
+struct Health {
+    url: String,
+    hits: Arc<AtomicUsize>,
+}
+
+impl Health {
+    fn start(failures: usize) -> Health {
+        let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+        let port = server.server_addr().to_ip().unwrap().port();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counter = hits.clone();
+        std::thread::spawn(move || {
+            for request in server.incoming_requests() {
+                if request.url() != "/v1/healthz" {
+                    let _ = request.respond(tiny_http::Response::empty(404));
+                    continue;
+                }
+                let n = counter.fetch_add(1, Ordering::SeqCst);
+                let response = if n < failures {
+                    tiny_http::Response::from_string("warming up").with_status_code(503)
+                } else {
+                    tiny_http::Response::from_string(r#"{"status":"ok","version":"0.1.0"}"#)
+                };
+                let _ = request.respond(response);
+            }
+        });
+        Health {
+            url: format!("http://127.0.0.1:{port}/v1"),
+            hits,
+        }
+    }
+
+    fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+}
+
+/// The release ID a deploy printed (`-> release <id>`).
+fn release_id(out: &Run) -> String {
+    out.stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("-> release "))
+        .and_then(|rest| rest.split([' ', ':']).next())
+        .unwrap_or_else(|| panic!("no release ID in the output:\n{out}"))
+        .to_owned()
+}
+
+/// Removes a plan file a `--plan-only` run left in the environment's root.
+fn remove_plan(env: &str, release: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("environments")
+        .join(env)
+        .join(format!("deploy-{}.tfplan", &release[..12]));
+    let _ = std::fs::remove_file(path);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+
+#[tokio::test(flavor = "multi_thread")]
+async fn upload_stores_each_zip_once_under_its_content_address() {
+    let world = world().await;
+    let terraform = FakeTerraform::new(&outputs_json("http://unused", "a", "w"), PLAN_JSON);
+    let zips = Zips::new(&world, "v1", &terraform);
+    let github_output = terraform.dir().join("github-output");
+    let deploy = || {
+        let mut command = world.xtask(&terraform);
+        command
+            .args([
+                "deploy",
+                "--env",
+                "staging",
+                "--plan-only",
+                "--zips",
+                zips.dir(),
+            ])
+            .env("GITHUB_OUTPUT", &github_output);
+        run(command, None)
+    };
+
+    let first = deploy();
+    assert!(first.success, "{first}");
+    let id = release_id(&first);
+    remove_plan("staging", &id);
+    for (zip, name) in [(&zips.api, "api"), (&zips.worker, "worker")] {
+        let key = format!("lambda/{}.zip", sha256_hex(zip));
+        assert_eq!(
+            world.object(&key).await.as_deref(),
+            Some(zip.as_slice()),
+            "{name} zip at {key}"
+        );
+    }
+    let manifest = world.object(&format!("releases/{id}.json")).await.unwrap();
+    assert_eq!(
+        sha256_hex(&manifest),
+        id,
+        "the release ID is the manifest's hash"
+    );
+    let manifest: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
+    assert_eq!(manifest["arch"], "x86_64");
+    assert_eq!(
+        manifest["functions"]["worker"]["filebase64sha256"],
+        sha256_base64(&zips.worker)
+    );
+    assert_eq!(
+        first.stdout.matches("aws s3:PutObject").count(),
+        3,
+        "{first}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&github_output).unwrap(),
+        format!("release={id}\n")
+    );
+
+    // The same zips again: the same release, and nothing uploaded twice.
+    let second = deploy();
+    assert!(second.success, "{second}");
+    remove_plan("staging", &id);
+    assert_eq!(release_id(&second), id);
+    assert_eq!(
+        second.stdout.matches("aws s3:PutObject").count(),
+        0,
+        "{second}"
+    );
+    assert_eq!(
+        second.stdout.matches("already there").count(),
+        3,
+        "{second}"
+    );
+
+    // --plan-only: plan and summary, never apply.
+    assert_eq!(
+        terraform.subcommands(),
+        [
+            "version", "init", "plan", "show", "version", "init", "plan", "show"
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn staging_deploy_plans_the_release_applies_the_saved_plan_and_smokes() {
+    let world = world().await;
+    let terraform = FakeTerraform::new("{}", PLAN_JSON);
+    let zips = Zips::new(&world, "v1", &terraform);
+    // Terraform (the stand-in's apply does nothing) leaves the functions on the release.
+    let (api, worker) = world.create_functions(&zips.api, &zips.worker).await;
+    let health = Health::start(1);
+    terraform.set_outputs(&outputs_json(&health.url, &api, &worker));
+
+    let mut command = world.xtask(&terraform);
+    command.args(["deploy", "--env", "staging", "--zips", zips.dir()]);
+    let out = run(command, None);
+    assert!(out.success, "{out}");
+    let id = release_id(&out);
+
+    let calls = terraform.calls();
+    let subcommands: Vec<_> = calls.iter().map(|c| c.subcommand().unwrap()).collect();
+    assert_eq!(
+        subcommands,
+        ["version", "init", "plan", "show", "apply", "output"]
+    );
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for call in &calls[1..] {
+        assert!(call.has("-chdir=environments/staging"), "{call:?}");
+        assert_eq!(
+            call.dir().canonicalize().unwrap(),
+            root.join("environments/staging").canonicalize().unwrap()
+        );
+    }
+    let [_, init, plan, show, apply, _] = &calls[..] else {
+        unreachable!()
+    };
+    assert_eq!(
+        init.value("-backend-config"),
+        Some(format!("bucket=imagegen-tfstate-{}", world.account).as_str())
+    );
+    assert!(init.has("-input=false"));
+    let plan_file = plan.value("-out").unwrap();
+    assert_eq!(plan_file, format!("deploy-{}.tfplan", &id[..12]));
+    assert_eq!(plan.value("artifact_bucket"), Some(world.bucket.as_str()));
+    for (bin, zip) in [("api", &zips.api), ("worker", &zips.worker)] {
+        assert_eq!(
+            plan.value(&format!("{bin}_artifact_key")),
+            Some(format!("lambda/{}.zip", sha256_hex(zip)).as_str())
+        );
+        assert_eq!(
+            plan.value(&format!("{bin}_artifact_sha256")),
+            Some(sha256_base64(zip).as_str())
+        );
+    }
+    assert_eq!(plan.value("lambda_architecture"), Some("x86_64"));
+    assert!(show.has("-json") && show.args.last().unwrap() == plan_file);
+    // The saved plan is applied (the stand-in fails without it), and removed afterwards.
+    assert_eq!(apply.args.last().unwrap(), plan_file);
+    assert!(apply.has("-input=false"));
+    assert!(!root.join("environments/staging").join(plan_file).exists());
+
+    assert!(
+        out.stdout
+            .contains("Plan: 2 to add, 1 to change, 2 to destroy."),
+        "{out}"
+    );
+    assert!(
+        out.stdout
+            .contains("module.observability.aws_cloudwatch_metric_alarm.legacy  DESTROY"),
+        "{out}"
+    );
+    assert!(
+        !out.stdout.contains("Type `"),
+        "staging does not ask: {out}"
+    );
+    assert!(out.stdout.contains("runs the release's code"), "{out}");
+    // One 503, then 200.
+    assert_eq!(health.hits(), 2);
+    assert!(out.stdout.contains("-> 200 ok, version 0.1.0"), "{out}");
+    assert_eq!(world.live(&api).await.0, "1", "nothing to ship after apply");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prod_applies_only_after_its_name_is_typed() {
+    let world = world().await;
+    let terraform = FakeTerraform::new("{}", PLAN_JSON);
+    let zips = Zips::new(&world, "v1", &terraform);
+    let (api, worker) = world.create_functions(&zips.api, &zips.worker).await;
+    let health = Health::start(0);
+    terraform.set_outputs(&outputs_json(&health.url, &api, &worker));
+    let repo = TempRepo::clean();
+    let deploy = |answer: Option<&str>| {
+        let mut command = world.xtask(&terraform);
+        command.args(["deploy", "--env", "prod", "--zips", zips.dir()]);
+        repo.apply(&mut command);
+        run(command, Some(answer.unwrap_or("")))
+    };
+
+    for wrong in ["yes", "staging", "PROD", ""] {
+        let out = deploy(Some(&format!("{wrong}\n")));
+        assert!(!out.success, "`{wrong}` applied: {out}");
+        assert!(
+            out.stderr.contains("not confirmed") && out.stderr.contains("nothing was applied"),
+            "{out}"
+        );
+        assert!(out.stdout.contains("Type `prod` to apply"), "{out}");
+        let id = release_id(&out);
+        let plan_file = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../environments/prod")
+            .join(format!("deploy-{}.tfplan", &id[..12]));
+        assert!(!plan_file.exists(), "a turned-down plan is removed");
+    }
+    // Stdin closed without an answer: no.
+    let out = deploy(None);
+    assert!(!out.success, "{out}");
+    assert!(!terraform.subcommands().contains(&"apply".to_owned()));
+
+    let out = deploy(Some("prod\n"));
+    assert!(out.success, "{out}");
+    let subcommands = terraform.subcommands();
+    assert_eq!(
+        subcommands[subcommands.len() - 6..],
+        ["version", "init", "plan", "show", "apply", "output"]
+    );
+    assert_eq!(health.hits(), 1);
+    // The release records the commit of the tree it came from.
+    let id = release_id(&out);
+    let manifest = world.object(&format!("releases/{id}.json")).await.unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
+    assert_eq!(manifest["git_dirty"], false);
+    assert_eq!(manifest["git_commit"].as_str().unwrap().len(), 40);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prod_refuses_a_tree_with_uncommitted_changes() {
+    let world = world().await;
+    let terraform = FakeTerraform::new("{}", PLAN_JSON);
+    let zips = Zips::new(&world, "v1", &terraform);
+    let repo = TempRepo::clean();
+    repo.make_dirty();
+    let mut command = world.xtask(&terraform);
+    command.args([
+        "deploy",
+        "--env",
+        "prod",
+        "--auto-approve",
+        "--zips",
+        zips.dir(),
+    ]);
+    repo.apply(&mut command);
+    let out = run(command, None);
+    assert!(!out.success, "{out}");
+    assert!(
+        out.stderr.contains("prod deploys only from a clean tree")
+            && out.stderr.contains("README.md"),
+        "{out}"
+    );
+    assert_eq!(
+        terraform.subcommands(),
+        ["version"],
+        "stopped in the preflight"
+    );
+    let key = format!("lambda/{}.zip", sha256_hex(&zips.api));
+    assert_eq!(world.object(&key).await, None, "nothing uploaded");
+
+    // Staging takes a dirty tree and says so in the release.
+    let mut command = world.xtask(&terraform);
+    command.args([
+        "deploy",
+        "--env",
+        "staging",
+        "--plan-only",
+        "--zips",
+        zips.dir(),
+    ]);
+    repo.apply(&mut command);
+    let out = run(command, None);
+    assert!(out.success, "{out}");
+    let id = release_id(&out);
+    remove_plan("staging", &id);
+    let manifest = world.object(&format!("releases/{id}.json")).await.unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
+    assert_eq!(manifest["git_dirty"], true);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rollback_deploys_an_earlier_release_without_building_or_uploading() {
+    let world = world().await;
+    let terraform = FakeTerraform::new("{}", PLAN_JSON);
+    let old = Zips::new(&world, "v1", &terraform);
+    let (api, worker) = world.create_functions(&old.api, &old.worker).await;
+    let health = Health::start(0);
+    terraform.set_outputs(&outputs_json(&health.url, &api, &worker));
+
+    // An earlier deploy made the release.
+    let mut command = world.xtask(&terraform);
+    command.args([
+        "deploy",
+        "--env",
+        "staging",
+        "--plan-only",
+        "--zips",
+        old.dir(),
+    ]);
+    let out = run(command, None);
+    assert!(out.success, "{out}");
+    let id = release_id(&out);
+    remove_plan("staging", &id);
+
+    let repo = TempRepo::clean();
+    let mut command = world.xtask(&terraform);
+    command.args([
+        "deploy",
+        "--env",
+        "prod",
+        "--auto-approve",
+        "--artifact",
+        &id,
+    ]);
+    repo.apply(&mut command);
+    let out = run(command, None);
+    assert!(out.success, "{out}");
+    assert!(!out.stdout.contains("PutObject"), "{out}");
+    assert!(!out.stdout.contains("cargo xtask zip"), "{out}");
+    assert!(
+        out.stdout.contains(&format!(
+            "aws s3:GetObject s3://{}/releases/{id}.json",
+            world.bucket
+        )),
+        "{out}"
+    );
+    let plan = terraform
+        .calls()
+        .into_iter()
+        .rfind(|c| c.subcommand() == Some("plan"))
+        .unwrap();
+    assert!(plan.has("-chdir=environments/prod"));
+    assert_eq!(
+        plan.value("api_artifact_key"),
+        Some(format!("lambda/{}.zip", sha256_hex(&old.api)).as_str())
+    );
+    assert_eq!(
+        plan.value("worker_artifact_sha256"),
+        Some(sha256_base64(&old.worker).as_str())
+    );
+    assert_eq!(
+        terraform.subcommands()[4..],
+        ["version", "init", "plan", "show", "apply", "output"]
+    );
+
+    // A release that does not exist is a clear error, before Terraform runs.
+    let unknown = sha256_hex(world.tag.as_bytes());
+    let before = terraform.calls().len();
+    let mut command = world.xtask(&terraform);
+    command.args(["deploy", "--env", "staging", "--artifact", &unknown]);
+    let out = run(command, None);
+    assert!(!out.success, "{out}");
+    assert!(
+        out.stderr.contains(&format!("no release {unknown}")),
+        "{out}"
+    );
+    assert_eq!(
+        terraform.calls().len(),
+        before + 1,
+        "only `terraform version`"
+    );
+
+    // --arch must match the release.
+    let mut command = world.xtask(&terraform);
+    command.args([
+        "deploy",
+        "--env",
+        "staging",
+        "--artifact",
+        &id,
+        "--arch",
+        "arm64",
+    ]);
+    let out = run(command, None);
+    assert!(!out.success, "{out}");
+    assert!(out.stderr.contains("built for x86_64, not arm64"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn code_only_updates_publishes_and_moves_live_then_changes_nothing() {
+    let world = world().await;
+    let terraform = FakeTerraform::new("{}", PLAN_JSON);
+    let old = Zips::new(&world, "v1", &terraform);
+    let new = Zips::new(&world, "v2", &terraform);
+    let (api, worker) = world.create_functions(&old.api, &old.worker).await;
+    let health = Health::start(0);
+    terraform.set_outputs(&outputs_json(&health.url, &api, &worker));
+    let deploy = || {
+        let mut command = world.xtask(&terraform);
+        command.args([
+            "deploy",
+            "--env",
+            "staging",
+            "--code-only",
+            "--zips",
+            new.dir(),
+        ]);
+        run(command, None)
+    };
+
+    let out = deploy();
+    assert!(out.success, "{out}");
+    for (function, zip) in [(&api, &new.api), (&worker, &new.worker)] {
+        assert_eq!(
+            world.live(function).await,
+            ("2".to_owned(), sha256_base64(zip)),
+            "{function}"
+        );
+        assert!(
+            out.stdout.contains(&format!("{function} live 1 -> 2")),
+            "{out}"
+        );
+        assert!(
+            out.stdout.contains(&format!(
+                "aws lambda update-alias --function-name {function} --name live --function-version 1"
+            )),
+            "the rollback is printed: {out}"
+        );
+    }
+    // The code came from the uploaded release.
+    let key = format!("lambda/{}.zip", sha256_hex(&new.api));
+    assert_eq!(
+        world.object(&key).await.as_deref(),
+        Some(new.api.as_slice())
+    );
+    // No plan, no apply: only the function names from the state.
+    assert_eq!(terraform.subcommands(), ["version", "init", "output"]);
+    assert_eq!(health.hits(), 1);
+
+    // Again: already live, no new version.
+    let again = deploy();
+    assert!(again.success, "{again}");
+    assert_eq!(
+        again.stdout.matches("runs the release's code").count(),
+        2,
+        "{again}"
+    );
+    assert!(!again.stdout.contains("UpdateFunctionCode"), "{again}");
+    assert_eq!(world.live(&api).await.0, "2");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_deploy_ships_the_release_when_other_code_is_live() {
+    // Terraform last applied this release, then a code-only deploy shipped other code: the
+    // plan has no code change (the stand-in's apply changes nothing, as the real one would),
+    // and the check after apply puts the release's code back behind `live`.
+    let world = world().await;
+    let terraform = FakeTerraform::new("{}", PLAN_JSON);
+    let release = Zips::new(&world, "v1", &terraform);
+    let hotfix = Zips::new(&world, "hotfix", &terraform);
+    let (api, worker) = world.create_functions(&hotfix.api, &hotfix.worker).await;
+    let health = Health::start(0);
+    terraform.set_outputs(&outputs_json(&health.url, &api, &worker));
+
+    let mut command = world.xtask(&terraform);
+    command.args(["deploy", "--env", "staging", "--zips", release.dir()]);
+    let out = run(command, None);
+    assert!(out.success, "{out}");
+    assert_eq!(out.stdout.matches("runs other code").count(), 2, "{out}");
+    for (function, zip) in [(&api, &release.api), (&worker, &release.worker)] {
+        assert_eq!(
+            world.live(function).await,
+            ("2".to_owned(), sha256_base64(zip))
+        );
+    }
+    assert_eq!(
+        terraform.subcommands(),
+        ["version", "init", "plan", "show", "apply", "output"]
+    );
+}

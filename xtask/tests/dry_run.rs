@@ -1,0 +1,75 @@
+//! `cargo xtask deploy --dry-run`: the whole sequence of commands and AWS calls, printed and
+//! not run. The output is a snapshot (`tests/snapshots/`): a change to the deploy's sequence
+//! shows up in review as a change to these files.
+//!
+//! No emulator: the AWS endpoint is a closed port and `terraform` a recording stand-in, so a
+//! dry run that ran anything would fail or leave a call behind.
+#![allow(clippy::unwrap_used, reason = "tests: a panic is the failure report")]
+
+mod support;
+
+use support::{FakeTerraform, run, xtask};
+
+/// Nothing listens here: any AWS call would fail.
+const NO_AWS: &str = "http://127.0.0.1:9";
+const RELEASE: &str = "3f1c0d9a2b7e4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5";
+
+fn dry_run(args: &[&str]) -> String {
+    let terraform = FakeTerraform::new("{}", "{}");
+    let mut command = xtask(&terraform, NO_AWS);
+    command.args(["deploy", "--dry-run"]).args(args);
+    let out = run(command, None);
+    assert!(out.success, "{out}");
+    assert_eq!(terraform.calls(), [], "a dry run called terraform");
+    out.stdout
+}
+
+#[test]
+fn prod_dry_run_prints_the_whole_sequence() {
+    let out = dry_run(&["--env", "prod", "--artifact", RELEASE]);
+    insta::assert_snapshot!("prod_artifact", out);
+}
+
+#[test]
+fn staging_dry_run_builds_uploads_and_applies_without_asking() {
+    let out = dry_run(&["--env", "staging"]);
+    assert!(!out.contains("confirm"), "{out}");
+    insta::assert_snapshot!("staging_build", out);
+}
+
+#[test]
+fn code_only_dry_run_moves_live_without_a_plan() {
+    let out = dry_run(&["--env", "prod", "--code-only", "--artifact", RELEASE]);
+    assert!(!out.contains(" plan "), "{out}");
+    insta::assert_snapshot!("prod_code_only", out);
+}
+
+#[test]
+fn plan_only_dry_run_stops_after_the_summary() {
+    let out = dry_run(&[
+        "--env",
+        "prod",
+        "--plan-only",
+        "--artifact",
+        RELEASE,
+        "--arch",
+        "arm64",
+    ]);
+    assert!(out.contains("-var=lambda_architecture=arm64"), "{out}");
+    assert!(out.contains("plan only: stops here"), "{out}");
+    assert!(
+        !out.contains("] terraform apply") && !out.contains("] confirm"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_release_id_that_is_not_one_is_refused_before_anything_runs() {
+    let terraform = FakeTerraform::new("{}", "{}");
+    let mut command = xtask(&terraform, NO_AWS);
+    command.args(["deploy", "--env", "prod", "--artifact", "v1.2.3"]);
+    let out = run(command, None);
+    assert!(!out.success, "{out}");
+    assert!(out.stderr.contains("not a release ID"), "{out}");
+    assert_eq!(terraform.calls(), []);
+}
