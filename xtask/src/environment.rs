@@ -42,6 +42,7 @@ pub fn state_bucket(account_id: &str) -> String {
     format!("imagegen-tfstate-{account_id}")
 }
 
+#[allow(dead_code, reason = "for `deploy`, built on another branch")]
 pub fn artifact_bucket(account_id: &str) -> String {
     format!("imagegen-artifacts-{account_id}")
 }
@@ -54,17 +55,39 @@ pub fn terraform_program() -> String {
 
 /// `terraform init` of the environment's root with its S3 backend in `state_bucket`.
 /// `backend.tf` carries a placeholder account ID; the real bucket is passed here.
+#[allow(dead_code, reason = "for `deploy`, built on another branch")]
 pub fn init(sh: &Shell, env: Env, state_bucket: &str) -> crate::Result<()> {
+    init_command(sh, env, state_bucket).run()?;
+    Ok(())
+}
+
+/// [`init`] with Terraform's output kept off stdout (which `keys` reserves for the key it
+/// prints) and shown on stderr only if it fails.
+pub fn init_quietly(sh: &Shell, env: Env, state_bucket: &str) -> crate::Result<()> {
+    let out = init_command(sh, env, state_bucket)
+        .quiet()
+        .ignore_status()
+        .output()?;
+    if out.status.success() {
+        return Ok(());
+    }
+    eprint!("{}", String::from_utf8_lossy(&out.stdout));
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    Err(format!(
+        "`terraform init` of environments/{env} failed ({}); see its output above",
+        out.status
+    )
+    .into())
+}
+
+fn init_command<'a>(sh: &'a Shell, env: Env, state_bucket: &str) -> xshell::Cmd<'a> {
     let terraform = terraform_program();
-    let dir = env.dir();
-    let chdir = format!("-chdir={}", dir.display());
+    let chdir = format!("-chdir={}", env.dir().display());
     let bucket = format!("-backend-config=bucket={state_bucket}");
     cmd!(
         sh,
         "{terraform} {chdir} init -input=false -reconfigure {bucket}"
     )
-    .run()?;
-    Ok(())
 }
 
 /// The outputs of an environment root that the operations commands use.

@@ -1,5 +1,6 @@
 //! `cargo xtask integration`: the AWS adapters and the whole job flow (HTTP API -> DynamoDB
-//! -> SQS -> worker -> Gemini mock -> S3 -> presigned download) against an AWS emulator.
+//! -> SQS -> worker -> Gemini mock -> S3 -> presigned download), and the `keys` and `secrets`
+//! commands, against an AWS emulator.
 //!
 //! The emulator is chosen here and printed before anything runs:
 //!
@@ -123,13 +124,17 @@ pub fn run(sh: &Shell) -> crate::Result<()> {
 }
 
 /// Every package stays selected (as in `cargo xtask test`), so features resolve the same way
-/// and nothing is rebuilt; only the `aws` target of the tests crate is built and run.
-const TEST_ARGS: [&str; 5] = [
+/// and nothing is rebuilt; only the `aws` target of the tests crate and the `keys` target of
+/// the xtask (`cargo xtask keys` and `secrets` run as a user runs them) are built and run.
+const TEST_ARGS: [&str; 8] = [
     "--workspace",
     "--locked",
     "--features",
     "imagegen-tests/integration",
+    "--features",
+    "xtask/integration",
     "--test=aws",
+    "--test=keys",
 ];
 
 fn emulator_name(emulator: &Emulator) -> String {
@@ -362,6 +367,7 @@ mod tests {
         // `--workspace` keeps feature resolution identical to `cargo xtask test` (no rebuild).
         assert!(TEST_ARGS.contains(&"--workspace"));
         assert!(TEST_ARGS.contains(&"imagegen-tests/integration"));
+        assert!(TEST_ARGS.contains(&"xtask/integration") && TEST_ARGS.contains(&"--test=keys"));
         assert_eq!(MOTO.requirement(), "moto[server]==5.2.5");
         assert!(LOCALSTACK_IMAGE.starts_with("localstack/localstack:3."));
     }

@@ -13,7 +13,10 @@ mod environment;
 mod flags;
 mod install_hooks;
 mod integration;
+mod keys;
 mod lint;
+mod ops;
+mod secrets;
 mod smoke;
 mod test;
 mod tools;
@@ -56,7 +59,9 @@ fn run(sh: &xshell::Shell, command: flags::Command) -> Result<()> {
         C::InstallHooks(args) => install_hooks::run(sh, args.uninstall),
         C::Docs(args) => docs::run(sh, args.check),
         C::Bench(args) => bench::run(sh, args.iterations),
-        C::Deploy(_) | C::Keys(_) | C::Secrets(_) => Err("not built yet".into()),
+        C::Deploy(_) => Err("not built yet".into()),
+        C::Keys(args) => keys::run(sh, args),
+        C::Secrets(args) => secrets::run(sh, args),
     }
 }
 

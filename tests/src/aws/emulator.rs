@@ -108,7 +108,9 @@ async fn start_localstack(image: &str, name: &str) -> Result<Emulator, Error> {
     let container = GenericImage::new(repository, tag)
         .with_exposed_port(LOCALSTACK_PORT.tcp())
         .with_wait_for(WaitFor::message_on_stdout("Ready."))
-        .with_env_var("SERVICES", "s3,sqs,dynamodb,secretsmanager")
+        // sts and apigateway: `cargo xtask keys` (xtask/tests/keys.rs) runs its preflight
+        // and registers keys with usage plans.
+        .with_env_var("SERVICES", "s3,sqs,dynamodb,secretsmanager,sts,apigateway")
         .with_env_var("EAGER_SERVICE_LOADING", "1")
         .with_env_var("DYNAMODB_IN_MEMORY", "1")
         // Verify presigned URLs (signature and expiry) as S3 does; needs the `test` secret.
