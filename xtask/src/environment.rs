@@ -52,20 +52,34 @@ pub fn terraform_program() -> String {
     std::env::var("IMAGEGEN_TERRAFORM").unwrap_or_else(|_| "terraform".to_owned())
 }
 
-/// `terraform init` of the environment's root with its S3 backend in `state_bucket`.
-/// `backend.tf` carries a placeholder account ID; the real bucket is passed here.
-#[allow(
-    dead_code,
-    reason = "for cargo xtask keys/secrets, built on another branch"
-)]
-pub fn init(sh: &Shell, env: Env, state_bucket: &str) -> crate::Result<()> {
-    let terraform = terraform_program();
-    let args = init_args(env, state_bucket);
-    cmd!(sh, "{terraform} {args...}").run()?;
-    Ok(())
+/// `terraform init` of the environment's root with its S3 backend in `state_bucket`
+/// (`backend.tf` carries a placeholder account ID; the real bucket is passed here), with
+/// Terraform's output kept off stdout (which `keys` reserves for the key it prints) and shown
+/// on stderr only if it fails.
+pub fn init_quietly(sh: &Shell, env: Env, state_bucket: &str) -> crate::Result<()> {
+    let out = init_command(sh, env, state_bucket)
+        .quiet()
+        .ignore_status()
+        .output()?;
+    if out.status.success() {
+        return Ok(());
+    }
+    eprint!("{}", String::from_utf8_lossy(&out.stdout));
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    Err(format!(
+        "`terraform init` of environments/{env} failed ({}); see its output above",
+        out.status
+    )
+    .into())
 }
 
-/// The arguments of [`init`], for callers that print or run the command themselves.
+fn init_command<'a>(sh: &'a Shell, env: Env, state_bucket: &str) -> xshell::Cmd<'a> {
+    let terraform = terraform_program();
+    let args = init_args(env, state_bucket);
+    cmd!(sh, "{terraform} {args...}")
+}
+
+/// The arguments of [`init_quietly`], for callers that print or run the command themselves.
 pub fn init_args(env: Env, state_bucket: &str) -> Vec<String> {
     vec![
         chdir(env),
@@ -127,10 +141,6 @@ impl Outputs {
     }
 
     /// A table name by its logical name, with an error naming what is missing.
-    #[allow(
-        dead_code,
-        reason = "for cargo xtask keys/secrets, built on another branch"
-    )]
     pub fn table(&self, logical: &str) -> crate::Result<&str> {
         self.table_names
             .get(logical)
@@ -139,10 +149,6 @@ impl Outputs {
     }
 
     /// The usage plan keys are registered with: `plan`, or the only one there is.
-    #[allow(
-        dead_code,
-        reason = "for cargo xtask keys/secrets, built on another branch"
-    )]
     pub fn usage_plan(&self, plan: Option<&str>) -> crate::Result<(&str, &str)> {
         match plan {
             Some(name) => self

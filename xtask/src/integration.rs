@@ -1,6 +1,6 @@
 //! `cargo xtask integration`: the AWS adapters and the whole job flow (HTTP API -> DynamoDB
-//! -> SQS -> worker -> Gemini mock -> S3 -> presigned download) against an AWS emulator, and
-//! `cargo xtask deploy`'s uploads and Lambda calls (xtask/tests/deploy.rs).
+//! -> SQS -> worker -> Gemini mock -> S3 -> presigned download), and the `deploy`, `keys` and
+//! `secrets` commands run as a user runs them, against an AWS emulator.
 //!
 //! The emulator is chosen here and printed before anything runs:
 //!
@@ -125,8 +125,8 @@ pub fn run(sh: &Shell) -> crate::Result<()> {
 
 /// Every package stays selected (as in `cargo xtask test`), so features resolve the same way
 /// and nothing is rebuilt; only the emulator targets are built and run: `aws` of the tests
-/// crate, `deploy` of the xtask (the real `cargo xtask deploy` against the emulator).
-const TEST_ARGS: [&str; 8] = [
+/// crate, `deploy` and `keys` of the xtask (the real commands against the emulator).
+const TEST_ARGS: [&str; 9] = [
     "--workspace",
     "--locked",
     "--features",
@@ -135,6 +135,7 @@ const TEST_ARGS: [&str; 8] = [
     "xtask/integration",
     "--test=aws",
     "--test=deploy",
+    "--test=keys",
 ];
 
 fn emulator_name(emulator: &Emulator) -> String {
@@ -383,7 +384,8 @@ mod tests {
         // `--workspace` keeps feature resolution identical to `cargo xtask test` (no rebuild).
         assert!(TEST_ARGS.contains(&"--workspace"));
         assert!(TEST_ARGS.contains(&"imagegen-tests/integration"));
-        assert!(TEST_ARGS.contains(&"xtask/integration") && TEST_ARGS.contains(&"--test=deploy"));
+        assert!(TEST_ARGS.contains(&"xtask/integration"));
+        assert!(TEST_ARGS.contains(&"--test=deploy") && TEST_ARGS.contains(&"--test=keys"));
         assert_eq!(MOTO.requirement(), "moto[server]==5.2.5");
         assert!(LOCALSTACK_IMAGE.starts_with("localstack/localstack:3."));
     }

@@ -14,7 +14,10 @@ mod environment;
 mod flags;
 mod install_hooks;
 mod integration;
+mod keys;
 mod lint;
+mod ops;
+mod secrets;
 mod smoke;
 mod test;
 mod tools;
@@ -58,7 +61,8 @@ fn run(sh: &xshell::Shell, command: flags::Command) -> Result<()> {
         C::Docs(args) => docs::run(sh, args.check),
         C::Bench(args) => bench::run(sh, args.iterations),
         C::Deploy(args) => deploy::run(sh, args),
-        C::Keys(_) | C::Secrets(_) => Err("not built yet".into()),
+        C::Keys(args) => keys::run(sh, args),
+        C::Secrets(args) => secrets::run(sh, args),
     }
 }
 

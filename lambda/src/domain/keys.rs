@@ -37,6 +37,13 @@ pub enum Scope {
 }
 
 impl Scope {
+    pub const ALL: [Scope; 4] = [
+        Scope::ImagesWrite,
+        Scope::JobsRead,
+        Scope::UsageRead,
+        Scope::Admin,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::ImagesWrite => "images:write",
@@ -44,6 +51,28 @@ impl Scope {
             Scope::UsageRead => "usage:read",
             Scope::Admin => "admin",
         }
+    }
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A scope name that is not one of [`Scope::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown scope `{0}` (known: images:write, jobs:read, usage:read, admin)")]
+pub struct UnknownScope(pub String);
+
+impl std::str::FromStr for Scope {
+    type Err = UnknownScope;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Scope::ALL
+            .into_iter()
+            .find(|scope| scope.as_str() == s)
+            .ok_or_else(|| UnknownScope(s.to_owned()))
     }
 }
 
@@ -143,13 +172,17 @@ fn secret_matches(secret: &str, stored_hex: &str) -> bool {
     presented.as_slice().ct_eq(&stored).into()
 }
 
+/// Whether `key_id` has the shape of an issued key id (12 hex digits).
+pub fn valid_key_id(key_id: &str) -> bool {
+    key_id.len() == 12 && key_id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// Splits `igk_<key_id>_<secret>` without judging the parts' validity beyond shape.
 pub fn parse_presented(presented: &str) -> Option<(&str, &str)> {
     let rest = presented.strip_prefix(KEY_PREFIX)?;
     let (key_id, secret) = rest.split_once('_')?;
-    let key_id_ok = key_id.len() == 12 && key_id.bytes().all(|b| b.is_ascii_hexdigit());
     let secret_ok = secret.len() == SECRET_LEN && secret.bytes().all(|b| b.is_ascii_alphanumeric());
-    (key_id_ok && secret_ok).then_some((key_id, secret))
+    (valid_key_id(key_id) && secret_ok).then_some((key_id, secret))
 }
 
 fn new_secret() -> String {
@@ -158,6 +191,107 @@ fn new_secret() -> String {
 
 fn format_key(key_id: &str, secret: &str) -> String {
     format!("{KEY_PREFIX}{key_id}_{secret}")
+}
+
+/// A request for a new key: the body of `POST /v1/admin/keys` and the flags of
+/// `cargo xtask keys create`. Both go through [`NewKey::issue`], so their rules cannot diverge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewKey {
+    pub tenant: String,
+    pub scopes: Vec<Scope>,
+    pub limits: KeyLimits,
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// One rule a [`NewKey`] breaks: the field and a stable issue code (the HTTP API reports them
+/// as `details`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyProblem {
+    pub field: &'static str,
+    pub issue: &'static str,
+}
+
+impl KeyProblem {
+    /// The rule in words, for people at a terminal.
+    pub fn message(self) -> String {
+        match (self.field, self.issue) {
+            ("tenant", _) => "tenant must be 1..=64 of a-z, 0-9, `-` and `_`".into(),
+            ("scopes", _) => "at least one scope is required".into(),
+            ("expires_at", _) => "expires_at must be in the future".into(),
+            (field, "must_be_positive") => format!("{field} must be at least 1"),
+            (field, issue) => format!("{field}: {issue}"),
+        }
+    }
+}
+
+/// Every rule a [`NewKey`] breaks, in field order.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid key request: {}", self.problems.iter().map(|p| p.message()).collect::<Vec<_>>().join("; "))]
+pub struct InvalidKey {
+    pub problems: Vec<KeyProblem>,
+}
+
+impl NewKey {
+    /// Checks every rule and reports all that are broken at once.
+    pub fn validate(&self, now: OffsetDateTime) -> Result<(), InvalidKey> {
+        let mut problems = Vec::new();
+        let mut broken = |field, issue| problems.push(KeyProblem { field, issue });
+        if !super::ids::valid_tenant(&self.tenant) {
+            broken("tenant", "invalid");
+        }
+        if self.scopes.is_empty() {
+            broken("scopes", "empty");
+        }
+        for (field, value) in [
+            ("rate_per_minute", self.limits.rate_per_minute),
+            ("burst", self.limits.burst),
+        ] {
+            if value == Some(0) {
+                broken(field, "must_be_positive");
+            }
+        }
+        if self.expires_at.is_some_and(|t| t <= now) {
+            broken("expires_at", "in_the_past");
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(InvalidKey { problems })
+        }
+    }
+
+    /// The key and its plaintext (shown once), if the request keeps every rule.
+    pub fn issue(self, now: OffsetDateTime) -> Result<(ApiKey, String), InvalidKey> {
+        self.validate(now)?;
+        Ok(issue(
+            &self.tenant,
+            self.scopes,
+            self.limits,
+            self.expires_at,
+            now,
+        ))
+    }
+}
+
+/// A key's state as operators see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyStatus {
+    Active,
+    /// Active, and a rotated-out secret still works until its grace period ends.
+    Rotating,
+    Expired,
+    Revoked,
+}
+
+impl KeyStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyStatus::Active => "active",
+            KeyStatus::Rotating => "rotating",
+            KeyStatus::Expired => "expired",
+            KeyStatus::Revoked => "revoked",
+        }
+    }
 }
 
 /// A new key and its plaintext, which is shown once and never stored.
@@ -236,6 +370,18 @@ impl ApiKey {
     pub fn is_active(&self, now: OffsetDateTime) -> bool {
         self.revoked_at.is_none_or(|t| t > now) && self.expires_at.is_none_or(|t| t > now)
     }
+
+    pub fn status(&self, now: OffsetDateTime) -> KeyStatus {
+        if self.revoked_at.is_some_and(|t| t <= now) {
+            KeyStatus::Revoked
+        } else if self.expires_at.is_some_and(|t| t <= now) {
+            KeyStatus::Expired
+        } else if self.previous.as_ref().is_some_and(|p| now < p.valid_until) {
+            KeyStatus::Rotating
+        } else {
+            KeyStatus::Active
+        }
+    }
 }
 
 #[cfg(test)]
@@ -310,6 +456,82 @@ mod tests {
             expiring.verify(secret, NOW + time::Duration::seconds(10)),
             Err(AuthFailure::Expired)
         );
+    }
+
+    #[test]
+    fn a_new_key_request_reports_every_broken_rule_in_field_order() {
+        let request = NewKey {
+            tenant: "Acme Corp".into(),
+            scopes: Vec::new(),
+            limits: KeyLimits {
+                rate_per_minute: Some(0),
+                burst: Some(0),
+                ..KeyLimits::default()
+            },
+            expires_at: Some(NOW),
+        };
+        let err = request.issue(NOW).unwrap_err();
+        let found: Vec<_> = err.problems.iter().map(|p| (p.field, p.issue)).collect();
+        assert_eq!(
+            found,
+            [
+                ("tenant", "invalid"),
+                ("scopes", "empty"),
+                ("rate_per_minute", "must_be_positive"),
+                ("burst", "must_be_positive"),
+                ("expires_at", "in_the_past"),
+            ]
+        );
+        let message = err.to_string();
+        assert!(
+            message.starts_with("invalid key request: tenant must be"),
+            "{message}"
+        );
+        assert!(message.contains("burst must be at least 1"), "{message}");
+    }
+
+    #[test]
+    fn a_valid_new_key_request_issues_a_key_with_its_limits() {
+        let limits = KeyLimits {
+            daily_quota: Some(5),
+            ..KeyLimits::default()
+        };
+        let (key, plaintext) = NewKey {
+            tenant: "acme".into(),
+            scopes: vec![Scope::UsageRead, Scope::JobsRead, Scope::UsageRead],
+            limits,
+            expires_at: Some(NOW + time::Duration::days(1)),
+        }
+        .issue(NOW)
+        .unwrap();
+        assert_eq!(key.scopes, [Scope::JobsRead, Scope::UsageRead]);
+        assert_eq!(key.limits, limits);
+        assert!(parse_presented(&plaintext).is_some());
+    }
+
+    #[test]
+    fn scopes_parse_from_their_names_only() {
+        for scope in Scope::ALL {
+            assert_eq!(scope.as_str().parse::<Scope>(), Ok(scope));
+        }
+        let err = "root".parse::<Scope>().unwrap_err();
+        assert!(err.to_string().contains("images:write"));
+    }
+
+    #[test]
+    fn status_follows_revocation_expiry_and_rotation() {
+        let (stored, _) = key();
+        assert_eq!(stored.status(NOW), KeyStatus::Active);
+        let (rotated, _) = stored.rotated(NOW, time::Duration::minutes(5));
+        assert_eq!(rotated.status(NOW), KeyStatus::Rotating);
+        assert_eq!(
+            rotated.status(NOW + time::Duration::minutes(5)),
+            KeyStatus::Active
+        );
+        assert_eq!(rotated.revoked(NOW).status(NOW), KeyStatus::Revoked);
+        let mut expiring = stored;
+        expiring.expires_at = Some(NOW);
+        assert_eq!(expiring.status(NOW), KeyStatus::Expired);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::layout::{API_KEYS, COUNTERS, IDEMPOTENCY, JOBS};
-use super::{IdempotencyRecord, JobCursor, Reservation, Store, StoreError};
+use super::{IdempotencyRecord, JobCursor, KeyCursor, Reservation, Store, StoreError};
 use crate::domain::ids::JobId;
 use crate::domain::jobs::{Expected, Job};
 use crate::domain::keys::ApiKey;
@@ -243,6 +243,41 @@ impl Store for DynamoStore {
             }
             Err(e) => Err(unavailable(e)),
         }
+    }
+
+    /// A paginated, strongly consistent Scan: operators list keys rarely and there are few, so
+    /// no index is kept for it. Every page decodes whole records; none is printed as is.
+    async fn list_keys(
+        &self,
+        limit: usize,
+        cursor: Option<&KeyCursor>,
+    ) -> Result<(Vec<ApiKey>, Option<KeyCursor>), StoreError> {
+        let limit = i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000);
+        let out = self
+            .client
+            .scan()
+            .table_name(&self.tables.api_keys)
+            .consistent_read(true)
+            .limit(limit)
+            .set_exclusive_start_key(
+                cursor.map(|c| HashMap::from([(API_KEYS.hash_key.to_owned(), s(&c.key_id))])),
+            )
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let keys = out
+            .items()
+            .iter()
+            .map(decode)
+            .collect::<Result<Vec<ApiKey>, _>>()?;
+        let next = out
+            .last_evaluated_key()
+            .and_then(|k| k.get(API_KEYS.hash_key))
+            .and_then(|v| v.as_s().ok())
+            .map(|key_id| KeyCursor {
+                key_id: key_id.clone(),
+            });
+        Ok((keys, next))
     }
 
     /// Each counter is one conditional `ADD`, all sent at once; if any is refused, the ones

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::{IdempotencyRecord, JobCursor, Reservation, Store, StoreError};
+use super::{IdempotencyRecord, JobCursor, KeyCursor, Reservation, Store, StoreError};
 use crate::domain::ids::JobId;
 use crate::domain::jobs::{Expected, Job};
 use crate::domain::keys::ApiKey;
@@ -64,6 +64,35 @@ impl Store for MemoryStore {
             }
             _ => Err(StoreError::Conflict(format!("key {} changed", key.key_id))),
         })
+    }
+
+    async fn list_keys(
+        &self,
+        limit: usize,
+        cursor: Option<&KeyCursor>,
+    ) -> Result<(Vec<ApiKey>, Option<KeyCursor>), StoreError> {
+        Ok(self.with(|s| {
+            // Key id order, so a cursor is simply the last id returned.
+            let mut ids: Vec<&String> = s
+                .keys
+                .keys()
+                .filter(|id| cursor.is_none_or(|c| id.as_str() > c.key_id.as_str()))
+                .collect();
+            ids.sort_unstable();
+            let more = ids.len() > limit;
+            let page: Vec<ApiKey> = ids
+                .into_iter()
+                .take(limit)
+                .filter_map(|id| s.keys.get(id).cloned())
+                .collect();
+            let next = match page.last() {
+                Some(last) if more => Some(KeyCursor {
+                    key_id: last.key_id.clone(),
+                }),
+                _ => None,
+            };
+            (page, next)
+        }))
     }
 
     async fn reserve(&self, counters: &[CounterAdd]) -> Result<Reservation, StoreError> {
@@ -207,6 +236,39 @@ mod tests {
             limit,
             expires_at: 0,
         }
+    }
+
+    #[tokio::test]
+    async fn every_key_is_listed_once_across_pages() {
+        use crate::domain::keys::{KeyLimits, Scope, issue};
+        let store = MemoryStore::new();
+        let now = time::OffsetDateTime::now_utc();
+        let mut created: Vec<String> = Vec::new();
+        for tenant in ["a", "b", "c", "d", "e"] {
+            let (key, _) = issue(
+                tenant,
+                vec![Scope::JobsRead],
+                KeyLimits::default(),
+                None,
+                now,
+            );
+            store.create_key(&key).await.unwrap();
+            created.push(key.key_id);
+        }
+        let (first, cursor) = store.list_keys(2, None).await.unwrap();
+        assert_eq!(first.len(), 2);
+        assert!(cursor.is_some());
+        let mut listed: Vec<String> = super::super::all_keys(&store)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|k| k.key_id)
+            .collect();
+        listed.sort();
+        created.sort();
+        assert_eq!(listed, created);
+        let (all, none) = store.list_keys(5, None).await.unwrap();
+        assert_eq!((all.len(), none), (5, None));
     }
 
     #[tokio::test]

@@ -45,6 +45,12 @@ pub struct IdempotencyRecord {
     pub expires_at: i64,
 }
 
+/// A position in the list of every key: the last key id returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyCursor {
+    pub key_id: String,
+}
+
 /// A position in a tenant's job list (opaque to clients).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobCursor {
@@ -59,6 +65,14 @@ pub trait Store: Send + Sync {
     async fn get_key(&self, key_id: &str) -> Result<Option<ApiKey>, StoreError>;
     /// Replaces a key iff the stored one still has `expected_version`.
     async fn replace_key(&self, key: &ApiKey, expected_version: u64) -> Result<(), StoreError>;
+    /// Every key (for operators), a page at a time in no particular order: at most `limit`
+    /// after `cursor`, and where the next page starts (`None` after the last). Reads are
+    /// strongly consistent. Records hold digests, never secrets.
+    async fn list_keys(
+        &self,
+        limit: usize,
+        cursor: Option<&KeyCursor>,
+    ) -> Result<(Vec<ApiKey>, Option<KeyCursor>), StoreError>;
 
     // --- counters
     /// Adds every counter's amount iff each stays within its limit; all or nothing.
@@ -90,4 +104,19 @@ pub trait Store: Send + Sync {
         limit: usize,
         cursor: Option<&JobCursor>,
     ) -> Result<(Vec<Job>, Option<JobCursor>), StoreError>;
+}
+
+/// Every key in the store, following [`Store::list_keys`]' pages.
+pub async fn all_keys(store: &dyn Store) -> Result<Vec<ApiKey>, StoreError> {
+    const PAGE: usize = 100;
+    let mut keys = Vec::new();
+    let mut cursor = None;
+    loop {
+        let (page, next) = store.list_keys(PAGE, cursor.as_ref()).await?;
+        keys.extend(page);
+        match next {
+            Some(next) => cursor = Some(next),
+            None => return Ok(keys),
+        }
+    }
 }

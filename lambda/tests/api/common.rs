@@ -27,7 +27,9 @@ use imagegen::gemini::{
 };
 use imagegen::queue::LocalQueue;
 use imagegen::queue::local::Delivery;
-use imagegen::store::{IdempotencyRecord, JobCursor, MemoryStore, Reservation, Store, StoreError};
+use imagegen::store::{
+    IdempotencyRecord, JobCursor, KeyCursor, MemoryStore, Reservation, Store, StoreError,
+};
 use imagegen::telemetry::Metrics;
 use imagegen::worker::{StepError, StepOutcome, Worker};
 use serde_json::{Value, json};
@@ -752,6 +754,14 @@ impl Store for FaultyStore {
     async fn replace_key(&self, key: &ApiKey, expected_version: u64) -> Result<(), StoreError> {
         self.check("replace_key")?;
         self.inner.replace_key(key, expected_version).await
+    }
+    async fn list_keys(
+        &self,
+        limit: usize,
+        cursor: Option<&KeyCursor>,
+    ) -> Result<(Vec<ApiKey>, Option<KeyCursor>), StoreError> {
+        self.check("list_keys")?;
+        self.inner.list_keys(limit, cursor).await
     }
     async fn reserve(&self, counters: &[CounterAdd]) -> Result<Reservation, StoreError> {
         self.check("reserve")?;

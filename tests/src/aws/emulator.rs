@@ -108,8 +108,12 @@ async fn start_localstack(image: &str, name: &str) -> Result<Emulator, Error> {
     let container = GenericImage::new(repository, tag)
         .with_exposed_port(LOCALSTACK_PORT.tcp())
         .with_wait_for(WaitFor::message_on_stdout("Ready."))
-        // lambda, sts, iam: `cargo xtask deploy`'s tests (xtask/tests/deploy.rs).
-        .with_env_var("SERVICES", "s3,sqs,dynamodb,secretsmanager,lambda,sts,iam")
+        // sts, lambda, iam, apigateway: `cargo xtask deploy` and `cargo xtask keys` run their
+        // preflight, ship code and register keys with usage plans (xtask/tests/).
+        .with_env_var(
+            "SERVICES",
+            "s3,sqs,dynamodb,secretsmanager,sts,lambda,iam,apigateway",
+        )
         .with_env_var("EAGER_SERVICE_LOADING", "1")
         .with_env_var("DYNAMODB_IN_MEMORY", "1")
         // Verify presigned URLs (signature and expiry) as S3 does; needs the `test` secret.

@@ -9,7 +9,7 @@ use imagegen::domain::jobs::{Job, JobParams, JobStatus};
 use imagegen::domain::keys::{KeyLimits, Scope, issue};
 use imagegen::domain::limits::CounterAdd;
 use imagegen::store::layout::TABLES;
-use imagegen::store::{IdempotencyRecord, Reservation, Store, StoreError};
+use imagegen::store::{IdempotencyRecord, Reservation, Store, StoreError, all_keys};
 use imagegen_tests::aws::TestEnv;
 use time::{Duration, OffsetDateTime};
 
@@ -124,6 +124,42 @@ async fn api_keys_are_created_read_and_replaced_only_at_the_expected_version() {
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(store.get_key(&key.key_id).await.unwrap(), Some(rotated));
+}
+
+#[tokio::test]
+async fn every_key_is_listed_once_across_scan_pages() {
+    let env = TestEnv::new().await.unwrap();
+    let store = &env.app.store;
+    let mut created = Vec::new();
+    for tenant in ["a", "b", "c", "d", "e"] {
+        let (key, _) = issue(
+            tenant,
+            vec![Scope::JobsRead],
+            KeyLimits::default(),
+            None,
+            now(),
+        );
+        store.create_key(&key).await.unwrap();
+        created.push(key);
+    }
+    let mut listed = Vec::new();
+    let mut cursor = None;
+    let mut pages = 0;
+    loop {
+        let (page, next) = store.list_keys(2, cursor.as_ref()).await.unwrap();
+        assert!(page.len() <= 2);
+        listed.extend(page);
+        pages += 1;
+        match next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert!(pages >= 3, "{pages} pages");
+    listed.sort_by(|a, b| a.key_id.cmp(&b.key_id));
+    created.sort_by(|a, b| a.key_id.cmp(&b.key_id));
+    assert_eq!(listed, created);
+    assert_eq!(all_keys(&**store).await.unwrap().len(), 5);
 }
 
 #[tokio::test]

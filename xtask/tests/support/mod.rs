@@ -223,6 +223,7 @@ pub fn xtask(terraform: &FakeTerraform, aws_endpoint: &str) -> Command {
         .env("AWS_REGION", REGION)
         .env("AWS_CONFIG_FILE", &no_file)
         .env("AWS_SHARED_CREDENTIALS_FILE", &no_file)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("NO_COLOR", "1")
         .env_remove("AWS_SESSION_TOKEN")
         .env_remove("AWS_PROFILE")

@@ -1,0 +1,50 @@
+//! The preflight of the operations commands that act on a deployed environment (`keys`,
+//! `secrets`): whose AWS credentials, then the environment's Terraform outputs.
+//!
+//! Everything here reports on stderr: those commands keep stdout for their result.
+
+use aws_config::SdkConfig;
+use xshell::Shell;
+
+use crate::environment::{self, Env, Outputs};
+
+/// A deployed environment, reachable: AWS configuration and the names of its resources.
+pub struct Connected {
+    pub env: Env,
+    pub sdk: SdkConfig,
+    pub outputs: Outputs,
+}
+
+/// Credentials resolve (sts:GetCallerIdentity), `terraform init` against the account's state
+/// bucket, `terraform output -json`.
+pub fn connect(
+    sh: &Shell,
+    runtime: &tokio::runtime::Runtime,
+    env: Env,
+) -> crate::Result<Connected> {
+    let (sdk, account_id) = runtime.block_on(async {
+        let sdk = crate::aws::sdk_config().await;
+        let account_id = crate::aws::account_id(&sdk).await?;
+        Ok::<_, Box<dyn std::error::Error>>((sdk, account_id))
+    })?;
+    let region = sdk.region().map_or("(no region)", |r| r.as_ref());
+    eprintln!("==> {env}: AWS account {account_id}, {region}");
+    eprintln!("reading environments/{env} (terraform init, output)");
+    environment::init_quietly(sh, env, &environment::state_bucket(&account_id))?;
+    let outputs = Outputs::read(sh, env)?;
+    Ok(Connected { env, sdk, outputs })
+}
+
+/// An AWS error in one line: the service's code and message when it sent them.
+pub fn describe<E, R>(e: &aws_sdk_apigateway::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_apigateway::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    use aws_sdk_apigateway::error::ProvideErrorMetadata;
+    match (e.code(), e.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.to_owned(),
+        _ => aws_sdk_apigateway::error::DisplayErrorContext(e).to_string(),
+    }
+}
