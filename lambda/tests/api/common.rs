@@ -366,6 +366,17 @@ impl Harness {
     }
 
     /// `PUT`s bytes to a signed upload URL through the router.
+    /// `POST /v1/uploads` declaring `bytes` as `content_type`.
+    pub async fn declare_upload(&self, key: &str, bytes: &[u8], content_type: &str) -> Resp {
+        self.call(
+            "POST",
+            "/v1/uploads",
+            Some(key),
+            Some(upload_of(bytes, content_type)),
+        )
+        .await
+    }
+
     pub async fn put_url(&self, url: &str, bytes: Vec<u8>, content_type: &str) -> Resp {
         self.req("PUT", strip_base(url))
             .raw(bytes, Some(content_type))

@@ -136,14 +136,9 @@ async fn forbidden_is_a_missing_scope() {
             .unwrap()
             .contains("images:write")
     );
-    h.call(
-        "POST",
-        "/v1/uploads",
-        Some(&reader.key),
-        Some(upload_of(&png(8, 8), "image/png")),
-    )
-    .await
-    .assert_error(403, "forbidden");
+    h.declare_upload(&reader.key, &png(8, 8), "image/png")
+        .await
+        .assert_error(403, "forbidden");
     h.call("GET", "/v1/usage", Some(&reader.key), None)
         .await
         .assert_error(403, "forbidden");

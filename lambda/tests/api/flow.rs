@@ -196,14 +196,7 @@ async fn every_route_of_the_contract_works_for_its_scope() {
     list.assert_status(200);
     assert_eq!(list.json["jobs"][0]["job_id"], job);
     assert!(list.json["next_cursor"].is_null());
-    let up = h
-        .call(
-            "POST",
-            "/v1/uploads",
-            Some(&key.key),
-            Some(upload_of(&png(8, 8), "image/png")),
-        )
-        .await;
+    let up = h.declare_upload(&key.key, &png(8, 8), "image/png").await;
     up.assert_status(201);
     assert!(up.json["upload_id"].as_str().unwrap().starts_with("upl_"));
     let usage = h.call("GET", "/v1/usage", Some(&key.key), None).await;

@@ -161,14 +161,7 @@ async fn tenants_never_see_each_others_jobs_usage_images_or_uploads() {
     assert_eq!(h.used(&a, "day").await, 5);
 
     // A's upload id is not B's to use.
-    let upload = h
-        .call(
-            "POST",
-            "/v1/uploads",
-            Some(&a.key),
-            Some(upload_of(&png(16, 16), "image/png")),
-        )
-        .await;
+    let upload = h.declare_upload(&a.key, &png(16, 16), "image/png").await;
     upload.assert_status(201);
     h.put_url(
         upload.json["url"].as_str().unwrap(),
@@ -193,14 +186,7 @@ async fn tenants_never_see_each_others_jobs_usage_images_or_uploads() {
     .await
     .assert_status(202);
     // B's signed upload URL cannot be bent to write into A's uploads.
-    let b_upload = h
-        .call(
-            "POST",
-            "/v1/uploads",
-            Some(&b.key),
-            Some(upload_of(&png(16, 16), "image/png")),
-        )
-        .await;
+    let b_upload = h.declare_upload(&b.key, &png(16, 16), "image/png").await;
     let b_url = b_upload.json["url"].as_str().unwrap();
     let bent = b_url.replace("uploads/tenant-b/", "uploads/tenant-a/");
     h.put_url(&bent, png(16, 16), "image/png")

@@ -130,14 +130,7 @@ async fn logs_and_metrics_carry_what_operators_need_and_no_secrets() {
         .assert_status(200);
 
     // Images with a reference: inline and uploaded.
-    let upload = h
-        .call(
-            "POST",
-            "/v1/uploads",
-            Some(&new.key),
-            Some(upload_of(&png(40, 40), "image/png")),
-        )
-        .await;
+    let upload = h.declare_upload(&new.key, &png(40, 40), "image/png").await;
     h.put_url(
         upload.json["url"].as_str().unwrap(),
         png(40, 40),

@@ -35,14 +35,7 @@ async fn upload_then_reference_reaches_the_generator_prepared() {
 
     // Wider than the 1536 px longest side the model gets (and thin, so debug builds are quick).
     let original = png(1600, 100);
-    let res = h
-        .call(
-            "POST",
-            "/v1/uploads",
-            Some(&key.key),
-            Some(upload_of(&original, "image/png")),
-        )
-        .await;
+    let res = h.declare_upload(&key.key, &original, "image/png").await;
     res.assert_status(201);
     let upload_id = res.json["upload_id"].as_str().unwrap().to_owned();
     assert!(upload_id.starts_with("upl_") && upload_id.len() == 36);
@@ -98,14 +91,7 @@ async fn inline_references_are_prepared_too_and_mixed_with_uploads() {
         .build();
     let key = h.create_key("acme", ALL_SCOPES).await;
     let uploaded = jpeg(40, 30);
-    let upload = h
-        .call(
-            "POST",
-            "/v1/uploads",
-            Some(&key.key),
-            Some(upload_of(&uploaded, "image/jpeg")),
-        )
-        .await;
+    let upload = h.declare_upload(&key.key, &uploaded, "image/jpeg").await;
     h.put_url(upload.json["url"].as_str().unwrap(), uploaded, "image/jpeg")
         .await
         .assert_status(200);
@@ -180,14 +166,7 @@ async fn an_upload_other_than_the_declared_one_is_refused_as_s3_would() {
     let h = Harness::new();
     let key = h.create_key("acme", ALL_SCOPES).await;
     let image = png(8, 8);
-    let res = h
-        .call(
-            "POST",
-            "/v1/uploads",
-            Some(&key.key),
-            Some(upload_of(&image, "image/png")),
-        )
-        .await;
+    let res = h.declare_upload(&key.key, &image, "image/png").await;
     let url = res.json["url"].as_str().unwrap().to_owned();
 
     let mut longer = image.clone();
@@ -221,14 +200,7 @@ async fn unknown_or_unusable_uploads_are_client_errors() {
     let key = h.create_key("acme", ALL_SCOPES).await;
 
     // Never uploaded (a URL was issued, nothing was PUT), or never issued at all.
-    let issued = h
-        .call(
-            "POST",
-            "/v1/uploads",
-            Some(&key.key),
-            Some(upload_of(&png(8, 8), "image/png")),
-        )
-        .await;
+    let issued = h.declare_upload(&key.key, &png(8, 8), "image/png").await;
     for id in [
         issued.json["upload_id"].as_str().unwrap(),
         "upl_0123456789abcdef0123456789abcdef",
@@ -244,14 +216,7 @@ async fn unknown_or_unusable_uploads_are_client_errors() {
         (b"hello, world".to_vec(), "image/png"),
         (GIF.to_vec(), "image/webp"),
     ] {
-        let up = h
-            .call(
-                "POST",
-                "/v1/uploads",
-                Some(&key.key),
-                Some(upload_of(&bytes, ct)),
-            )
-            .await;
+        let up = h.declare_upload(&key.key, &bytes, ct).await;
         h.put_url(up.json["url"].as_str().unwrap(), bytes, ct)
             .await
             .assert_status(200);
@@ -274,14 +239,7 @@ async fn upload_urls_expire_and_cannot_be_tampered_with() {
     let h = Harness::new();
     let key = h.create_key("acme", ALL_SCOPES).await;
     let image = png(8, 8);
-    let res = h
-        .call(
-            "POST",
-            "/v1/uploads",
-            Some(&key.key),
-            Some(upload_of(&image, "image/png")),
-        )
-        .await;
+    let res = h.declare_upload(&key.key, &image, "image/png").await;
     let url = res.json["url"].as_str().unwrap().to_owned();
     // Another key than the one signed is refused.
     let elsewhere = url.replace("uploads/acme/", "uploads/acme/x");
