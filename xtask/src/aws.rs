@@ -5,6 +5,7 @@
 //! at an emulator, as the integration tests do.
 
 use aws_config::SdkConfig;
+use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 /// The xtask is synchronous (xshell); AWS calls run on a small runtime built per command.
 pub fn runtime() -> crate::Result<tokio::runtime::Runtime> {
@@ -27,7 +28,7 @@ pub async fn account_id(sdk: &SdkConfig) -> crate::Result<String> {
         .map_err(|e| {
             format!(
                 "AWS credentials do not resolve ({}); set AWS_PROFILE or run `aws sso login`",
-                aws_sdk_sts::error::DisplayErrorContext(&e)
+                DisplayErrorContext(&e)
             )
         })?;
     identity
@@ -44,13 +45,26 @@ pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(config)
 }
 
-/// One line for a failed AWS call: the operation and the service's own message.
-pub fn error<E>(what: &str, error: E) -> String
+/// A failed AWS call in one line: what was called, then [`describe`].
+pub fn error<E, R>(what: &str, e: SdkError<E, R>) -> String
 where
-    E: std::error::Error,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
 {
-    format!(
-        "{what} failed: {}",
-        aws_sdk_sts::error::DisplayErrorContext(&error)
-    )
+    format!("{what} failed: {}", describe(&e))
+}
+
+/// An AWS error in one line: the service's code and message when it sent them.
+/// Every SDK crate re-exports the same `SdkError` (aws-smithy-runtime-api's), so this serves
+/// all services.
+pub fn describe<E, R>(e: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match (e.code(), e.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.to_owned(),
+        _ => DisplayErrorContext(e).to_string(),
+    }
 }

@@ -78,10 +78,10 @@ pub fn run(sh: &Shell, args: DeployArgs) -> crate::Result<()> {
         release::check_id(id)?;
     }
     let rt = aws::runtime()?;
-    let sdk = if args.dry_run {
+    let clients = if args.dry_run {
         None
     } else {
-        Some(rt.block_on(aws::sdk_config()))
+        Some(Clients::new(rt.block_on(aws::sdk_config())))
     };
     let mut deploy = Deploy {
         sh,
@@ -90,7 +90,7 @@ pub fn run(sh: &Shell, args: DeployArgs) -> crate::Result<()> {
         progress: Progress::new(steps(&args), !args.dry_run),
         args: &args,
         rt,
-        sdk,
+        clients,
     };
     let what = if args.code_only { "code to" } else { "to" };
     if deploy.dry {
@@ -154,7 +154,24 @@ struct Deploy<'a> {
     args: &'a DeployArgs,
     rt: tokio::runtime::Runtime,
     /// None in a dry run, which makes no AWS call.
-    sdk: Option<SdkConfig>,
+    clients: Option<Clients>,
+}
+
+/// The AWS clients a deploy uses, built once from one configuration.
+struct Clients {
+    sdk: SdkConfig,
+    s3: aws_sdk_s3::Client,
+    lambda: aws_sdk_lambda::Client,
+}
+
+impl Clients {
+    fn new(sdk: SdkConfig) -> Self {
+        Self {
+            s3: aws::s3_client(&sdk),
+            lambda: aws_sdk_lambda::Client::new(&sdk),
+            sdk,
+        }
+    }
 }
 
 /// What the preflight learnt.
@@ -165,13 +182,7 @@ struct Preflight {
 
 impl Deploy<'_> {
     fn full(&mut self) -> crate::Result<()> {
-        let pre = self.preflight()?;
-        let bucket = environment::artifact_bucket(&pre.account);
-        let release = self.release(&pre, &bucket)?;
-
-        self.progress.start(INIT);
-        let state_bucket = environment::state_bucket(&pre.account);
-        self.terraform(&environment::init_args(self.env, &state_bucket))?;
+        let (release, bucket) = self.prepare()?;
 
         self.progress.start(PLAN);
         let plan_file = format!("deploy-{}.tfplan", release.short_id());
@@ -247,13 +258,7 @@ impl Deploy<'_> {
     }
 
     fn code_only(&mut self) -> crate::Result<()> {
-        let pre = self.preflight()?;
-        let bucket = environment::artifact_bucket(&pre.account);
-        let release = self.release(&pre, &bucket)?;
-
-        self.progress.start(INIT);
-        let state_bucket = environment::state_bucket(&pre.account);
-        self.terraform(&environment::init_args(self.env, &state_bucket))?;
+        let (release, bucket) = self.prepare()?;
 
         self.progress.start(OUTPUTS);
         let outputs = self.outputs()?;
@@ -300,6 +305,19 @@ impl Deploy<'_> {
 
     // --- steps ---------------------------------------------------------------------------
 
+    /// The steps both kinds of deploy begin with: preflight, the release (in the artifact
+    /// bucket, which it returns too), `terraform init`.
+    fn prepare(&mut self) -> crate::Result<(Release, String)> {
+        let pre = self.preflight()?;
+        let bucket = environment::artifact_bucket(&pre.account);
+        let release = self.release(&pre, &bucket)?;
+
+        self.progress.start(INIT);
+        let state_bucket = environment::state_bucket(&pre.account);
+        self.terraform(&environment::init_args(self.env, &state_bucket))?;
+        Ok((release, bucket))
+    }
+
     fn preflight(&mut self) -> crate::Result<Preflight> {
         self.progress.start(PREFLIGHT);
         self.say("$ terraform version");
@@ -325,7 +343,7 @@ impl Deploy<'_> {
         let account = if self.dry {
             "<account-id>".to_owned()
         } else {
-            let account = self.rt.block_on(aws::account_id(self.sdk()?))?;
+            let account = self.rt.block_on(aws::account_id(&self.aws()?.sdk))?;
             self.say(format!("-> account {account}"));
             account
         };
@@ -418,7 +436,7 @@ impl Deploy<'_> {
                         "-> {} ({:.2} MB, sha256 {})",
                         zip.path.display(),
                         zip.data.len() as f64 / 1e6,
-                        release::sha256_hex(&zip.data)
+                        crate::zip::sha256_hex(&zip.data)
                     ));
                 }
                 zips
@@ -489,7 +507,7 @@ impl Deploy<'_> {
             return Ok(());
         }
         let data = data.ok_or_else(|| format!("internal: nothing to upload to {target}"))?;
-        let s3 = aws::s3_client(self.sdk()?);
+        let s3 = &self.aws()?.s3;
         let head = self
             .rt
             .block_on(s3.head_object().bucket(bucket).key(key).send());
@@ -534,7 +552,7 @@ impl Deploy<'_> {
         let release = if self.dry {
             Release::placeholder(id, self.args.arch)
         } else {
-            let s3 = aws::s3_client(self.sdk()?);
+            let s3 = &self.aws()?.s3;
             let object = self
                 .rt
                 .block_on(s3.get_object().bucket(bucket).key(&key).send())
@@ -557,15 +575,17 @@ impl Deploy<'_> {
             Release::from_stored(id, bytes)?
         };
         for bin in crate::LAMBDA_BINS {
-            let zip_target = format!("s3://{bucket}/{}", release.zip(bin)?.key);
+            let zip_key = &release.zip(bin)?.key;
+            let zip_target = format!("s3://{bucket}/{zip_key}");
             self.say(format!("aws s3:HeadObject {zip_target}"));
             if !self.dry {
-                let s3 = aws::s3_client(self.sdk()?);
                 self.rt
                     .block_on(
-                        s3.head_object()
+                        self.aws()?
+                            .s3
+                            .head_object()
                             .bucket(bucket)
-                            .key(&release.zip(bin)?.key)
+                            .key(zip_key)
                             .send(),
                     )
                     .map_err(|e| {
@@ -728,8 +748,8 @@ impl Deploy<'_> {
         println!("      {line}");
     }
 
-    fn sdk(&self) -> crate::Result<&SdkConfig> {
-        self.sdk
+    fn aws(&self) -> crate::Result<&Clients> {
+        self.clients
             .as_ref()
             .ok_or_else(|| "internal: an AWS call in a dry run".into())
     }

@@ -1,9 +1,12 @@
-//! Reads the glibc symbol versions an ELF binary needs, so a binary that would fail to start
-//! on Lambda's `provided.al2023` (glibc 2.34) is refused at build time, not at deploy time.
+//! Reads what an ELF binary needs from its host: the glibc symbol versions, so a binary that
+//! would fail to start on Lambda's `provided.al2023` (glibc 2.34) is refused at build time, and
+//! the machine it was built for, so an arm64 zip is never shipped as x86_64.
 
 use std::fmt;
 
 use object::read::elf::FileHeader;
+
+use crate::flags::Arch;
 
 /// The newest glibc of Lambda's `provided.al2023` runtime.
 pub const LAMBDA_MAX_GLIBC: GlibcVersion = GlibcVersion(2, 34, 0);
@@ -56,6 +59,17 @@ pub fn max_glibc_needed(data: &[u8]) -> crate::Result<Option<GlibcVersion>> {
     Ok(newest)
 }
 
+/// The architecture of a 64-bit ELF file from its header (the first 64 bytes suffice); None
+/// for anything else, as a `bootstrap` may be a script.
+pub fn arch(head: &[u8]) -> Option<Arch> {
+    let header = object::elf::FileHeader64::<object::Endianness>::parse(head).ok()?;
+    match header.e_machine(header.endian().ok()?) {
+        object::elf::EM_X86_64 => Some(Arch::X86_64),
+        object::elf::EM_AARCH64 => Some(Arch::Arm64),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,6 +96,23 @@ mod tests {
         let exe = std::fs::read(std::env::current_exe().unwrap()).unwrap();
         let v = max_glibc_needed(&exe).unwrap().unwrap();
         assert!(v >= GlibcVersion(2, 2, 5), "{v}");
+    }
+
+    #[test]
+    fn an_elf_bootstrap_must_match_the_architecture() {
+        // This test binary is an ELF for the host; only the header is read.
+        let exe = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        let (host, other, other_machine) = if cfg!(target_arch = "aarch64") {
+            (Arch::Arm64, Arch::X86_64, object::elf::EM_X86_64)
+        } else {
+            (Arch::X86_64, Arch::Arm64, object::elf::EM_AARCH64)
+        };
+        assert_eq!(arch(&exe[..64]), Some(host));
+        let mut patched = exe[..64].to_vec();
+        patched[18..20].copy_from_slice(&other_machine.to_le_bytes());
+        assert_eq!(arch(&patched), Some(other));
+        assert_eq!(arch(b"#!/bin/sh\n"), None);
+        assert_eq!(arch(&exe[..20]), None, "a truncated header is not an ELF");
     }
 
     #[test]

@@ -150,40 +150,34 @@ impl Outputs {
 
     /// The usage plan keys are registered with: `plan`, or the only one there is.
     pub fn usage_plan(&self, plan: Option<&str>) -> crate::Result<(&str, &str)> {
-        match plan {
-            Some(name) => self
-                .usage_plan_ids
-                .get_key_value(name)
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .ok_or_else(|| {
-                    let known: Vec<_> = self.usage_plan_ids.keys().map(String::as_str).collect();
-                    format!(
-                        "no usage plan `{name}`; the environment has: {}",
-                        known.join(", ")
-                    )
-                    .into()
-                }),
-            None => match self.usage_plan_ids.len() {
-                1 => self
-                    .usage_plan_ids
-                    .iter()
-                    .next()
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .ok_or_else(|| "no usage plan".into()),
-                0 => Err(
-                    "the environment defines no usage plan (usage_plans in terraform.tfvars)"
-                        .into(),
-                ),
+        let plans = &self.usage_plan_ids;
+        let known = || {
+            plans
+                .keys()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let found = match plan {
+            Some(name) => plans.get_key_value(name).ok_or_else(|| {
+                format!("no usage plan `{name}`; the environment has: {}", known())
+            })?,
+            None => match (plans.iter().next(), plans.len()) {
+                (Some(only), 1) => only,
+                (None, _) => {
+                    return Err(
+                        "the environment defines no usage plan (usage_plans in terraform.tfvars)"
+                            .into(),
+                    );
+                }
                 _ => {
-                    let known: Vec<_> = self.usage_plan_ids.keys().map(String::as_str).collect();
-                    Err(format!(
-                        "several usage plans ({}); pick one with --plan",
-                        known.join(", ")
-                    )
-                    .into())
+                    return Err(
+                        format!("several usage plans ({}); pick one with --plan", known()).into(),
+                    );
                 }
             },
-        }
+        };
+        Ok((found.0.as_str(), found.1.as_str()))
     }
 }
 

@@ -28,8 +28,9 @@ use imagegen::store::{Store, StoreError, all_keys};
 use time::OffsetDateTime;
 use xshell::Shell;
 
+use crate::aws::describe;
 use crate::flags::{KeyIdArgs, KeysArgs, KeysCommand, KeysCreateArgs, KeysRotateArgs};
-use crate::ops::{Connected, describe};
+use crate::ops::Connected;
 use gateway::{Gateway, GatewayKey};
 
 pub fn run(sh: &Shell, args: KeysArgs) -> crate::Result<()> {
@@ -292,7 +293,8 @@ impl<'a> Keys<'a> {
         }
         let view = self.prune().await.map_err(|e| {
             format!(
-                "key {} is revoked in the store (the service refuses it), but its API Gateway                  keys could not be checked ({e}); run the command again",
+                "key {} is revoked in the store (the service refuses it), but its API Gateway \
+                 keys could not be checked ({e}); run the command again",
                 key.key_id
             )
         })?;

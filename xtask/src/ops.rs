@@ -34,17 +34,3 @@ pub fn connect(
     let outputs = Outputs::read(sh, env)?;
     Ok(Connected { env, sdk, outputs })
 }
-
-/// An AWS error in one line: the service's code and message when it sent them.
-pub fn describe<E, R>(e: &aws_sdk_apigateway::error::SdkError<E, R>) -> String
-where
-    E: aws_sdk_apigateway::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    use aws_sdk_apigateway::error::ProvideErrorMetadata;
-    match (e.code(), e.message()) {
-        (Some(code), Some(message)) => format!("{code}: {message}"),
-        (Some(code), None) => code.to_owned(),
-        _ => aws_sdk_apigateway::error::DisplayErrorContext(e).to_string(),
-    }
-}

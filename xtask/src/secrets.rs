@@ -12,8 +12,8 @@ use imagegen::domain::keys::sha256_hex;
 use imagegen::secrets::SecretString;
 use xshell::Shell;
 
+use crate::aws::describe;
 use crate::flags::{SecretsArgs, SecretsCommand, SetGeminiKeyArgs};
-use crate::ops::describe;
 
 /// Far above any API key; stops a wrong file piped in by mistake from being read whole.
 const MAX_KEY_LEN: usize = 1024;

@@ -62,14 +62,26 @@ pub fn package_all() -> crate::Result<Vec<Artifact>> {
 }
 
 fn describe(bin: &'static str, zip: PathBuf, bytes: &[u8]) -> Artifact {
-    let digest = Sha256::digest(bytes);
     Artifact {
         bin,
         zip,
         bytes: bytes.len() as u64,
-        sha256_hex: digest.iter().map(|b| format!("{b:02x}")).collect(),
-        sha256_base64: base64::engine::general_purpose::STANDARD.encode(digest),
+        sha256_hex: sha256_hex(bytes),
+        sha256_base64: filebase64sha256(bytes),
     }
+}
+
+/// The SHA-256 of `bytes` in lowercase hex: content addresses and release IDs.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Terraform's `filebase64sha256`: standard base64 of the raw SHA-256 digest.
+pub fn filebase64sha256(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes))
 }
 
 /// `SOURCE_DATE_EPOCH` when set (reproducible-builds.org), else the zip epoch, 1980-01-01.

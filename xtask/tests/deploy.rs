@@ -54,13 +54,7 @@ struct World {
 async fn world() -> World {
     let emulator = imagegen_tests::aws::emulator().await.unwrap();
     let sdk = imagegen_tests::aws::env::sdk_config(emulator).await;
-    let account = aws_sdk_sts::Client::new(&sdk)
-        .get_caller_identity()
-        .send()
-        .await
-        .unwrap()
-        .account
-        .unwrap();
+    let account = support::account_id(&sdk).await;
     let bucket = format!("imagegen-artifacts-{account}");
     let world = World {
         emulator,
@@ -280,6 +274,20 @@ impl World {
         (version, config.code_sha256().unwrap().to_owned())
     }
 
+    /// The functions of a deployed environment running `live`'s code, a `/healthz` that fails
+    /// `failures` times first, and the outputs naming both: what Terraform would have left.
+    async fn serve(
+        &self,
+        terraform: &FakeTerraform,
+        live: &Zips,
+        failures: usize,
+    ) -> (String, String, Health) {
+        let (api, worker) = self.create_functions(&live.api, &live.worker).await;
+        let health = Health::start(failures);
+        terraform.set_outputs(&outputs_json(&health.url, &api, &worker));
+        (api, worker, health)
+    }
+
     fn xtask(&self, terraform: &FakeTerraform) -> std::process::Command {
         xtask(terraform, &self.emulator.endpoint)
     }
@@ -452,9 +460,7 @@ async fn staging_deploy_plans_the_release_applies_the_saved_plan_and_smokes() {
     let terraform = FakeTerraform::new("{}", PLAN_JSON);
     let zips = Zips::new(&world, "v1", &terraform);
     // Terraform (the stand-in's apply does nothing) leaves the functions on the release.
-    let (api, worker) = world.create_functions(&zips.api, &zips.worker).await;
-    let health = Health::start(1);
-    terraform.set_outputs(&outputs_json(&health.url, &api, &worker));
+    let (api, _worker, health) = world.serve(&terraform, &zips, 1).await;
 
     let mut command = world.xtask(&terraform);
     command.args(["deploy", "--env", "staging", "--zips", zips.dir()]);
@@ -530,15 +536,13 @@ async fn prod_applies_only_after_its_name_is_typed() {
     let world = world().await;
     let terraform = FakeTerraform::new("{}", PLAN_JSON);
     let zips = Zips::new(&world, "v1", &terraform);
-    let (api, worker) = world.create_functions(&zips.api, &zips.worker).await;
-    let health = Health::start(0);
-    terraform.set_outputs(&outputs_json(&health.url, &api, &worker));
+    let (_api, _worker, health) = world.serve(&terraform, &zips, 0).await;
     let repo = TempRepo::clean();
     let deploy = |answer: Option<&str>| {
         let mut command = world.xtask(&terraform);
         command.args(["deploy", "--env", "prod", "--zips", zips.dir()]);
         repo.apply(&mut command);
-        run(command, Some(answer.unwrap_or("")))
+        run(command, Some(answer.unwrap_or("").as_bytes()))
     };
 
     for wrong in ["yes", "staging", "PROD", ""] {
@@ -633,9 +637,7 @@ async fn rollback_deploys_an_earlier_release_without_building_or_uploading() {
     let world = world().await;
     let terraform = FakeTerraform::new("{}", PLAN_JSON);
     let old = Zips::new(&world, "v1", &terraform);
-    let (api, worker) = world.create_functions(&old.api, &old.worker).await;
-    let health = Health::start(0);
-    terraform.set_outputs(&outputs_json(&health.url, &api, &worker));
+    let (_api, _worker, _health) = world.serve(&terraform, &old, 0).await;
 
     // An earlier deploy made the release.
     let mut command = world.xtask(&terraform);
@@ -732,9 +734,7 @@ async fn code_only_updates_publishes_and_moves_live_then_changes_nothing() {
     let terraform = FakeTerraform::new("{}", PLAN_JSON);
     let old = Zips::new(&world, "v1", &terraform);
     let new = Zips::new(&world, "v2", &terraform);
-    let (api, worker) = world.create_functions(&old.api, &old.worker).await;
-    let health = Health::start(0);
-    terraform.set_outputs(&outputs_json(&health.url, &api, &worker));
+    let (api, worker, health) = world.serve(&terraform, &old, 0).await;
     let deploy = || {
         let mut command = world.xtask(&terraform);
         command.args([
@@ -798,9 +798,7 @@ async fn a_full_deploy_ships_the_release_when_other_code_is_live() {
     let terraform = FakeTerraform::new("{}", PLAN_JSON);
     let release = Zips::new(&world, "v1", &terraform);
     let hotfix = Zips::new(&world, "hotfix", &terraform);
-    let (api, worker) = world.create_functions(&hotfix.api, &hotfix.worker).await;
-    let health = Health::start(0);
-    terraform.set_outputs(&outputs_json(&health.url, &api, &worker));
+    let (api, worker, _health) = world.serve(&terraform, &hotfix, 0).await;
 
     let mut command = world.xtask(&terraform);
     command.args(["deploy", "--env", "staging", "--zips", release.dir()]);

@@ -11,16 +11,13 @@
 
 mod support;
 
-use std::io::Write;
-use std::process::{Output, Stdio};
-
 use aws_sdk_apigateway::types::{ApiStage, IntegrationType, QuotaSettings, ThrottleSettings};
 use axum::http::{Method, StatusCode};
 use imagegen::domain::keys::{ApiKey, KeyStatus, parse_presented};
 use imagegen::store::all_keys;
 use imagegen_tests::aws::{FAKE_GEMINI_KEY, TestEnv};
 use serde_json::json;
-use support::{FakeTerraform, xtask};
+use support::{FakeTerraform, Run, run, xtask};
 
 const STAGE: &str = "v1";
 
@@ -32,52 +29,6 @@ struct Fixture {
     rest_api_id: String,
     plan_id: String,
     terraform: FakeTerraform,
-}
-
-/// What one run of the xtask printed.
-struct Run {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn from(out: Output) -> Self {
-        let run = Run {
-            ok: out.status.success(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        };
-        // Shown when a test fails (nextest keeps a passing test's output to itself).
-        println!(
-            "--- exit ok: {}\n--- stdout:\n{}--- stderr:\n{}",
-            run.ok, run.stdout, run.stderr
-        );
-        run
-    }
-
-    fn success(self) -> Self {
-        assert!(self.ok, "the command failed:\n{}", self.stderr);
-        self
-    }
-
-    fn failure(self) -> Self {
-        assert!(!self.ok, "the command succeeded:\n{}", self.stdout);
-        self
-    }
-
-    /// The one-line message of a failed command.
-    fn error(&self) -> &str {
-        self.stderr
-            .lines()
-            .rev()
-            .find(|l| l.starts_with("error: "))
-            .unwrap_or_else(|| panic!("no `error:` line in:\n{}", self.stderr))
-    }
-
-    fn shows(&self, text: &str) -> bool {
-        self.stdout.contains(text) || self.stderr.contains(text)
-    }
 }
 
 impl Fixture {
@@ -124,19 +75,17 @@ impl Fixture {
     /// `cargo xtask <args>` with `stdin` piped in (or none).
     fn run(&self, args: &[&str], stdin: Option<&[u8]>) -> Run {
         let mut command = xtask(&self.terraform, &self.env.emulator.endpoint);
-        command
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        if stdin.is_some() {
-            command.stdin(Stdio::piped());
-        }
-        let mut child = command.spawn().unwrap();
-        if let Some(input) = stdin {
-            let mut pipe = child.stdin.take().unwrap();
-            pipe.write_all(input).unwrap();
-        }
-        Run::from(child.wait_with_output().unwrap())
+        command.args(args);
+        run(command, stdin)
+    }
+
+    /// `keys create` for `tenant` in staging: the key it printed.
+    fn create_key(&self, tenant: &str) -> String {
+        self.keys(&["create", "--env", "staging", "--tenant", tenant])
+            .success()
+            .stdout
+            .trim()
+            .to_owned()
     }
 
     fn keys(&self, args: &[&str]) -> Run {
@@ -329,13 +278,7 @@ async fn create_stores_and_registers_one_key_and_shows_its_secret_once() {
 
     // The environment was found as a user's would be: init on the account's state bucket, then
     // the outputs, in the environment's root.
-    let account = aws_sdk_sts::Client::new(&f.env.sdk)
-        .get_caller_identity()
-        .send()
-        .await
-        .unwrap()
-        .account
-        .unwrap();
+    let account = support::account_id(&f.env.sdk).await;
     let calls = f.terraform.calls();
     let args: Vec<Vec<&str>> = calls
         .iter()
@@ -375,12 +318,7 @@ async fn create_stores_and_registers_one_key_and_shows_its_secret_once() {
 #[tokio::test]
 async fn rotation_keeps_both_secrets_for_the_grace_then_prune_drops_the_old_one() {
     let f = Fixture::new().await;
-    let old = f
-        .keys(&["create", "--env", "staging", "--tenant", "acme"])
-        .success()
-        .stdout
-        .trim()
-        .to_owned();
+    let old = f.create_key("acme");
     let id = key_id(&old);
 
     let rotated = f
@@ -429,12 +367,7 @@ async fn rotation_keeps_both_secrets_for_the_grace_then_prune_drops_the_old_one(
 #[tokio::test]
 async fn revoke_stops_the_key_at_the_service_and_deletes_it_from_the_gateway() {
     let f = Fixture::new().await;
-    let old = f
-        .keys(&["create", "--env", "staging", "--tenant", "acme"])
-        .success()
-        .stdout
-        .trim()
-        .to_owned();
+    let old = f.create_key("acme");
     let id = key_id(&old);
 
     // Without --grace the grace is the deployed API function's; there is none here, so the

@@ -78,7 +78,7 @@ impl Deploy<'_> {
             return Ok(Shipped::Printed);
         }
 
-        let client = aws_sdk_lambda::Client::new(self.sdk()?);
+        let client = &self.aws()?.lambda;
         let alias = self
             .rt
             .block_on(
@@ -148,7 +148,7 @@ impl Deploy<'_> {
                     .send(),
             )
             .map_err(|e| aws::error(&format!("lambda:UpdateFunctionCode {function}"), e))?;
-        let revision = self.wait_for_update(&client, function)?;
+        let revision = self.wait_for_update(client, function)?;
 
         self.say(format!(
             "aws lambda:PublishVersion {function} CodeSha256={}",

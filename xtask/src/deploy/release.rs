@@ -14,11 +14,10 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use base64::Engine;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::flags::Arch;
+use crate::zip::{filebase64sha256, sha256_hex};
 
 /// The manifest's layout version.
 const FORMAT: u32 = 1;
@@ -72,17 +71,6 @@ pub struct Git {
     pub dirty: bool,
 }
 
-pub fn sha256_hex(data: &[u8]) -> String {
-    Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn sha256_base64(data: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(Sha256::digest(data))
-}
-
 /// The manifest's key in the artifact bucket.
 pub fn manifest_key(id: &str) -> String {
     format!("releases/{id}.json")
@@ -115,7 +103,7 @@ impl Release {
                 let entry = FunctionZip {
                     key: zip_key(&sha256),
                     sha256,
-                    filebase64sha256: sha256_base64(&zip.data),
+                    filebase64sha256: filebase64sha256(&zip.data),
                     bytes: zip.data.len() as u64,
                 };
                 (zip.bin.to_owned(), entry)
@@ -251,7 +239,7 @@ fn check_zip(path: &Path, data: &[u8], arch: Arch) -> crate::Result<()> {
         .map_err(|_| format!("{} has no `bootstrap` entry", path.display()))?;
     let mut head = Vec::new();
     entry.by_ref().take(64).read_to_end(&mut head)?;
-    match elf_arch(&head) {
+    match crate::elf::arch(&head) {
         Some(built) if built != arch => Err(format!(
             "{} holds a bootstrap built for {}, not {}: pass --arch {}",
             path.display(),
@@ -261,21 +249,6 @@ fn check_zip(path: &Path, data: &[u8], arch: Arch) -> crate::Result<()> {
         )
         .into()),
         _ => Ok(()),
-    }
-}
-
-/// The architecture of a 64-bit little-endian ELF header; None for anything else (a
-/// `bootstrap` may be a script).
-fn elf_arch(head: &[u8]) -> Option<Arch> {
-    const EM_X86_64: u16 = 62;
-    const EM_AARCH64: u16 = 183;
-    if head.len() < 20 || !head.starts_with(b"\x7fELF") || head[4] != 2 || head[5] != 1 {
-        return None;
-    }
-    match u16::from_le_bytes([head[18], head[19]]) {
-        EM_X86_64 => Some(Arch::X86_64),
-        EM_AARCH64 => Some(Arch::Arm64),
-        _ => None,
     }
 }
 
@@ -337,17 +310,5 @@ mod tests {
         assert!(check_id("abc").is_err());
         assert!(check_id(&"A".repeat(64)).is_err());
         assert!(check_id(&format!("{}.json", "a".repeat(59))).is_err());
-    }
-
-    #[test]
-    fn an_elf_bootstrap_must_match_the_architecture() {
-        let mut x86 = b"\x7fELF\x02\x01\x01".to_vec();
-        x86.resize(18, 0);
-        x86.extend_from_slice(&62u16.to_le_bytes());
-        assert_eq!(elf_arch(&x86), Some(Arch::X86_64));
-        let mut arm = x86.clone();
-        arm[18..20].copy_from_slice(&183u16.to_le_bytes());
-        assert_eq!(elf_arch(&arm), Some(Arch::Arm64));
-        assert_eq!(elf_arch(b"#!/bin/sh\n"), None);
     }
 }

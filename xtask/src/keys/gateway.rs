@@ -9,8 +9,8 @@ use aws_sdk_apigateway::Client;
 use imagegen::domain::keys::{ApiKey, parse_presented};
 use imagegen::secrets::SecretString;
 
+use crate::aws::describe;
 use crate::environment::Env;
-use crate::ops::describe;
 
 /// The name of the gateway keys of one service key (every secret of it has one).
 pub fn name(env: Env, key_id: &str) -> String {
@@ -56,42 +56,31 @@ impl Gateway {
     /// Every gateway key of this environment's service keys, with the plans (of `plan_ids`)
     /// each is attached to.
     pub async fn keys(&self, plan_ids: &[&str]) -> crate::Result<Vec<GatewayKey>> {
-        let mut keys = Vec::new();
-        let mut position = None;
-        loop {
-            let page = self
-                .client
-                .get_api_keys()
-                .include_values(true)
-                .limit(PAGE)
-                .set_position(position)
-                .send()
-                .await
-                .map_err(|e| format!("cannot list API Gateway keys: {}", describe(&e)))?;
-            for item in page.items() {
-                let (Some(id), Some(name), Some(value)) = (item.id(), item.name(), item.value())
-                else {
-                    continue;
-                };
-                let Some((key_id, _)) = parse_presented(value) else {
-                    continue;
-                };
-                if name != self::name(self.env, key_id) {
-                    continue;
-                }
-                keys.push(GatewayKey {
+        let items = self
+            .client
+            .get_api_keys()
+            .include_values(true)
+            .limit(PAGE)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| format!("cannot list API Gateway keys: {}", describe(&e)))?;
+        let mut keys: Vec<GatewayKey> = items
+            .iter()
+            .filter_map(|item| {
+                let (id, name, value) = (item.id()?, item.name()?, item.value()?);
+                let (key_id, _) = parse_presented(value)?;
+                (name == self::name(self.env, key_id)).then(|| GatewayKey {
                     id: id.to_owned(),
                     key_id: key_id.to_owned(),
                     value: SecretString::new(value),
                     enabled: item.enabled(),
                     plans: Vec::new(),
-                });
-            }
-            position = page.position().map(str::to_owned);
-            if position.is_none() || page.items().is_empty() {
-                break;
-            }
-        }
+                })
+            })
+            .collect();
         for plan_id in plan_ids {
             for attached in self.plan_key_ids(plan_id).await? {
                 if let Some(key) = keys.iter_mut().find(|k| k.id == attached) {
@@ -103,33 +92,26 @@ impl Gateway {
     }
 
     async fn plan_key_ids(&self, plan_id: &str) -> crate::Result<Vec<String>> {
-        let mut ids = Vec::new();
-        let mut position = None;
-        loop {
-            let page = self
-                .client
-                .get_usage_plan_keys()
-                .usage_plan_id(plan_id)
-                .limit(PAGE)
-                .set_position(position)
-                .send()
-                .await
-                .map_err(|e| {
-                    format!(
-                        "cannot list the keys of usage plan {plan_id}: {}",
-                        describe(&e)
-                    )
-                })?;
-            ids.extend(
-                page.items()
-                    .iter()
-                    .filter_map(|k| k.id().map(str::to_owned)),
-            );
-            position = page.position().map(str::to_owned);
-            if position.is_none() || page.items().is_empty() {
-                return Ok(ids);
-            }
-        }
+        let items = self
+            .client
+            .get_usage_plan_keys()
+            .usage_plan_id(plan_id)
+            .limit(PAGE)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| {
+                format!(
+                    "cannot list the keys of usage plan {plan_id}: {}",
+                    describe(&e)
+                )
+            })?;
+        Ok(items
+            .iter()
+            .filter_map(|k| k.id().map(str::to_owned))
+            .collect())
     }
 
     /// Creates a gateway key holding `plaintext` and attaches it to the usage plan; returns its

@@ -255,8 +255,36 @@ impl std::fmt::Display for Run {
     }
 }
 
+impl Run {
+    /// Asserts the command succeeded.
+    pub fn success(self) -> Self {
+        assert!(self.success, "the command failed:\n{}", self.stderr);
+        self
+    }
+
+    /// Asserts the command failed.
+    pub fn failure(self) -> Self {
+        assert!(!self.success, "the command succeeded:\n{}", self.stdout);
+        self
+    }
+
+    /// The one-line message of a failed command.
+    pub fn error(&self) -> &str {
+        self.stderr
+            .lines()
+            .rev()
+            .find(|l| l.starts_with("error: "))
+            .unwrap_or_else(|| panic!("no `error:` line in:\n{}", self.stderr))
+    }
+
+    /// Whether `text` was printed, on stdout or stderr.
+    pub fn shows(&self, text: &str) -> bool {
+        self.stdout.contains(text) || self.stderr.contains(text)
+    }
+}
+
 /// Runs `command` to the end, with `stdin` piped to it when given.
-pub fn run(mut command: Command, stdin: Option<&str>) -> Run {
+pub fn run(mut command: Command, stdin: Option<&[u8]>) -> Run {
     use std::io::Write;
     command.stdout(Stdio::piped()).stderr(Stdio::piped());
     if stdin.is_some() {
@@ -266,14 +294,29 @@ pub fn run(mut command: Command, stdin: Option<&str>) -> Run {
     if let Some(input) = stdin {
         let mut pipe = child.stdin.take().unwrap();
         // The xtask may stop before it reads (then the pipe is closed): not an error here.
-        let _ = pipe.write_all(input.as_bytes());
+        let _ = pipe.write_all(input);
     }
     let output = child.wait_with_output().unwrap();
-    Run {
+    let run = Run {
         success: output.status.success(),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    };
+    // Shown when a test fails (nextest keeps a passing test's output to itself).
+    println!("{run}");
+    run
+}
+
+/// The account of the emulator's credentials (`sts:GetCallerIdentity`), which names the
+/// bootstrap's buckets.
+pub async fn account_id(sdk: &aws_config::SdkConfig) -> String {
+    aws_sdk_sts::Client::new(sdk)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap()
+        .account
+        .unwrap()
 }
 
 /// A git repository with one commit, for the git checks (`GIT_DIR`/`GIT_WORK_TREE` point the
