@@ -4,7 +4,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::error::CredentialsError;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider, future};
 use aws_sdk_dynamodb::config::SharedInterceptor;
+use aws_smithy_runtime_api::client::behavior_version::BehaviorVersion;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
+pub use aws_types::SdkConfig;
+use aws_types::region::Region;
 
 use crate::App;
 use crate::blobs::s3::S3Blobs;
@@ -57,9 +64,68 @@ impl Resources {
     }
 }
 
-/// Region, credentials and endpoint from the environment, as on Lambda.
-pub async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+/// Region, credentials and endpoint from the environment, as Lambda sets them.
+pub fn sdk_config() -> SdkConfig {
+    sdk_config_from_vars(&Vars(|name| std::env::var(name).ok()))
+}
+
+/// The SDK configuration from `AWS_REGION` (or `AWS_DEFAULT_REGION`), the execution role's
+/// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, and
+/// `AWS_ENDPOINT_URL` for an emulator. Missing credentials fail the first AWS call, not
+/// start-up (a function that is only asked for `/healthz` needs none).
+///
+/// Not aws-config's default chains: profile files, SSO, web identity through STS, container
+/// and instance metadata never apply on Lambda, and linking them (an STS client among them)
+/// took about 0.8 MB of each binary.
+pub fn sdk_config_from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> SdkConfig {
+    let credentials = match (
+        vars.optional("AWS_ACCESS_KEY_ID"),
+        vars.optional("AWS_SECRET_ACCESS_KEY"),
+    ) {
+        (Some(key_id), Some(secret)) => SharedCredentialsProvider::new(Credentials::new(
+            key_id,
+            secret,
+            vars.optional("AWS_SESSION_TOKEN"),
+            None,
+            "environment",
+        )),
+        _ => SharedCredentialsProvider::new(NoCredentials),
+    };
+    let mut config = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .http_client(http_client())
+        .credentials_provider(credentials);
+    config.set_region(
+        vars.optional("AWS_REGION")
+            .or_else(|| vars.optional("AWS_DEFAULT_REGION"))
+            .map(Region::new),
+    );
+    config.set_endpoint_url(vars.optional("AWS_ENDPOINT_URL"));
+    config.build()
+}
+
+/// What the SDK is given when the environment holds no credentials.
+#[derive(Debug)]
+struct NoCredentials;
+
+impl ProvideCredentials for NoCredentials {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::ready(Err(CredentialsError::not_loaded(
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set",
+        )))
+    }
+}
+
+/// The SDK's hyper + rustls client on ring (see [`crate::tls`]), trusting the OS roots. The SDK
+/// is built without its default client (rustls on aws-lc-rs), so every `SdkConfig` needs this.
+pub fn http_client() -> SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
 }
 
 /// The AWS SDK clients the adapters use, all from one `SdkConfig`.
@@ -72,13 +138,13 @@ pub struct Clients {
 }
 
 impl Clients {
-    pub fn new(sdk: &aws_config::SdkConfig, resources: &Resources) -> Self {
+    pub fn new(sdk: &SdkConfig, resources: &Resources) -> Self {
         Self::build(sdk, resources, None)
     }
 
     /// The same clients with `interceptor` on each of them (tests count AWS calls with one).
     pub fn with_interceptor(
-        sdk: &aws_config::SdkConfig,
+        sdk: &SdkConfig,
         resources: &Resources,
         interceptor: SharedInterceptor,
     ) -> Self {
@@ -86,7 +152,7 @@ impl Clients {
     }
 
     fn build(
-        sdk: &aws_config::SdkConfig,
+        sdk: &SdkConfig,
         resources: &Resources,
         interceptor: Option<SharedInterceptor>,
     ) -> Self {
@@ -112,12 +178,7 @@ impl Clients {
 }
 
 /// The App on AWS adapters.
-pub fn app(
-    sdk: &aws_config::SdkConfig,
-    config: Config,
-    resources: &Resources,
-    metrics: Metrics,
-) -> App {
+pub fn app(sdk: &SdkConfig, config: Config, resources: &Resources, metrics: Metrics) -> App {
     app_on(&Clients::new(sdk, resources), config, resources, metrics)
 }
 
@@ -140,12 +201,12 @@ pub fn app_on(clients: &Clients, config: Config, resources: &Resources, metrics:
 }
 
 /// The Gemini client with its key from Secrets Manager (`IMAGEGEN_GEMINI_SECRET_ARN`).
-pub fn gemini_from_env(sdk: &aws_config::SdkConfig) -> Result<GeminiClient, ConfigError> {
+pub fn gemini_from_env(sdk: &SdkConfig) -> Result<GeminiClient, ConfigError> {
     gemini_from_vars(sdk, &Vars(|name| std::env::var(name).ok()))
 }
 
 pub fn gemini_from_vars<F: Fn(&str) -> Option<String>>(
-    sdk: &aws_config::SdkConfig,
+    sdk: &SdkConfig,
     vars: &Vars<F>,
 ) -> Result<GeminiClient, ConfigError> {
     gemini_on(aws_sdk_secretsmanager::Client::new(sdk), vars)

@@ -3,7 +3,7 @@
 //! Ports and adapters. `http` is the one axum router that the `api` Lambda and the `dev`
 //! server both serve; `domain` holds the rules and use cases; `store`, `blobs`, `queue` and
 //! `secrets` are ports with embedded and AWS adapters; `worker` runs a job; `gemini` talks to
-//! the model. The domain never imports an AWS SDK.
+//! the model; `tls` secures every outbound HTTPS call. The domain never imports an AWS SDK.
 
 pub mod app;
 pub mod aws;
@@ -17,6 +17,7 @@ pub mod queue;
 pub mod secrets;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 pub mod worker;
 
 pub use app::App;

@@ -14,8 +14,13 @@ pub fn runtime() -> crate::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
+/// The SDK clients are built without a default HTTP client (it would link aws-lc): this is the
+/// service's own rustls-on-ring client.
 pub async fn sdk_config() -> SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(imagegen::aws::http_client())
+        .load()
+        .await
 }
 
 /// The account the credentials belong to (`sts:GetCallerIdentity`), which also proves they
@@ -66,5 +71,19 @@ where
         (Some(code), Some(message)) => format!("{code}: {message}"),
         (Some(code), None) => code.to_owned(),
         _ => DisplayErrorContext(e).to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operator_clients_get_an_http_client() {
+        // The SDK crates are built without their default client: a config without one fails
+        // every call at run time ("no HTTP client"), which no emulator test would show if the
+        // harness configured its own.
+        let sdk = runtime().unwrap().block_on(sdk_config());
+        assert!(sdk.http_client().is_some());
     }
 }

@@ -712,7 +712,7 @@ impl Deploy<'_> {
         if self.dry {
             return Ok(());
         }
-        let client = reqwest::Client::builder()
+        let client = imagegen::tls::reqwest_builder()?
             .timeout(Duration::from_secs(10))
             .build()?;
         let mut last = String::new();

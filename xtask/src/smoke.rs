@@ -11,7 +11,8 @@ use xshell::Shell;
 
 /// Zips bigger than this fail the step: a guard against a dependency doubling the artifact.
 const ZIP_BUDGET_BYTES: u64 = 8_000_000;
-/// What each zip should stay under; reported, as the AWS SDK currently puts us above it.
+/// What each zip should stay under (issue 2); reported, not enforced, so a dependency bump
+/// that crosses it shows up here without failing an unrelated change.
 const ZIP_TARGET_BYTES: u64 = 4_000_000;
 /// Reported against the median cold start; timing on shared CI machines is too noisy to gate on.
 const INIT_TARGET: Duration = Duration::from_millis(15);

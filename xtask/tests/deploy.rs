@@ -53,7 +53,7 @@ struct World {
 
 async fn world() -> World {
     let emulator = imagegen_tests::aws::emulator().await.unwrap();
-    let sdk = imagegen_tests::aws::env::sdk_config(emulator).await;
+    let sdk = imagegen_tests::aws::env::sdk_config(emulator);
     let account = support::account_id(&sdk).await;
     let bucket = format!("imagegen-artifacts-{account}");
     let world = World {
@@ -171,7 +171,8 @@ impl World {
         let body = format!(
             "Action=CreateRole&Version=2010-05-08&RoleName={name}&AssumeRolePolicyDocument=%7B%7D"
         );
-        let response = reqwest::Client::new()
+        let response = imagegen_tests::aws::http_client()
+            .unwrap()
             .post(format!("{}/", self.emulator.endpoint))
             .header("content-type", "application/x-www-form-urlencoded")
             .header(

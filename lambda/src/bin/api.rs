@@ -10,7 +10,7 @@ async fn run() -> Result<(), lambda_http::Error> {
     // A missing or bad variable stops the init phase with its name in the error.
     let config = Config::from_env()?;
     let resources = Resources::from_env()?;
-    let sdk = aws::sdk_config().await;
+    let sdk = aws::sdk_config();
     let metrics = Metrics::stdout(&config.metrics_namespace, &config.environment);
     let app = aws::app(&sdk, config, &resources, metrics);
     lambda_http::run(imagegen::http::router(app)).await

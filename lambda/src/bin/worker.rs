@@ -14,7 +14,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 async fn run() -> Result<(), lambda_runtime::Error> {
     let config = Config::from_env()?;
     let resources = Resources::from_env()?;
-    let sdk = aws::sdk_config().await;
+    let sdk = aws::sdk_config();
     let generator = Arc::new(aws::gemini_from_env(&sdk)?);
     let metrics = Metrics::stdout(&config.metrics_namespace, &config.environment);
     let worker = Arc::new(Worker::new(

@@ -95,7 +95,8 @@ impl GeminiClient {
             )));
         }
 
-        let http = reqwest::Client::builder()
+        let http = crate::tls::reqwest_builder()
+            .map_err(|err| misconfigured(format!("TLS: {err}")))?
             .user_agent(concat!("imagegen/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(config.request_timeout.min(MAX_CONNECT_TIMEOUT))
             // A frozen Lambda's pooled connections may be dead on thaw; drop idle ones early

@@ -1,7 +1,13 @@
 //! Downscaling with fast_image_resize: SIMD (AVX2/SSE4.1/NEON, picked at run time) Lanczos3
 //! convolution on the calling thread (its `rayon` feature stays off).
+//!
+//! Through `resize_typed`, for the three pixel types we have: the untyped `resize` matches
+//! on all thirteen, which linked SIMD kernels for every one of them (0.4 MB of the api binary).
 
 use fast_image_resize as fir;
+use fir::PixelTrait;
+use fir::pixels::{U8, U8x3, U8x4};
+use fir::{IntoImageView as _, IntoImageViewMut as _};
 
 use super::ImageError;
 
@@ -65,8 +71,25 @@ pub(super) fn resize(
     let options = fir::ResizeOptions::new()
         .resize_alg(fir::ResizeAlg::Convolution(fir::FilterType::Lanczos3))
         .crop(0.0, 0.0, crop_width, crop_height);
-    fir::Resizer::new()
-        .resize(&source, &mut destination, &options)
-        .map_err(|e| ImageError::corrupt(format!("resize: {e}")))?;
+    match channels {
+        Channels::Gray => resize_as::<U8>(&source, &mut destination, &options),
+        Channels::Rgb => resize_as::<U8x3>(&source, &mut destination, &options),
+        Channels::Rgba => resize_as::<U8x4>(&source, &mut destination, &options),
+    }?;
     Ok(destination.into_vec())
+}
+
+fn resize_as<P: PixelTrait>(
+    source: &fir::images::ImageRef<'_>,
+    destination: &mut fir::images::Image<'_>,
+    options: &fir::ResizeOptions,
+) -> Result<(), ImageError> {
+    let (Some(source), Some(mut destination)) =
+        (source.image_view::<P>(), destination.image_view_mut::<P>())
+    else {
+        return Err(ImageError::corrupt("resize: pixel type mismatch"));
+    };
+    fir::Resizer::new()
+        .resize_typed(&source, &mut destination, options)
+        .map_err(|e| ImageError::corrupt(format!("resize: {e}")))
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use imagegen::gemini::{GeminiClient, GeminiConfig};
 use imagegen::secrets::{CachedSecret, SecretString, StaticSecret};
-use lambda_runtime::tracing::subscriber;
 use serde_json::{Value, json};
+use tracing_subscriber as subscriber;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

@@ -161,7 +161,7 @@ async fn reachable(endpoint: &str) -> Result<(), Error> {
 /// Polls LocalStack's health route until it answers 200.
 async fn wait_until_answering(endpoint: &str, kind: Kind, limit: Duration) -> Result<(), Error> {
     let url = format!("{endpoint}/_localstack/health");
-    let http = reqwest::Client::new();
+    let http = super::http_client()?;
     let started = Instant::now();
     loop {
         let last = match http.get(&url).timeout(Duration::from_secs(5)).send().await {

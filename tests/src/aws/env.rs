@@ -6,9 +6,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use aws_sdk_dynamodb::config::{Credentials, SharedInterceptor};
+use aws_sdk_dynamodb::config::SharedInterceptor;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
@@ -24,7 +23,7 @@ use axum::http::{HeaderMap, Method, Request, StatusCode};
 use futures_util::future::try_join_all;
 use http_body_util::BodyExt;
 use imagegen::App;
-use imagegen::aws::{Clients, Resources};
+use imagegen::aws::{Clients, Resources, SdkConfig};
 use imagegen::config::{Config, Vars};
 use imagegen::domain::keys::{KeyLimits, Scope};
 use imagegen::gemini::GeminiClient;
@@ -42,21 +41,17 @@ use super::emulator::{Emulator, Error, emulator};
 pub const FAKE_GEMINI_KEY: &str = "AIzaSy-imagegen-integration-test-key";
 pub const REGION: &str = "us-east-1";
 
-/// An SDK configuration for the emulator: fixed region, static `test` credentials (LocalStack
-/// verifies presigned URLs only with the secret `test`).
-pub async fn sdk_config(emulator: &Emulator) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(REGION))
-        .endpoint_url(&emulator.endpoint)
-        .credentials_provider(Credentials::new(
-            "test",
-            "test",
-            None,
-            None,
-            "imagegen-tests",
-        ))
-        .load()
-        .await
+/// An SDK configuration for the emulator, composed as the Lambdas compose theirs, from
+/// variables: fixed region, static `test` credentials (LocalStack verifies presigned URLs only
+/// with the secret `test`), the emulator's endpoint.
+pub fn sdk_config(emulator: &Emulator) -> SdkConfig {
+    let endpoint = emulator.endpoint.clone();
+    imagegen::aws::sdk_config_from_vars(&Vars(move |name: &str| match name {
+        "AWS_REGION" => Some(REGION.to_owned()),
+        "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" => Some("test".to_owned()),
+        "AWS_ENDPOINT_URL" => Some(endpoint.clone()),
+        _ => None,
+    }))
 }
 
 /// An answer of the router.
@@ -88,7 +83,7 @@ impl TestEnv {
 
     pub async fn with_config(config: Config) -> Result<Self, Error> {
         let emulator = emulator().await?;
-        let sdk = sdk_config(emulator).await;
+        let sdk = sdk_config(emulator);
         let prefix = format!("ig-{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);
         let resources = Resources {
             tables: TableNames::with_prefix(&prefix),

@@ -12,6 +12,12 @@ pub use calls::{CallCounter, Calls};
 pub use emulator::{Emulator, Error, Kind, emulator};
 pub use env::{FAKE_GEMINI_KEY, Reply, TestEnv, receive_count};
 
+/// An HTTP client for the emulator and presigned URLs. reqwest is built without a crypto
+/// provider of its own (see `imagegen::tls`), so `reqwest::Client::new()` would panic.
+pub fn http_client() -> Result<reqwest::Client, Error> {
+    Ok(imagegen::tls::reqwest_builder()?.build()?)
+}
+
 /// Set by `cargo xtask integration`: a file the report lines are appended to, so the xtask
 /// can print them after the run (nextest hides a passing test's output).
 pub const REPORT_VAR: &str = "IMAGEGEN_TEST_REPORT";

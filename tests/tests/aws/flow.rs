@@ -13,7 +13,7 @@ use imagegen::config::Vars;
 use imagegen::domain::ids::JobId;
 use imagegen::domain::jobs::JobStatus;
 use imagegen::domain::keys::Scope;
-use imagegen_tests::aws::{FAKE_GEMINI_KEY, TestEnv, receive_count, report};
+use imagegen_tests::aws::{FAKE_GEMINI_KEY, TestEnv, http_client, receive_count, report};
 use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -191,7 +191,7 @@ async fn a_posted_job_runs_through_sqs_and_the_worker_to_a_png_behind_a_presigne
 
     // Download through the presigned URL, as a client would.
     let url = shown["url"].as_str().unwrap();
-    let response = reqwest::get(url).await.unwrap();
+    let response = http_client().unwrap().get(url).send().await.unwrap();
     assert_eq!(response.status(), 200, "{url}");
     let downloaded = response.bytes().await.unwrap();
     assert!(downloaded.starts_with(b"\x89PNG\r\n\x1a\n"));

@@ -6,7 +6,7 @@ use aws_sdk_s3::types::ServerSideEncryption;
 use imagegen::blobs::{BlobError, UploadBounds};
 use imagegen::config::Config;
 use imagegen::telemetry::Metrics;
-use imagegen_tests::aws::{TestEnv, report};
+use imagegen_tests::aws::{TestEnv, http_client, report};
 use time::OffsetDateTime;
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n-not-decoded-here-";
@@ -66,7 +66,7 @@ async fn objects_are_stored_encrypted_with_their_content_type_and_deleted() {
 async fn presigned_urls_download_and_upload_over_plain_http() {
     let env = TestEnv::new().await.unwrap();
     let blobs = &env.app.blobs;
-    let http = reqwest::Client::new();
+    let http = http_client().unwrap();
     let now = OffsetDateTime::now_utc();
 
     let key = "generated/acme/job_2/0.png";
@@ -129,7 +129,7 @@ async fn tampered_and_expired_presigned_urls_are_refused() {
         return;
     }
     let blobs = &env.app.blobs;
-    let http = reqwest::Client::new();
+    let http = http_client().unwrap();
     let key = "generated/acme/job_3/0.png";
     blobs.put(key, "image/png", PNG.to_vec()).await.unwrap();
     let now = OffsetDateTime::now_utc();
