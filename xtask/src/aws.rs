@@ -33,7 +33,7 @@ pub async fn account_id(sdk: &SdkConfig) -> crate::Result<String> {
         .map_err(|e| {
             format!(
                 "AWS credentials do not resolve ({}); set AWS_PROFILE or run `aws sso login`",
-                DisplayErrorContext(&e)
+                describe(&e)
             )
         })?;
     identity

@@ -158,26 +158,21 @@ impl Outputs {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        let found = match plan {
+        let (name, id) = match plan {
             Some(name) => plans.get_key_value(name).ok_or_else(|| {
                 format!("no usage plan `{name}`; the environment has: {}", known())
             })?,
-            None => match (plans.iter().next(), plans.len()) {
-                (Some(only), 1) => only,
-                (None, _) => {
-                    return Err(
-                        "the environment defines no usage plan (usage_plans in terraform.tfvars)"
-                            .into(),
-                    );
-                }
-                _ => {
-                    return Err(
-                        format!("several usage plans ({}); pick one with --plan", known()).into(),
-                    );
-                }
-            },
+            None if plans.len() > 1 => {
+                return Err(
+                    format!("several usage plans ({}); pick one with --plan", known()).into(),
+                );
+            }
+            None => plans
+                .iter()
+                .next()
+                .ok_or("the environment defines no usage plan (usage_plans in terraform.tfvars)")?,
         };
-        Ok((found.0.as_str(), found.1.as_str()))
+        Ok((name, id))
     }
 }
 
