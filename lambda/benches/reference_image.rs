@@ -4,7 +4,7 @@
 //! Arguments: `--iterations N` (default 15), `--input PATH` (default
 //! target/bench/input-12mp.jpg, generated when absent), `--output PATH` (our result, for
 //! inspection). The last line is machine-readable:
-//! `BENCH tool=imagegen median_ms=… min_ms=… output_bytes=… width=… height=… iterations=… threads=…`
+//! `BENCH tool=imagegen median_ms=… min_ms=… output_bytes=… width=… height=… iterations=… threads=… times_ms=…,…`
 
 use std::error::Error;
 use std::path::{Path, PathBuf};
@@ -65,8 +65,13 @@ fn main() -> Result<(), Box<dyn Error>> {
         prepared.width,
         prepared.height,
     );
+    let times_ms = times
+        .iter()
+        .map(|t| format!("{t:.3}"))
+        .collect::<Vec<_>>()
+        .join(",");
     println!(
-        "BENCH tool=imagegen median_ms={median:.3} min_ms={min:.3} output_bytes={} width={} height={} iterations={iterations} threads={threads}",
+        "BENCH tool=imagegen median_ms={median:.3} min_ms={min:.3} output_bytes={} width={} height={} iterations={iterations} threads={threads} times_ms={times_ms}",
         prepared.data.len(),
         prepared.width,
         prepared.height,

@@ -112,9 +112,13 @@ pub struct DocsArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
-    /// Timed runs per tool, after two warm-up runs (the median and minimum are reported).
-    #[arg(long, default_value_t = 15)]
+    /// Timed runs per tool and round, after two warm-up runs.
+    #[arg(long, default_value_t = 7)]
     pub iterations: usize,
+    /// Rounds, each running ours then sharp: alternating spreads the machine's slow and fast
+    /// spells over both tools. Median and minimum are over all rounds' runs.
+    #[arg(long, default_value_t = 4)]
+    pub rounds: usize,
 }
 
 #[derive(Debug, clap::Args)]

@@ -59,7 +59,7 @@ fn run(sh: &xshell::Shell, command: flags::Command) -> Result<()> {
         C::Dev(args) => dev::run(sh, args),
         C::InstallHooks(args) => install_hooks::run(sh, args.uninstall),
         C::Docs(args) => docs::run(sh, args.check),
-        C::Bench(args) => bench::run(sh, args.iterations),
+        C::Bench(args) => bench::run(sh, args.iterations, args.rounds),
         C::Deploy(args) => deploy::run(sh, args),
         C::Keys(args) => keys::run(sh, args),
         C::Secrets(args) => secrets::run(sh, args),

@@ -97,7 +97,17 @@ impl jpeg_encoder::ImageBuffer for Planar<'_> {
         }
         for (buffer, plane) in buffers[1..3].iter_mut().zip([self.cb, self.cr]) {
             if let Some(chroma) = plane.get(chroma_row..chroma_row + chroma_width) {
-                buffer.extend(chroma.iter().flat_map(|c| [*c, *c]).take(width));
+                // Each chroma sample twice, as whole pairs: a `flat_map` here cost 4% of the
+                // preparation, and `fill` on 2-byte chunks a memset call per pair.
+                let start = buffer.len();
+                buffer.resize(start + width, 0);
+                let (pairs, odd) = buffer[start..].as_chunks_mut::<2>();
+                for (pair, sample) in pairs.iter_mut().zip(chroma) {
+                    *pair = [*sample; 2];
+                }
+                if let (Some(last), Some(sample)) = (odd.first_mut(), chroma.last()) {
+                    *last = *sample;
+                }
             }
         }
     }

@@ -27,17 +27,6 @@ const ZIGZAG: [u8; 64] = [
     52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
 ];
 
-/// `ROWS_BEFORE[k]`: bit r set when a zigzag position in 1..k lies in row r of the block.
-const ROWS_BEFORE: [u8; 65] = {
-    let mut table = [0u8; 65];
-    let mut k = 2;
-    while k < 65 {
-        table[k] = table[k - 1] | (1 << (ZIGZAG[k - 1] >> 3));
-        k += 1;
-    }
-    table
-};
-
 fn corrupt(message: &str) -> ImageError {
     ImageError::Corrupt(format!("JPEG: {message}"))
 }
@@ -259,7 +248,7 @@ struct Target {
     v: usize,
     dc: usize,
     ac: usize,
-    quant: [f32; 64],
+    fold: Fold,
 }
 
 /// Decode at 1/`scale` (2, 4 or 8). `Ok(None)`: not a JPEG this decoder handles.
@@ -348,7 +337,7 @@ pub(super) fn decode_scaled(
             v,
             dc,
             ac,
-            quant: table.map(f32::from),
+            fold: Fold::new(&table, n),
         });
     }
     let data = bytes
@@ -381,7 +370,6 @@ fn decode_scan<const N: usize>(
     data: &[u8],
     planes: &mut [Plane],
 ) -> Result<(), ImageError> {
-    let basis = basis::<N>();
     let tables = layout
         .targets
         .iter()
@@ -392,7 +380,6 @@ fn decode_scan<const N: usize>(
         .collect::<Result<Vec<_>, _>>()?;
     let mut reader = BitReader::new(data);
     let mut predictors = [0i32; 4];
-    let mut block = [0i32; 64];
     let mut left_in_interval = layout.restart_interval;
     for mcu_y in 0..layout.mcus_y {
         for mcu_x in 0..layout.mcus_x {
@@ -409,12 +396,19 @@ fn decode_scan<const N: usize>(
                 let stride = plane.width as usize;
                 for by in 0..target.v {
                     for bx in 0..target.h {
-                        let rows =
-                            decode_block(&mut reader, dc, ac, &mut predictors[i], &mut block)?;
+                        let mut block = [0i64; 16];
+                        let has_ac = decode_block(
+                            &mut reader,
+                            dc,
+                            ac,
+                            &target.fold,
+                            &mut predictors[i],
+                            &mut block,
+                        )?;
                         let x = (mcu_x * target.h + bx) * N;
                         let y = (mcu_y * target.v + by) * N;
                         let out = &mut plane.pixels[y * stride + x..];
-                        idct::<N>(&mut block, &target.quant, &basis, rows, out, stride);
+                        inverse_transform::<N>(&block, has_ac, out, stride);
                     }
                 }
             }
@@ -426,102 +420,132 @@ fn decode_scan<const N: usize>(
     Ok(())
 }
 
-/// `basis[u][k]`: how coefficient frequency `u` contributes to reduced sample `k` in one
-/// dimension. It is the 8-point IDCT basis averaged over the 8/N full samples that reduced
-/// sample k covers, so the 2-D result is exactly a box-filtered full decode.
-fn basis<const N: usize>() -> [Lanes; 8] {
-    let shrink = 8 / N;
-    let mut basis = [Lanes::default(); 8];
-    for (u, row) in basis.iter_mut().enumerate() {
-        let weight = if u == 0 { 0.5 / 2f64.sqrt() } else { 0.5 };
-        for (k, value) in row.0.iter_mut().enumerate().take(N) {
-            let sum: f64 = (0..shrink)
-                .map(|i| {
-                    let x = (shrink * k + i) as f64;
-                    ((2.0 * x + 1.0) * u as f64 * std::f64::consts::PI / 16.0).cos()
-                })
-                .sum();
-            *value = (weight * sum / shrink as f64) as f32;
-        }
-    }
-    basis
+/// How each coefficient (by zigzag position) adds to the reduced N x N block: which slot
+/// (`row * 4 + column`, row = vertical frequency) and with what weight, dequantization included.
+/// One `i64` per coefficient, `weight << 4 | slot`: one load on the hot path, not two.
+///
+/// The mean of the 8/N full-size samples that reduced sample k covers is, for the 8-point IDCT
+/// basis at frequency u, `D(u) * cos((2k + 1) u pi / 2N)` (a sum of cosines in arithmetic
+/// progression), and `cos((2k + 1) u pi / 2N)` repeats, up to sign, a frequency below N, or
+/// vanishes at u = N. So the 8x8 coefficients fold into N x N, each with one weight, and an
+/// N-point transform finishes the block: the exact box-filtered result, with 64x fewer
+/// multiplications than transforming in full.
+struct Fold {
+    /// The weight is fixed point, [`FRACTION_BITS`] after the point.
+    entries: [i64; 64],
 }
 
-/// Dequantize, inverse-transform and clear one block, writing an N x N tile of `out` (row pitch `stride`).
-/// `rows` has bit v set when coefficient row v holds a non-zero AC coefficient.
+/// Coefficients are summed as integers: a float sum serialises every coefficient behind the
+/// previous one's int-to-float conversion. With 16 fraction bits no valid or hostile input can
+/// overflow: |weight| < 2^30, |AC| < 2^15, |DC predictor| <= 2^31, so 64 terms stay below 2^62.
+const FRACTION_BITS: u32 = 16;
+
+impl Fold {
+    fn new(quant: &[u16; 64], n: usize) -> Self {
+        // One dimension: (slot, weight) of frequency u, weight 0 where it vanishes.
+        let along = |u: usize| -> (usize, f64) {
+            let shrink = (8 / n) as f64;
+            let theta = u as f64 * std::f64::consts::PI / 16.0;
+            let (normal, mean) = if u == 0 {
+                (0.5 / 2f64.sqrt(), 1.0)
+            } else {
+                (0.5, (shrink * theta).sin() / (shrink * theta.sin()))
+            };
+            let (mut frequency, mut sign) = (u, 1.0);
+            while frequency >= 2 * n {
+                frequency -= 2 * n;
+                sign = -sign;
+            }
+            match frequency.cmp(&n) {
+                std::cmp::Ordering::Less => (frequency, sign * normal * mean),
+                std::cmp::Ordering::Equal => (0, 0.0),
+                std::cmp::Ordering::Greater => (2 * n - frequency, -sign * normal * mean),
+            }
+        };
+        let entries = ZIGZAG.map(|natural| {
+            let natural = usize::from(natural);
+            let ((row, wv), (column, wu)) = (along(natural / 8), along(natural % 8));
+            let weight = wv * wu * f64::from(quant[natural]) * f64::from(1 << FRACTION_BITS);
+            // |weight| < 2^30 (quant < 2^16, |wv * wu| <= 1/4), so the shift cannot overflow.
+            (weight.round() as i64) << 4 | (row * 4 + column) as i64
+        });
+        Fold { entries }
+    }
+
+    /// `value` times the weight of zigzag position `k`, and the slot it goes to.
+    #[inline(always)]
+    fn weigh(&self, k: usize, value: i32) -> Option<(usize, i64)> {
+        let entry = *self.entries.get(k)?;
+        Some(((entry & 15) as usize, i64::from(value) * (entry >> 4)))
+    }
+}
+
+/// The N-point inverse transform of folded coefficients: `x[k] = sum_u y[u] cos((2k + 1) u pi / 2N)`.
 #[inline(always)]
-fn idct<const N: usize>(
-    block: &mut [i32; 64],
-    quant: &[f32; 64],
-    basis: &[Lanes; 8],
-    rows: u8,
+fn inverse_1d<const N: usize>(y: [f32; 4]) -> [f32; 4] {
+    use std::f32::consts::FRAC_1_SQRT_2;
+    match N {
+        4 => {
+            // cos(pi/8), cos(3pi/8); the even/odd split halves the multiplications.
+            const A: f32 = 0.923_879_5;
+            const B: f32 = 0.382_683_43;
+            let (even0, even1) = (y[0] + FRAC_1_SQRT_2 * y[2], y[0] - FRAC_1_SQRT_2 * y[2]);
+            let (odd0, odd1) = (A * y[1] + B * y[3], B * y[1] - A * y[3]);
+            [even0 + odd0, even1 + odd1, even1 - odd1, even0 - odd0]
+        }
+        2 => [
+            y[0] + FRAC_1_SQRT_2 * y[1],
+            y[0] - FRAC_1_SQRT_2 * y[1],
+            0.0,
+            0.0,
+        ],
+        _ => [y[0], 0.0, 0.0, 0.0],
+    }
+}
+
+/// Transform one folded block (slot 0 carries the +128 level shift and rounding) and write it
+/// as an N x N tile of `out` (row pitch `stride`).
+#[inline(always)]
+fn inverse_transform<const N: usize>(
+    block: &[i64; 16],
+    has_ac: bool,
     out: &mut [u8],
     stride: usize,
 ) {
-    if rows == 0 {
-        // DC only (smooth areas, and most chroma): a flat tile, the block mean.
-        let value = (std::mem::take(&mut block[0]) as f32 * quant[0] / 8.0 + 128.5) as u8;
+    if !has_ac {
+        // DC only (smooth areas, and most chroma): a flat tile.
+        let value = (block[0] >> FRACTION_BITS).clamp(0, 255) as u8;
         for j in 0..N {
             out[j * stride..j * stride + N].fill(value);
         }
         return;
     }
-    let mut coefficients = [0f32; 64];
-    // Reading the block also clears it for the next one (cheaper than a separate memset).
-    for ((c, b), q) in coefficients.iter_mut().zip(block.iter_mut()).zip(quant) {
-        *c = std::mem::take(b) as f32 * q;
-    }
-    // Horizontal pass: each coefficient row (vertical frequency v) to N samples.
-    let mut partial = [Lanes::default(); 8];
-    for (v, (row, out)) in coefficients.chunks_exact(8).zip(&mut partial).enumerate() {
-        if v != 0 && rows & (1 << v) == 0 {
-            continue;
-        }
-        for (c, b) in row.iter().zip(basis) {
-            *out = out.mul_add(*c, *b);
-        }
-    }
-    // Vertical pass, then level shift; `as u8` saturates, which is the clamp to 0..=255.
-    for j in 0..N {
-        let mut acc = Lanes([128.5; 4]);
-        for (b, p) in basis.iter().zip(&partial) {
-            acc = acc.mul_add(b.0[j], *p);
-        }
-        for (pixel, value) in out[j * stride..j * stride + N].iter_mut().zip(acc.0) {
+    let unit = 1.0 / (1u32 << FRACTION_BITS) as f32;
+    let folded = block.map(|c| c as f32 * unit);
+    // Vertical first, so the horizontal pass yields whole output rows.
+    let columns: [[f32; 4]; 4] = std::array::from_fn(|s| {
+        inverse_1d::<N>([folded[s], folded[4 + s], folded[8 + s], folded[12 + s]])
+    });
+    for (j, row) in out.chunks_mut(stride).take(N).enumerate() {
+        let pixels = inverse_1d::<N>([columns[0][j], columns[1][j], columns[2][j], columns[3][j]]);
+        // `as u8` saturates, which is the clamp to 0..=255.
+        for (pixel, value) in row[..N].iter_mut().zip(pixels) {
             *pixel = value as u8;
         }
     }
 }
 
-/// Four f32 lanes, written out lane by lane so the compiler emits one SSE multiply and one add
-/// (N = 4 uses every lane; 1/4 and 1/8 scale use the first two or one).
-#[derive(Clone, Copy, Default)]
-struct Lanes([f32; 4]);
-
-impl Lanes {
-    /// `self + c * b`
-    #[inline(always)]
-    fn mul_add(self, c: f32, b: Lanes) -> Lanes {
-        let (a, b) = (self.0, b.0);
-        Lanes([
-            a[0] + c * b[0],
-            a[1] + c * b[1],
-            a[2] + c * b[2],
-            a[3] + c * b[3],
-        ])
-    }
-}
-
-/// Entropy-decode one block's coefficients (natural order, not yet dequantized) into `block`,
-/// which must be zero. Returns a mask of the coefficient rows that may hold AC values (0: DC only).
+/// Entropy-decode one block straight into its folded form `block` (see [`Fold`]), which must be
+/// zero. Returns whether any AC coefficient was coded (false: the block is flat).
 #[inline(always)]
 fn decode_block(
     shared: &mut BitReader<'_>,
     dc: &Huffman,
     ac: &Huffman,
+    fold: &Fold,
     predictor: &mut i32,
-    block: &mut [i32; 64],
-) -> Result<u8, ImageError> {
+    block: &mut [i64; 16],
+) -> Result<bool, ImageError> {
     // Work on a copy so the bit buffer lives in registers for the whole block, not in memory
     // behind a pointer (that store/load chain on every symbol cost a third of the time).
     let mut reader = *shared;
@@ -533,7 +557,14 @@ fn decode_block(
     }
     let diff = reader.receive_extend(u32::from(size));
     *predictor = predictor.wrapping_add(diff);
-    block[0] = *predictor;
+    // The level shift and the rounding of the final `as u8`, added once here.
+    let (_, dc_term) = fold.weigh(0, *predictor).ok_or_else(bad_run)?;
+    block[0] = (257 << (FRACTION_BITS - 1)) + dc_term;
+    let mut add = |k: usize, value: i32| -> Result<(), ImageError> {
+        let (slot, term) = fold.weigh(k, value).ok_or_else(bad_run)?;
+        block[slot & 15] += term;
+        Ok(())
+    };
     let mut k = 1usize;
     while k < 64 {
         reader.refill();
@@ -545,8 +576,7 @@ fn decode_block(
                 break;
             }
             k += ((fast >> 4) & 15) as usize;
-            let z = usize::from(*ZIGZAG.get(k).ok_or_else(bad_run)?);
-            block[z] = fast >> 16;
+            add(k, fast >> 16)?;
             k += 1;
             continue;
         }
@@ -560,14 +590,11 @@ fn decode_block(
             break; // end of block
         }
         k += run;
-        let z = usize::from(*ZIGZAG.get(k).ok_or_else(bad_run)?);
-        block[z] = reader.receive_extend(size);
+        add(k, reader.receive_extend(size))?;
         k += 1;
     }
     *shared = reader;
-    // Every coefficient written sits before zigzag position k; derive the rows from k once
-    // rather than per coefficient (that kept a load on the hot path's critical chain).
-    Ok(ROWS_BEFORE.get(k).copied().unwrap_or(u8::MAX))
+    Ok(k > 1)
 }
 
 const LOOKAHEAD: u32 = 11;
