@@ -12,7 +12,6 @@ pub mod config;
 pub mod domain;
 pub mod gemini;
 pub mod http;
-pub mod images;
 pub mod queue;
 pub mod secrets;
 pub mod store;
@@ -21,6 +20,8 @@ pub mod tls;
 pub mod worker;
 
 pub use app::App;
+/// Reference images (their own crate, built for speed: see the workspace profile).
+pub use imagegen_images as images;
 
 /// The crate version, reported by `GET /healthz`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

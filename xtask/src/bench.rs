@@ -233,14 +233,23 @@ mod tests {
             )
         };
         let mut total = None;
-        pool(&mut total, parse_line(&line("150.0,120.5,131.0"), "sharp").unwrap());
-        pool(&mut total, parse_line(&line("99.0,140.0,125.0"), "sharp").unwrap());
+        pool(
+            &mut total,
+            parse_line(&line("150.0,120.5,131.0"), "sharp").unwrap(),
+        );
+        pool(
+            &mut total,
+            parse_line(&line("99.0,140.0,125.0"), "sharp").unwrap(),
+        );
         let total = total.unwrap();
         assert_eq!(total.times_ms.len(), 6);
         // The per-round medians were 131 and 125; over all six runs it is 131 (upper middle).
         assert_eq!(total.median_ms(), 131.0);
         assert_eq!(total.min_ms(), 99.0);
-        assert_eq!((total.output_bytes, total.size.as_str()), (338553, "1536x1152"));
+        assert_eq!(
+            (total.output_bytes, total.size.as_str()),
+            (338553, "1536x1152")
+        );
     }
 
     #[test]

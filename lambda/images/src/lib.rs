@@ -17,6 +17,10 @@
 //! (see [`jpeg`]), resized per YCbCr plane and handed to the encoder as YCbCr: no colour
 //! conversion happens at all. Everything runs on the calling thread; nothing here starts
 //! threads or uses a pool. `cargo xtask bench` compares it with libvips (sharp).
+//!
+//! A crate of its own so that it alone builds at opt-level 3 while the functions build for size
+//! (`[profile.release.package.imagegen-images]` in the workspace Cargo.toml); the service uses it
+//! as `imagegen::images`.
 
 mod encode;
 mod header;
