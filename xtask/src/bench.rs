@@ -51,10 +51,6 @@ struct Measurement {
 }
 
 impl Measurement {
-    fn add(&mut self, round: Measurement) {
-        self.times_ms.extend(round.times_ms);
-    }
-
     fn median_ms(&self) -> f64 {
         let mut times = self.times_ms.clone();
         times.sort_by(f64::total_cmp);
@@ -74,11 +70,7 @@ pub fn run(sh: &Shell, iterations: usize, rounds: usize) -> crate::Result<()> {
     let iterations = iterations.max(1).to_string();
 
     println!("==> building the benchmark (release profile)");
-    cmd!(
-        sh,
-        "cargo bench --locked -p imagegen --bench reference_image --no-run"
-    )
-    .run()?;
+    let bench = build_bench(sh)?;
     let sharp_missing = node_available(sh).err();
     if let Some(why) = &sharp_missing {
         println!("\nsharp: skipped, {why}. Install Node.js (with npm) to compare against libvips.");
@@ -91,7 +83,7 @@ pub fn run(sh: &Shell, iterations: usize, rounds: usize) -> crate::Result<()> {
         println!("\n==> round {round}: imagegen (one thread)");
         let output = cmd!(
             sh,
-            "cargo bench --locked -p imagegen --bench reference_image -- --iterations {iterations} --input {input} --output {ours_out}"
+            "{bench} --iterations {iterations} --input {input} --output {ours_out}"
         )
         .read()?;
         println!("{output}");
@@ -108,9 +100,30 @@ pub fn run(sh: &Shell, iterations: usize, rounds: usize) -> crate::Result<()> {
 
 fn pool(total: &mut Option<Measurement>, round: Measurement) {
     match total {
-        Some(total) => total.add(round),
+        Some(total) => total.times_ms.extend(round.times_ms),
         None => *total = Some(round),
     }
+}
+
+/// Build the benchmark once and return its executable, so the rounds run it directly rather
+/// than through cargo each time.
+fn build_bench(sh: &Shell) -> crate::Result<std::path::PathBuf> {
+    let messages = cmd!(
+        sh,
+        "cargo bench --locked -p imagegen --bench reference_image --no-run --message-format=json-render-diagnostics"
+    )
+    .read()?;
+    bench_executable(&messages)
+        .ok_or_else(|| "cargo built no reference_image benchmark executable".into())
+}
+
+/// The `reference_image` executable in cargo's JSON messages.
+fn bench_executable(messages: &str) -> Option<std::path::PathBuf> {
+    messages
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "reference_image")
+        .find_map(|m| m["executable"].as_str().map(std::path::PathBuf::from))
 }
 
 fn node_available(sh: &Shell) -> std::result::Result<(), String> {
@@ -250,6 +263,20 @@ mod tests {
             (total.output_bytes, total.size.as_str()),
             (338553, "1536x1152")
         );
+    }
+
+    #[test]
+    fn the_bench_executable_comes_from_cargos_messages() {
+        let messages = r#"{"reason":"compiler-artifact","target":{"name":"imagegen"},"executable":null}
+{"reason":"compiler-artifact","target":{"name":"reference_image"},"executable":"/t/release/deps/reference_image-1f"}
+{"reason":"build-finished","success":true}"#;
+        assert_eq!(
+            bench_executable(messages),
+            Some(std::path::PathBuf::from(
+                "/t/release/deps/reference_image-1f"
+            ))
+        );
+        assert_eq!(bench_executable(r#"{"reason":"build-finished"}"#), None);
     }
 
     #[test]

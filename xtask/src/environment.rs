@@ -148,6 +148,14 @@ impl Outputs {
             .ok_or_else(|| format!("terraform output table_names has no `{logical}` table").into())
     }
 
+    /// The usage plan (name, ID) whose ID is `id`.
+    pub fn usage_plan_with_id(&self, id: &str) -> Option<(&str, &str)> {
+        self.usage_plan_ids
+            .iter()
+            .find(|(_, v)| *v == id)
+            .map(|(name, id)| (name.as_str(), id.as_str()))
+    }
+
     /// The usage plan keys are registered with: `plan`, or the only one there is.
     pub fn usage_plan(&self, plan: Option<&str>) -> crate::Result<(&str, &str)> {
         let plans = &self.usage_plan_ids;

@@ -208,10 +208,7 @@ impl<'a> Keys<'a> {
         let (plan_name, plan_id) = match (&args.plan, view.current(&key)) {
             (None, Some(current)) => match current.plans.first() {
                 Some(id) => outputs
-                    .usage_plan_ids
-                    .iter()
-                    .find(|(_, v)| *v == id)
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .usage_plan_with_id(id)
                     .ok_or("the current secret's usage plan is not in the outputs")?,
                 None => outputs.usage_plan(None)?,
             },

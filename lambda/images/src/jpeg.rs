@@ -428,8 +428,8 @@ fn decode_scan<const N: usize>(
 /// basis at frequency u, `D(u) * cos((2k + 1) u pi / 2N)` (a sum of cosines in arithmetic
 /// progression), and `cos((2k + 1) u pi / 2N)` repeats, up to sign, a frequency below N, or
 /// vanishes at u = N. So the 8x8 coefficients fold into N x N, each with one weight, and an
-/// N-point transform finishes the block: the exact box-filtered result, with 64x fewer
-/// multiplications than transforming in full.
+/// N-point transform finishes the block: the exact box-filtered result, for about an eighth of
+/// the arithmetic of dequantizing all 64 and transforming 8 -> N.
 struct Fold {
     /// The weight is fixed point, [`FRACTION_BITS`] after the point.
     entries: [i64; 64],
