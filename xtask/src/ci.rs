@@ -8,9 +8,10 @@ use crate::flags::Arch;
 
 type Step = (&'static str, fn(&Shell) -> crate::Result<()>);
 
-const STEPS: [Step; 6] = [
+const STEPS: [Step; 7] = [
     ("lint", crate::lint::run),
     ("test", crate::test::run),
+    ("contract", crate::contract::run),
     ("integration", crate::integration::run),
     ("build", |sh| crate::build::run(sh, Arch::X86_64).map(drop)),
     ("zip", |_| crate::zip::package_all().map(drop)),

@@ -30,6 +30,9 @@ pub enum Command {
     Integration,
     /// Everything CI runs, in order, stopping at the first failure.
     Ci,
+    /// The dev server against its own OpenAPI document: schemathesis (pinned, from PyPI), every
+    /// check and phase; fails on any failure.
+    Contract,
     /// Run the service locally on 127.0.0.1, no cloud needed.
     Dev(DevArgs),
     /// Point git at the repository's hooks in .husky/.
@@ -38,6 +41,9 @@ pub enum Command {
     Docs(DocsArgs),
     /// Time reference-image preparation against libvips (npm sharp), one thread each.
     Bench(BenchArgs),
+    /// Fuzz the parsers of untrusted input (cargo-fuzz on nightly, pinned; installed when
+    /// missing); fails on any crash, timeout or out-of-memory. Not part of `ci`.
+    Fuzz(FuzzArgs),
     /// Build, upload and ship to an environment: Terraform plan, confirm, apply, smoke.
     Deploy(DeployArgs),
     /// Manage an environment's API keys (service store and API Gateway usage plan).
@@ -119,6 +125,16 @@ pub struct BenchArgs {
     /// spells over both tools. Median and minimum are over all rounds' runs.
     #[arg(long, default_value_t = 4)]
     pub rounds: usize,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FuzzArgs {
+    /// One target (default: every one, in turn).
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(crate::fuzz::TARGETS.map(|t| t.name)))]
+    pub target: Option<String>,
+    /// Fuzzing time per target.
+    #[arg(long, default_value_t = 60)]
+    pub seconds: u64,
 }
 
 #[derive(Debug, clap::Args)]

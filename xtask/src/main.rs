@@ -6,12 +6,14 @@ mod aws;
 mod bench;
 mod build;
 mod ci;
+mod contract;
 mod deploy;
 mod dev;
 mod docs;
 mod elf;
 mod environment;
 mod flags;
+mod fuzz;
 mod install_hooks;
 mod integration;
 mod keys;
@@ -56,10 +58,12 @@ fn run(sh: &xshell::Shell, command: flags::Command) -> Result<()> {
         C::Test => test::run(sh),
         C::Integration => integration::run(sh),
         C::Ci => ci::run(sh),
+        C::Contract => contract::run(sh),
         C::Dev(args) => dev::run(sh, args),
         C::InstallHooks(args) => install_hooks::run(sh, args.uninstall),
         C::Docs(args) => docs::run(sh, args.check),
         C::Bench(args) => bench::run(sh, args.iterations, args.rounds),
+        C::Fuzz(args) => fuzz::run(sh, args.target, args.seconds),
         C::Deploy(args) => deploy::run(sh, args),
         C::Keys(args) => keys::run(sh, args),
         C::Secrets(args) => secrets::run(sh, args),

@@ -113,3 +113,17 @@ fn webp(bytes: &[u8]) -> Result<(u32, u32), ImageError> {
         _ => Err(ImageError::corrupt("unknown WebP chunk")),
     }
 }
+
+/// Peak bytes per pixel of decoding a PNG with `image` and preparing it (see
+/// `ImageLimits::max_decode_memory`): the decoded buffer (samples after palette and tRNS
+/// expansion, which may add an alpha channel, so counted with one; at least 4, the 8-bit RGBA it
+/// is turned into and resized from), the converted or premultiplied copy `finish` makes (4), and
+/// a byte for the resizer's intermediate rows. IHDR: bit depth at 24, colour type at 25.
+pub(super) fn png_bytes_per_pixel(bytes: &[u8]) -> u64 {
+    let sample = if bytes.get(24) == Some(&16) { 2 } else { 1 };
+    let channels = match bytes.get(25) {
+        Some(0 | 4) => 2,
+        _ => 4,
+    };
+    (channels * sample).max(4) + 4 + 1
+}

@@ -10,8 +10,10 @@
 //! on its own and the encoder takes YCbCr.
 //!
 //! Scope, on purpose narrow: 8-bit baseline (SOF0/SOF1) Huffman JPEGs with one (grey) or three
-//! (YCbCr) components in one interleaved scan: what cameras and phones write. Anything else
-//! (progressive, CMYK, RGB, 12-bit, arithmetic) returns `None` and goes to zune-jpeg.
+//! (YCbCr) components, in one interleaved scan (what cameras and phones write) or in one scan
+//! per component. Progressive, CMYK and RGB files return `None` and go to zune-jpeg; 12-bit,
+//! arithmetic-coded, lossless and hierarchical files, and a second frame header, are refused by
+//! [`parse`] before any decoder runs.
 //!
 //! The scaled inverse DCT is exact: each output sample is the mean of the s x s full-size
 //! samples it replaces (a box filter), computed from the coefficients without producing them.
@@ -38,11 +40,18 @@ pub(super) struct Parsed<'a> {
     frame: Option<Frame>,
     /// APP14 "Adobe" colour transform: 0 means the three components are RGB, not YCbCr.
     adobe_transform: Option<u8>,
+    /// As they stand at the first scan; later scans may redefine them.
+    tables: Tables,
+    scan: Option<Scan>,
+}
+
+/// The tables and restart interval a scan is decoded with.
+#[derive(Clone)]
+struct Tables {
     quant: [Option<[u16; 64]>; 4],
     dc: [Option<Box<Huffman>>; 4],
     ac: [Option<Box<Huffman>>; 4],
     restart_interval: u16,
-    scan: Option<Scan>,
 }
 
 struct Frame {
@@ -60,6 +69,7 @@ struct Component {
     quant: u8,
 }
 
+#[derive(Clone)]
 struct Scan {
     /// (frame component index, DC table, AC table)
     components: Vec<(usize, u8, u8)>,
@@ -79,10 +89,12 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Parsed<'_>, ImageError> {
         exif: None,
         frame: None,
         adobe_transform: None,
-        quant: [None; 4],
-        dc: [None, None, None, None],
-        ac: [None, None, None, None],
-        restart_interval: 0,
+        tables: Tables {
+            quant: [None; 4],
+            dc: [None, None, None, None],
+            ac: [None, None, None, None],
+            restart_interval: 0,
+        },
         scan: None,
     };
     let mut pos = 2;
@@ -106,14 +118,21 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Parsed<'_>, ImageError> {
             .get(pos + 2..pos + length.max(2))
             .ok_or_else(truncated)?;
         pos += length.max(2);
+        if let Some(coding) = unsupported_coding(marker) {
+            return Err(ImageError::UnsupportedFeature(coding));
+        }
         match marker {
-            0xC0 | 0xC1 => parsed.frame = Some(parse_frame(segment, true)?),
-            0xC2 | 0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => {
-                parsed.frame = Some(parse_frame(segment, false)?);
+            0xC0..=0xC2 => {
+                // The frame `inspect` bounded is the first; a second one (which the decoder
+                // would otherwise keep) could declare any size.
+                if parsed.frame.is_some() {
+                    return Err(corrupt("more than one frame header"));
+                }
+                parsed.frame = Some(parse_frame(segment, marker != 0xC2)?);
             }
-            0xC4 => parse_huffman(segment, &mut parsed)?,
-            0xDB => parse_quant(segment, &mut parsed)?,
-            0xDD => parsed.restart_interval = be16(segment, 0).ok_or_else(truncated)?,
+            0xC4 => parse_huffman(segment, &mut parsed.tables)?,
+            0xDB => parse_quant(segment, &mut parsed.tables)?,
+            0xDD => parsed.tables.restart_interval = be16(segment, 0).ok_or_else(truncated)?,
             0xE1 if parsed.exif.is_none() => {
                 parsed.exif = segment.strip_prefix(b"Exif\0\0");
             }
@@ -133,9 +152,27 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Parsed<'_>, ImageError> {
     }
 }
 
+/// What a marker's coding is when it is one no decoder here handles.
+fn unsupported_coding(marker: u8) -> Option<&'static str> {
+    Some(match marker {
+        0xC3 => "lossless JPEG",
+        0xC5..=0xC7 | 0xDE => "hierarchical JPEG",
+        0xC9 | 0xCA | 0xCC => "arithmetic-coded JPEG",
+        0xCB => "lossless arithmetic-coded JPEG",
+        0xCD..=0xCF => "hierarchical arithmetic-coded JPEG",
+        _ => return None,
+    })
+}
+
 fn parse_frame(segment: &[u8], baseline: bool) -> Result<Frame, ImageError> {
     let bad = || corrupt("bad frame header");
     let (&precision, rest) = segment.split_first().ok_or_else(bad)?;
+    match precision {
+        8 => {}
+        12 => return Err(ImageError::UnsupportedFeature("12-bit JPEG")),
+        16 => return Err(ImageError::UnsupportedFeature("16-bit JPEG")),
+        _ => return Err(corrupt("bad sample precision")),
+    }
     let height = be16(rest, 0).ok_or_else(bad)?;
     let width = be16(rest, 2).ok_or_else(bad)?;
     let count = usize::from(*rest.get(4).ok_or_else(bad)?);
@@ -149,6 +186,9 @@ fn parse_frame(segment: &[u8], baseline: bool) -> Result<Frame, ImageError> {
             quant: c[2],
         })
         .collect();
+    if count == 0 || width == 0 || height == 0 {
+        return Err(bad());
+    }
     Ok(Frame {
         baseline,
         precision,
@@ -158,7 +198,7 @@ fn parse_frame(segment: &[u8], baseline: bool) -> Result<Frame, ImageError> {
     })
 }
 
-fn parse_quant(mut segment: &[u8], parsed: &mut Parsed<'_>) -> Result<(), ImageError> {
+fn parse_quant(mut segment: &[u8], tables: &mut Tables) -> Result<(), ImageError> {
     let bad = || corrupt("bad quantization table");
     while let Some((&spec, rest)) = segment.split_first() {
         let (wide, id) = (spec >> 4 != 0, usize::from(spec & 15));
@@ -172,13 +212,13 @@ fn parse_quant(mut segment: &[u8], parsed: &mut Parsed<'_>) -> Result<(), ImageE
                 u16::from(values[k])
             };
         }
-        *parsed.quant.get_mut(id).ok_or_else(bad)? = Some(table);
+        *tables.quant.get_mut(id).ok_or_else(bad)? = Some(table);
         segment = &rest[size..];
     }
     Ok(())
 }
 
-fn parse_huffman(mut segment: &[u8], parsed: &mut Parsed<'_>) -> Result<(), ImageError> {
+fn parse_huffman(mut segment: &[u8], tables: &mut Tables) -> Result<(), ImageError> {
     let bad = || corrupt("bad Huffman table");
     while let Some((&spec, rest)) = segment.split_first() {
         let counts: &[u8; 16] = rest.first_chunk().ok_or_else(bad)?;
@@ -186,9 +226,9 @@ fn parse_huffman(mut segment: &[u8], parsed: &mut Parsed<'_>) -> Result<(), Imag
         let values = rest.get(16..16 + total).ok_or_else(bad)?;
         let table = Huffman::build(counts, values, spec >> 4 == 1)?;
         let slots = if spec >> 4 == 0 {
-            &mut parsed.dc
+            &mut tables.dc
         } else {
-            &mut parsed.ac
+            &mut tables.ac
         };
         *slots.get_mut(usize::from(spec & 15)).ok_or_else(bad)? = Some(Box::new(table));
         segment = &rest[16 + total..];
@@ -217,6 +257,43 @@ fn parse_scan(segment: &[u8], frame: &Frame, data: usize) -> Result<Scan, ImageE
         progressive_or_partial: tail != [0, 63, 0],
         data,
     })
+}
+
+impl Parsed<'_> {
+    /// Width and height of the one frame header (`parse` refuses a second).
+    pub(super) fn size(&self) -> Option<(u32, u32)> {
+        let frame = self.frame.as_ref()?;
+        Some((u32::from(frame.width), u32::from(frame.height)))
+    }
+
+    /// A baseline frame whose first scan does not hold every component: each component (or
+    /// group) has a scan of its own. zune-jpeg decodes such files to wrong colours (4:2:0 and
+    /// 4x1 with restart intervals, measured against libjpeg-turbo); only the scaled decoder may
+    /// take them.
+    pub(super) fn separate_scans(&self) -> bool {
+        match (&self.frame, &self.scan) {
+            (Some(frame), Some(scan)) => {
+                frame.baseline && scan.components.len() < frame.components.len()
+            }
+            _ => false,
+        }
+    }
+
+    /// Peak bytes per pixel of a zune-jpeg decode of this frame (see `lib.rs`'s budget): the
+    /// 3-byte RGB output, and for progressive frames every component's coefficients kept as
+    /// 16-bit until the last scan (subsampled components count in full: an upper bound), plus a
+    /// byte for the resizer's intermediate rows.
+    pub(super) fn full_decode_bytes_per_pixel(&self) -> u64 {
+        let Some(frame) = &self.frame else {
+            return u64::MAX;
+        };
+        let coefficients = if frame.baseline {
+            0
+        } else {
+            2 * frame.components.len() as u64
+        };
+        3 + coefficients + 1
+    }
 }
 
 /// The largest of 8, 4 and 2 by which the image can shrink while still covering `target`.
@@ -257,7 +334,7 @@ pub(super) fn decode_scaled(
     bytes: &[u8],
     scale: u32,
 ) -> Result<Option<Planes>, ImageError> {
-    let (Some(frame), Some(scan)) = (&parsed.frame, &parsed.scan) else {
+    let (Some(frame), Some(first_scan)) = (&parsed.frame, &parsed.scan) else {
         return Ok(None);
     };
     let count = frame.components.len();
@@ -266,9 +343,7 @@ pub(super) fn decode_scaled(
     if !frame.baseline
         || frame.precision != 8
         || !(count == 1 || (count == 3 && !rgb))
-        || scan.progressive_or_partial
-        // Components in frame order (what every encoder writes): plane 0 is then luma.
-        || !scan.components.iter().map(|c| c.0).eq(0..count)
+        || first_scan.progressive_or_partial
         || frame.width == 0
         || frame.height == 0
     {
@@ -287,33 +362,20 @@ pub(super) fn decode_scaled(
     let (width, height) = (usize::from(frame.width), usize::from(frame.height));
     let n = 8 / usize::try_from(scale).map_err(|_| corrupt("bad scale"))?;
 
-    let mut targets = Vec::with_capacity(count);
+    // One plane per frame component, in frame order (plane 0 is luma), sized for the
+    // interleaved layout: a component scanned on its own covers no more than that.
     let mut planes = Vec::with_capacity(count);
-    // A single-component scan is not interleaved: its blocks simply tile the image.
-    let (mcus_x, mcus_y) = if count == 1 {
-        (width.div_ceil(8), height.div_ceil(8))
-    } else {
-        (width.div_ceil(8 * h_max), height.div_ceil(8 * v_max))
-    };
-    for &(index, dc, ac) in &scan.components {
-        let component = &frame.components[index];
+    for component in &frame.components {
         let (h, v) = if count == 1 {
             (1, 1)
         } else {
             (usize::from(component.h), usize::from(component.v))
         };
-        let table = parsed
-            .quant
-            .get(usize::from(component.quant))
-            .copied()
-            .flatten()
-            .ok_or_else(|| corrupt("missing quantization table"))?;
-        let (dc, ac) = (usize::from(dc), usize::from(ac));
-        if parsed.dc.get(dc).is_none_or(Option::is_none)
-            || parsed.ac.get(ac).is_none_or(Option::is_none)
-        {
-            return Err(corrupt("missing Huffman table"));
-        }
+        let (mcus_x, mcus_y) = if count == 1 {
+            (width.div_ceil(8), height.div_ceil(8))
+        } else {
+            (width.div_ceil(8 * h_max), height.div_ceil(8 * v_max))
+        };
         let plane_width = mcus_x * h * n;
         let plane_height = mcus_y * v * n;
         let (sx, sy) = if count == 1 {
@@ -331,8 +393,112 @@ pub(super) fn decode_scaled(
             height: u32::try_from(plane_height).map_err(|_| bad_sampling())?,
             valid: (width as f64 * sx / shrink, height as f64 * sy / shrink),
         });
+    }
+
+    // Scan after scan until every component is decoded: one scan for interleaved files, one per
+    // component (or group of components) for the others.
+    let mut tables = parsed.tables.clone();
+    let mut decoded = vec![false; count];
+    let mut scan = first_scan.clone();
+    loop {
+        if scan.progressive_or_partial {
+            return Err(corrupt("a partial scan in a baseline frame"));
+        }
+        let layout = scan_layout(frame, &scan, &tables, n, &mut decoded)?;
+        let data = bytes
+            .get(scan.data..)
+            .ok_or_else(|| corrupt("no scan data"))?;
+        let consumed = match n {
+            4 => decode_scan::<4>(&tables, &layout, data, &mut planes)?,
+            2 => decode_scan::<2>(&tables, &layout, data, &mut planes)?,
+            _ => decode_scan::<1>(&tables, &layout, data, &mut planes)?,
+        };
+        if let [(index, _, _)] = scan.components[..]
+            && count > 1
+            && let Some(plane) = planes.get_mut(index)
+        {
+            extend_edges(plane, (layout.mcus_x * n, layout.mcus_y * n));
+        }
+        if decoded.iter().all(|done| *done) {
+            break;
+        }
+        scan = next_scan(bytes, scan.data + consumed, frame, &mut tables)?;
+    }
+    Ok(Some(Planes { planes }))
+}
+
+/// Repeat the last decoded column and row into the rest of `plane`. A component scanned on its
+/// own has no padding blocks, and the resizer's kernel reaches past the image's edge: left at
+/// zero, the padding darkened the last rows (luma 43 dB instead of 48 against libjpeg).
+fn extend_edges(plane: &mut Plane, (covered_width, covered_height): (usize, usize)) {
+    let width = plane.width as usize;
+    if covered_width == 0 || covered_height == 0 || width == 0 {
+        return;
+    }
+    for row in plane.pixels.chunks_exact_mut(width).take(covered_height) {
+        if let Some(&last) = row.get(covered_width - 1)
+            && let Some(rest) = row.get_mut(covered_width..)
+        {
+            rest.fill(last);
+        }
+    }
+    let split = (covered_height * width).min(plane.pixels.len());
+    let (top, bottom) = plane.pixels.split_at_mut(split);
+    if let Some(last) = top.chunks_exact(width).last() {
+        for row in bottom.chunks_exact_mut(width) {
+            row.copy_from_slice(last);
+        }
+    }
+}
+
+/// The MCU grid and block targets of one scan. A scan of one component is not interleaved:
+/// its blocks simply tile that component (`ceil(width * h / h_max / 8)` across); a scan of
+/// several interleaves them in MCUs of `h_max` x `v_max` blocks' worth of image.
+fn scan_layout(
+    frame: &Frame,
+    scan: &Scan,
+    tables: &Tables,
+    n: usize,
+    decoded: &mut [bool],
+) -> Result<Layout, ImageError> {
+    let h_max = usize::from(frame.components.iter().map(|c| c.h).max().unwrap_or(1));
+    let v_max = usize::from(frame.components.iter().map(|c| c.v).max().unwrap_or(1));
+    let (width, height) = (usize::from(frame.width), usize::from(frame.height));
+    let single = scan.components.len() == 1;
+    let mut targets = Vec::with_capacity(scan.components.len());
+    let mut grid = (width.div_ceil(8 * h_max), height.div_ceil(8 * v_max));
+    for &(index, dc, ac) in &scan.components {
+        let component = &frame.components[index];
+        let done = decoded
+            .get_mut(index)
+            .ok_or_else(|| corrupt("scan names an unknown component"))?;
+        if std::mem::replace(done, true) {
+            return Err(corrupt("a component is scanned twice"));
+        }
+        let (h, v) = (usize::from(component.h), usize::from(component.v));
+        let (h, v) = if single {
+            grid = (
+                (width * h).div_ceil(h_max).div_ceil(8),
+                (height * v).div_ceil(v_max).div_ceil(8),
+            );
+            (1, 1)
+        } else {
+            (h, v)
+        };
+        let table = tables
+            .quant
+            .get(usize::from(component.quant))
+            .copied()
+            .flatten()
+            .ok_or_else(|| corrupt("missing quantization table"))?;
+        let (dc, ac) = (usize::from(dc), usize::from(ac));
+        if tables.dc.get(dc).is_none_or(Option::is_none)
+            || tables.ac.get(ac).is_none_or(Option::is_none)
+        {
+            return Err(corrupt("missing Huffman table"));
+        }
         targets.push(Target {
-            plane: planes.len() - 1,
+            plane: index,
             h,
             v,
             dc,
@@ -340,21 +506,12 @@ pub(super) fn decode_scaled(
             fold: Fold::new(&table, n),
         });
     }
-    let data = bytes
-        .get(scan.data..)
-        .ok_or_else(|| corrupt("no scan data"))?;
-    let layout = Layout {
-        mcus_x,
-        mcus_y,
-        restart_interval: usize::from(parsed.restart_interval),
+    Ok(Layout {
+        mcus_x: grid.0,
+        mcus_y: grid.1,
+        restart_interval: usize::from(tables.restart_interval),
         targets,
-    };
-    match n {
-        4 => decode_scan::<4>(parsed, &layout, data, &mut planes)?,
-        2 => decode_scan::<2>(parsed, &layout, data, &mut planes)?,
-        _ => decode_scan::<1>(parsed, &layout, data, &mut planes)?,
-    }
-    Ok(Some(Planes { planes }))
+    })
 }
 
 struct Layout {
@@ -364,16 +521,68 @@ struct Layout {
     targets: Vec<Target>,
 }
 
+/// Past the rest of a scan's entropy-coded data, through the table and restart-interval
+/// segments between scans, to the next scan header.
+fn next_scan(
+    bytes: &[u8],
+    mut pos: usize,
+    frame: &Frame,
+    tables: &mut Tables,
+) -> Result<Scan, ImageError> {
+    let truncated = || corrupt("a component has no scan (truncated file?)");
+    loop {
+        match (bytes.get(pos), bytes.get(pos + 1)) {
+            (Some(0xFF), Some(0x00 | 0xD0..=0xD7)) => pos += 2,
+            (Some(0xFF), Some(0xFF)) => pos += 1,
+            (Some(0xFF), Some(_)) => break,
+            (Some(_), _) => pos += 1,
+            (None, _) => return Err(truncated()),
+        }
+    }
+    loop {
+        while bytes.get(pos).is_some_and(|b| *b != 0xFF) {
+            pos += 1;
+        }
+        while bytes.get(pos + 1) == Some(&0xFF) {
+            pos += 1;
+        }
+        let marker = *bytes.get(pos + 1).ok_or_else(truncated)?;
+        pos += 2;
+        match marker {
+            0x01 | 0xD0..=0xD8 => continue,
+            0xD9 => return Err(truncated()),
+            _ => {}
+        }
+        let length = usize::from(be16(bytes, pos).ok_or_else(truncated)?);
+        let segment = bytes
+            .get(pos + 2..pos + length.max(2))
+            .ok_or_else(truncated)?;
+        pos += length.max(2);
+        if let Some(coding) = unsupported_coding(marker) {
+            return Err(ImageError::UnsupportedFeature(coding));
+        }
+        match marker {
+            0xC0..=0xC2 => return Err(corrupt("more than one frame header")),
+            0xC4 => parse_huffman(segment, tables)?,
+            0xDB => parse_quant(segment, tables)?,
+            0xDD => tables.restart_interval = be16(segment, 0).ok_or_else(truncated)?,
+            0xDA => return parse_scan(segment, frame, pos),
+            _ => {}
+        }
+    }
+}
+
+/// Decode one scan into `planes`; returns how many bytes of `data` it read.
 fn decode_scan<const N: usize>(
-    parsed: &Parsed<'_>,
+    tables: &Tables,
     layout: &Layout,
     data: &[u8],
     planes: &mut [Plane],
-) -> Result<(), ImageError> {
+) -> Result<usize, ImageError> {
     let tables = layout
         .targets
         .iter()
-        .map(|t| match (&parsed.dc[t.dc], &parsed.ac[t.ac]) {
+        .map(|t| match (&tables.dc[t.dc], &tables.ac[t.ac]) {
             (Some(dc), Some(ac)) => Ok((dc.as_ref(), ac.as_ref())),
             _ => Err(corrupt("missing Huffman table")),
         })
@@ -417,7 +626,7 @@ fn decode_scan<const N: usize>(
             }
         }
     }
-    Ok(())
+    Ok(reader.pos)
 }
 
 /// How each coefficient (by zigzag position) adds to the reduced N x N block: which slot
@@ -605,6 +814,7 @@ const END_OF_BLOCK: i32 = 1 << 8;
 /// A canonical Huffman table with a lookahead table and, for AC tables, a second lookup that also
 /// decodes the coefficient value when code and value bits fit the lookahead together (as stb_image and
 /// libjpeg-turbo do): most coefficients then cost one table access.
+#[derive(Clone)]
 struct Huffman {
     /// (code length << 8) | symbol; 0 = longer code or invalid.
     lookup: [u16; 1 << LOOKAHEAD],
@@ -850,8 +1060,14 @@ impl<'a> BitReader<'a> {
 }
 
 /// Full-size decode with zune-jpeg, for what the scaled decoder does not take. Strict mode, so
-/// a truncated file is an error rather than a picture with a grey bottom.
-pub(super) fn decode_full(bytes: &[u8], limits: &ImageLimits) -> Result<DynamicImage, ImageError> {
+/// a truncated file is an error rather than a picture with a grey bottom. `size` is the frame the
+/// caller bounded: zune-jpeg walks the markers itself, so what it found is compared with it
+/// before it allocates anything.
+pub(super) fn decode_full(
+    bytes: &[u8],
+    limits: &ImageLimits,
+    size: (u32, u32),
+) -> Result<DynamicImage, ImageError> {
     use zune_jpeg::zune_core::bytestream::ZCursor;
     use zune_jpeg::zune_core::colorspace::ColorSpace;
     use zune_jpeg::zune_core::options::DecoderOptions;
@@ -862,10 +1078,20 @@ pub(super) fn decode_full(bytes: &[u8], limits: &ImageLimits) -> Result<DynamicI
         .set_max_height(limits.max_height as usize)
         .jpeg_set_out_colorspace(ColorSpace::RGB);
     let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), options);
-    let pixels = decoder.decode().map_err(|e| match e {
-        zune_jpeg::errors::DecodeErrors::Unsupported(_) => ImageError::Unsupported,
+    let error = |e| match e {
+        zune_jpeg::errors::DecodeErrors::Unsupported(_) => {
+            ImageError::UnsupportedFeature("JPEG coding")
+        }
         other => ImageError::Corrupt(format!("JPEG: {other}")),
-    })?;
+    };
+    decoder.decode_headers().map_err(error)?;
+    let found = decoder
+        .dimensions()
+        .map(|(w, h)| (u32::try_from(w).ok(), u32::try_from(h).ok()));
+    if found != Some((Some(size.0), Some(size.1))) {
+        return Err(corrupt("the decoder found a different frame"));
+    }
+    let pixels = decoder.decode().map_err(error)?;
     let (width, height) = decoder
         .dimensions()
         .ok_or_else(|| corrupt("no dimensions after decoding"))?;

@@ -1,16 +1,29 @@
 //! Reference images: sniff, bound, decode, orient, strip, downscale and re-encode what a client
-//! uploads before it goes to Gemini (ARCHITECTURE.md §4).
+//! uploads before it goes to Gemini.
 //!
 //! The rules, in the order they are applied:
 //! 1. at most `max_bytes` of input;
 //! 2. the format comes from the magic bytes (PNG, JPEG, WebP); a declared mime type is never
-//!    trusted, anything else is [`ImageError::Unsupported`];
+//!    trusted, anything else is [`ImageError::Unsupported`]; codings no decoder here handles
+//!    (12-bit, arithmetic, lossless or hierarchical JPEG; baseline JPEGs with one scan per
+//!    component unless they shrink on load) are [`ImageError::UnsupportedFeature`];
 //! 3. width, height and pixel count are read from the header and bounded *before* any pixel
-//!    buffer is allocated (decompression bombs); the decoders get [`image::Limits`] as well;
+//!    buffer is allocated (decompression bombs), and bounded again on what each decoder will
+//!    actually use: a JPEG with a second frame header is refused, and a WebP's chunks, inner
+//!    frames and animation frames must fit the file and the canvas (see [`webp`]);
 //! 4. the EXIF orientation is applied, so the output is upright;
 //! 5. the output is re-encoded from pixels only, so no EXIF/ICC/XMP survives;
 //! 6. the longest side is brought down to `longest_side` (never up) with Lanczos3;
 //! 7. JPEG (quality 85) for opaque images, PNG for images with transparency.
+//!
+//! Memory: the API function has 512 MB and prepares one image at a time per request. Preparing
+//! any accepted image peaks below [`MEMORY_BUDGET`] of heap (`tests/memory.rs` measures the worst
+//! case of each format). Baseline JPEGs up to `max_pixels` (40 MP) take the shrink-on-load path
+//! below, which never holds the full-size image; everything else is decoded in full, so its
+//! pixel count times the bytes per pixel that decoder holds must stay within
+//! `max_decode_memory` (e.g. 13 MP for a progressive 4:4:4 JPEG, 32 MP for a baseline CMYK one,
+//! 14 MP for RGBA PNG, 10 MP for 16-bit RGBA PNG or animated WebP, 13 MP for other WebPs).
+//! Measured: 16 MB for a 40 MP baseline JPEG, 100 to 144 MB for the largest full decodes.
 //!
 //! Speed: a 12-megapixel phone JPEG is the common input. A full decode of it costs more than
 //! everything else together, so baseline JPEGs are decoded straight at 1/2, 1/4 or 1/8 size
@@ -28,6 +41,7 @@ mod jpeg;
 mod resize;
 #[cfg(test)]
 mod tests;
+mod webp;
 
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder};
@@ -94,11 +108,22 @@ pub struct ImageLimits {
     pub max_bytes: usize,
     pub max_width: u32,
     pub max_height: u32,
-    /// Decoded pixel count (width * height), the real memory bound.
+    /// Pixel count (width * height). What bounds baseline JPEGs, which shrink on load; full
+    /// decodes are held tighter by `max_decode_memory`.
     pub max_pixels: u64,
     /// The prepared image's longest side; larger images are scaled down to it.
     pub longest_side: u32,
+    /// Bytes a full decode may hold: width x height x the bytes per pixel its decoder and the
+    /// resizer keep (PNG: the decoded sample size, at least 4, plus 5; WebP: 10, animated 13;
+    /// JPEG: 4, progressive 4 + 2 per component). Baseline JPEGs decoded at reduced size are
+    /// bounded by `max_pixels` alone: they never hold the full-size image.
+    pub max_decode_memory: u64,
 }
+
+/// What preparing an accepted image may allocate at its peak, input and output included, with
+/// the default limits. The API function has 512 MB; this leaves room for the runtime, the
+/// request body and its base64 text.
+pub const MEMORY_BUDGET: u64 = 160 * 1000 * 1000;
 
 impl Default for ImageLimits {
     fn default() -> Self {
@@ -108,6 +133,9 @@ impl Default for ImageLimits {
             max_height: 12_000,
             max_pixels: 40_000_000,
             longest_side: 1536,
+            // With the per-pixel costs above, the largest full decode stays below
+            // MEMORY_BUDGET together with the 10 MB input and the resizer's buffers.
+            max_decode_memory: 130 * 1000 * 1000,
         }
     }
 }
@@ -140,6 +168,10 @@ pub enum ImageError {
     TooLarge { width: u32, height: u32 },
     #[error("image data is corrupt: {0}")]
     Corrupt(String),
+    /// A PNG, JPEG or WebP in a coding we do not decode (e.g. a 12-bit JPEG); also answered
+    /// as 415, with what is unsupported.
+    #[error("unsupported image: {0}")]
+    UnsupportedFeature(&'static str),
 }
 
 impl ImageError {
@@ -150,7 +182,16 @@ impl ImageError {
             ImageError::TooManyBytes { .. } => "too_many_bytes",
             ImageError::TooLarge { .. } => "dimensions_too_large",
             ImageError::Corrupt(_) => "corrupt",
+            ImageError::UnsupportedFeature(_) => "unsupported_format",
         }
+    }
+
+    /// The client sent something we do not take (HTTP 415), rather than something broken.
+    pub fn is_unsupported(&self) -> bool {
+        matches!(
+            self,
+            ImageError::Unsupported | ImageError::UnsupportedFeature(_)
+        )
     }
 
     fn corrupt(message: impl std::fmt::Display) -> Self {
@@ -168,6 +209,16 @@ pub fn inspect(bytes: &[u8], limits: &ImageLimits) -> Result<ImageInfo, ImageErr
     }
     let format = sniff(bytes).ok_or(ImageError::Unsupported)?;
     let (width, height) = header::dimensions(format, bytes)?;
+    check_size((width, height), limits)?;
+    Ok(ImageInfo {
+        format,
+        width,
+        height,
+    })
+}
+
+/// Width, height and pixel count against `limits`.
+fn check_size((width, height): (u32, u32), limits: &ImageLimits) -> Result<(), ImageError> {
     if width == 0 || height == 0 {
         return Err(ImageError::corrupt(
             "the header gives a zero width or height",
@@ -177,11 +228,23 @@ pub fn inspect(bytes: &[u8], limits: &ImageLimits) -> Result<ImageInfo, ImageErr
     if width > limits.max_width || height > limits.max_height || pixels > limits.max_pixels {
         return Err(ImageError::TooLarge { width, height });
     }
-    Ok(ImageInfo {
-        format,
-        width,
-        height,
-    })
+    Ok(())
+}
+
+/// A full decode of `info` holding `bytes_per_pixel` must fit `max_decode_memory`.
+fn check_decode_memory(
+    info: &ImageInfo,
+    bytes_per_pixel: u64,
+    limits: &ImageLimits,
+) -> Result<(), ImageError> {
+    let pixels = u64::from(info.width) * u64::from(info.height);
+    if pixels.saturating_mul(bytes_per_pixel) > limits.max_decode_memory {
+        return Err(ImageError::TooLarge {
+            width: info.width,
+            height: info.height,
+        });
+    }
+    Ok(())
 }
 
 /// Format and stored dimensions of an image we trust (e.g. one Gemini generated), from its
@@ -212,6 +275,14 @@ fn prepare_jpeg(
     limits: &ImageLimits,
 ) -> Result<PreparedImage, ImageError> {
     let parsed = jpeg::parse(bytes)?;
+    // The frame the decoders use, bounded again: it must be the one `inspect` read.
+    let size = parsed
+        .size()
+        .ok_or_else(|| ImageError::corrupt("JPEG without a frame header"))?;
+    check_size(size, limits)?;
+    if size != (info.width, info.height) {
+        return Err(ImageError::corrupt("JPEG frame headers disagree"));
+    }
     let orientation = parsed
         .exif
         .and_then(Orientation::from_exif_chunk)
@@ -222,8 +293,15 @@ fn prepare_jpeg(
     {
         return finish_planes(planes, orientation, target);
     }
-    // Progressive, CMYK, 12-bit or small enough that shrinking buys nothing: full decode.
-    let image = jpeg::decode_full(bytes, limits)?;
+    // zune-jpeg gets these wrong (see `separate_scans`); only the scaled decoder takes them.
+    if parsed.separate_scans() {
+        return Err(ImageError::UnsupportedFeature(
+            "baseline JPEG with separate component scans, too small to shrink on load",
+        ));
+    }
+    // Progressive, CMYK, RGB or small enough that shrinking buys nothing: full decode.
+    check_decode_memory(info, parsed.full_decode_bytes_per_pixel(), limits)?;
+    let image = jpeg::decode_full(bytes, limits, size)?;
     finish(image, orientation, target)
 }
 
@@ -234,6 +312,28 @@ fn decode_with_image(
     info: &ImageInfo,
     limits: &ImageLimits,
 ) -> Result<(DynamicImage, Orientation), ImageError> {
+    // image-webp would allocate what the container claims before checking it: the container is
+    // checked first, and the orientation read from its EXIF chunk here, not by image-webp.
+    let webp_orientation = match info.format {
+        ImageFormat::Webp => {
+            let container = webp::check(bytes)?;
+            if (container.width, container.height) != (info.width, info.height) {
+                return Err(ImageError::corrupt("WebP canvas and header disagree"));
+            }
+            let bytes_per_pixel = if container.animated { 13 } else { 10 };
+            check_decode_memory(info, bytes_per_pixel, limits)?;
+            Some(
+                container
+                    .exif
+                    .and_then(Orientation::from_exif_chunk)
+                    .unwrap_or(Orientation::NoTransforms),
+            )
+        }
+        _ => {
+            check_decode_memory(info, header::png_bytes_per_pixel(bytes), limits)?;
+            None
+        }
+    };
     let mut reader =
         image::ImageReader::with_format(std::io::Cursor::new(bytes), info.format.to_image());
     reader.limits(decoder_limits(limits));
@@ -241,7 +341,10 @@ fn decode_with_image(
         .into_decoder()
         .map_err(|e| from_image_error(e, info))?;
     // Metadata that does not parse is no reason to refuse the pixels: it is dropped anyway.
-    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let orientation = match webp_orientation {
+        Some(orientation) => orientation,
+        None => decoder.orientation().unwrap_or(Orientation::NoTransforms),
+    };
     let image = DynamicImage::from_decoder(decoder).map_err(|e| from_image_error(e, info))?;
     Ok((image, orientation))
 }
@@ -250,8 +353,8 @@ fn decoder_limits(limits: &ImageLimits) -> image::Limits {
     let mut decoder = image::Limits::default();
     decoder.max_image_width = Some(limits.max_width);
     decoder.max_image_height = Some(limits.max_height);
-    // 16-bit RGBA (8 bytes a pixel) is the widest buffer a decoder hands back.
-    decoder.max_alloc = Some(limits.max_pixels.saturating_mul(8));
+    // The pixel buffer it hands back is part of the budget checked before decoding.
+    decoder.max_alloc = Some(limits.max_decode_memory);
     decoder
 }
 

@@ -160,6 +160,19 @@ fn psnr(a: &[u8], b: &[u8]) -> f64 {
     10.0 * (255.0f64.powi(2) / mse.max(1e-9)).log10()
 }
 
+/// Luma and the two chroma channels (JFIF), rounded to bytes, of an RGBA image.
+fn ycbcr(image: &image::RgbaImage) -> (Vec<u8>, Vec<u8>) {
+    let (mut luma, mut chroma) = (Vec::new(), Vec::new());
+    for p in image.pixels() {
+        let [r, g, b] = [p.0[0], p.0[1], p.0[2]].map(f64::from);
+        let clamp = |v: f64| v.round().clamp(0.0, 255.0) as u8;
+        luma.push(clamp(0.299 * r + 0.587 * g + 0.114 * b));
+        chroma.push(clamp(128.0 - 0.168_736 * r - 0.331_264 * g + 0.5 * b));
+        chroma.push(clamp(128.0 + 0.5 * r - 0.418_688 * g - 0.081_312 * b));
+    }
+    (luma, chroma)
+}
+
 fn is_red(p: &image::Rgba<u8>) -> bool {
     p.0[0] > 150 && p.0[2] < 100
 }
@@ -465,6 +478,7 @@ fn limits_are_respected() {
         max_pixels: 64 * 48,
         longest_side: 32,
         max_bytes: jpeg.len(),
+        max_decode_memory: ImageLimits::default().max_decode_memory,
     };
     let out = prepare_reference(&jpeg, &exact).expect("at the limits is fine");
     assert_eq!((out.width, out.height), (32, 24));
@@ -632,7 +646,8 @@ fn scaled_decode_matches_a_full_decode() {
             );
 
             let ours = decode(&prepare_reference(&data, &limits(longest)).expect("prepare"));
-            let full = jpeg::decode_full(&data, &ImageLimits::default()).expect("full decode");
+            let full = jpeg::decode_full(&data, &ImageLimits::default(), (width, height))
+                .expect("full decode");
             let reference = finish(full, Orientation::NoTransforms, target).expect("reference");
             let reference = decode(&reference);
             assert_eq!(ours.dimensions(), reference.dimensions(), "{name}");
@@ -668,7 +683,7 @@ fn scaled_samples_are_the_means_of_the_full_decode() {
         ..Jpeg::default()
     }
     .encode(&rgb, width, height);
-    let full = jpeg::decode_full(&data, &ImageLimits::default())
+    let full = jpeg::decode_full(&data, &ImageLimits::default(), (width, height))
         .expect("full decode")
         .into_luma8();
     let parsed = jpeg::parse(&data).expect("parse");
@@ -757,8 +772,12 @@ fn damaged_jpegs_never_panic() {
         seed ^= seed << 5;
         seed as usize
     };
-    for setting in settings {
-        let data = setting.encode(&photo(96, 64), 96, 64);
+    let separate_scans = include_bytes!("../tests/data/s4_1_separate_scans_restart.jpg").to_vec();
+    let inputs = settings
+        .iter()
+        .map(|setting| setting.encode(&photo(96, 64), 96, 64))
+        .chain([separate_scans]);
+    for data in inputs {
         for round in 0..60 {
             let mut damaged = data.clone();
             for _ in 0..1 + round % 4 {
@@ -768,8 +787,9 @@ fn damaged_jpegs_never_panic() {
             if round % 5 == 0 {
                 damaged.truncate(next() % damaged.len());
             }
-            // 96 -> 24 takes the 1/4 scaled decoder; the default limits take the full decode.
-            for longest in [24, 1536] {
+            // 96 -> 24 (200 -> 50) takes the 1/4 scaled decoder; the default limits take the
+            // full decode.
+            for longest in [24, 50, 1536] {
                 let _ = prepare_reference(&damaged, &limits(longest));
             }
         }
@@ -789,4 +809,136 @@ fn other_orientations_on_the_scaled_path() {
     assert_eq!((out.width, out.height), (50, 100));
     let decoded = decode(&out);
     assert!(is_blue(decoded.get_pixel(25, 10)) && is_red(decoded.get_pixel(25, 90)));
+}
+
+/// Files libjpeg-turbo's cjpeg wrote (tests/data/README.md) through both our decoders (the
+/// scaled one at 1/2 and 1/4, zune-jpeg at full size) against jpeg-decoder, a port of libjpeg's
+/// decoder, followed by the same resize and encode. Guards the sampling layouts, restart
+/// intervals and separate component scans real encoders write.
+#[test]
+fn jpegs_from_libjpeg_match_a_reference_decoder() {
+    macro_rules! fixture {
+        ($name:literal) => {
+            ($name, &include_bytes!(concat!("../tests/data/", $name))[..])
+        };
+    }
+    let decoded = [
+        fixture!("s1_1.jpg"),
+        fixture!("s1_1_restart.jpg"),
+        fixture!("s2_1.jpg"),
+        fixture!("s2_1_restart.jpg"),
+        fixture!("s2_2.jpg"),
+        fixture!("s2_2_restart.jpg"),
+        fixture!("s4_1.jpg"),
+        fixture!("s4_1_restart.jpg"),
+        fixture!("grey_restart.jpg"),
+        fixture!("progressive_s1_1.jpg"),
+        fixture!("s1_1_separate_scans.jpg"),
+        fixture!("s2_2_separate_scans_restart.jpg"),
+        fixture!("s4_1_separate_scans_restart.jpg"),
+    ];
+    let mut poor = Vec::new();
+    for (name, data) in decoded {
+        let mut reference = jpeg_decoder::Decoder::new(data);
+        let pixels = reference.decode().expect("reference decode");
+        let info = reference.info().expect("reference info");
+        let (width, height) = (u32::from(info.width), u32::from(info.height));
+        let full = match info.pixel_format {
+            jpeg_decoder::PixelFormat::L8 => DynamicImage::ImageLuma8(
+                image::GrayImage::from_raw(width, height, pixels).expect("grey"),
+            ),
+            jpeg_decoder::PixelFormat::RGB24 => DynamicImage::ImageRgb8(
+                image::RgbImage::from_raw(width, height, pixels).expect("rgb"),
+            ),
+            other => panic!("{name}: unexpected {other:?}"),
+        };
+        let shrinks = [100, 50];
+        // Separate component scans: the scaled decoder only (checked below).
+        let sizes = if name.contains("separate") {
+            &shrinks[..]
+        } else {
+            &[100, 50, 1536][..]
+        };
+        // 100 and 50: 1/2 and 1/4 on load; 1536: no shrinking, zune-jpeg decodes. (At 25 pixels
+        // Lanczos after a 1/4 box differs from Lanczos alone by more than any decoding error;
+        // `scaled_samples_are_the_means_of_the_full_decode` checks 1/8 sample by sample.)
+        for &longest in sizes {
+            let target = resize::fit(width, height, longest);
+            let ours = decode(&prepare_reference(data, &limits(longest)).expect("prepare"));
+            let theirs = decode(
+                &finish(full.clone(), Orientation::NoTransforms, target).expect("reference"),
+            );
+            assert_eq!(ours.dimensions(), theirs.dimensions(), "{name}");
+            let ((luma, chroma), (luma_ref, chroma_ref)) = (ycbcr(&ours), ycbcr(&theirs));
+            let (luma_quality, chroma_quality) =
+                (psnr(&luma, &luma_ref), psnr(&chroma, &chroma_ref));
+            println!(
+                "{name:<22} longest {longest:>4}: PSNR luma {luma_quality:.1} dB, chroma {chroma_quality:.1} dB"
+            );
+            // Apart, so an error in the chroma planes cannot hide behind a good luma.
+            if luma_quality < 40.0 || chroma_quality < 40.0 {
+                poor.push(format!(
+                    "{name} at {longest}px: luma {luma_quality:.1} dB, chroma {chroma_quality:.1} dB"
+                ));
+            }
+        }
+    }
+    let separate_scans = [
+        fixture!("s1_1_separate_scans.jpg"),
+        fixture!("s2_2_separate_scans_restart.jpg"),
+        fixture!("s4_1_separate_scans_restart.jpg"),
+    ];
+    for (name, data) in separate_scans {
+        // Valid files (jpeg-decoder reads them) that only the scaled decoder takes: zune-jpeg
+        // decodes them to wrong colours, so without shrinking they are refused, not mis-decoded.
+        assert!(jpeg_decoder::Decoder::new(data).decode().is_ok(), "{name}");
+        let error = prepare_reference(data, &limits(1536)).expect_err(name);
+        assert!(
+            matches!(&error, ImageError::UnsupportedFeature(what) if what.contains("separate component scans")),
+            "{name}: {error:?}"
+        );
+        assert_eq!(error.issue(), "unsupported_format");
+    }
+    assert!(poor.is_empty(), "{poor:#?}");
+}
+
+#[test]
+fn unsupported_codings_name_what_is_unsupported() {
+    let error = ImageError::UnsupportedFeature("12-bit JPEG");
+    assert!(error.is_unsupported() && ImageError::Unsupported.is_unsupported());
+    assert!(!ImageError::corrupt("x").is_unsupported());
+    assert_eq!(error.issue(), "unsupported_format");
+    assert!(error.to_string().contains("12-bit JPEG"), "{error}");
+}
+
+/// A WebP's EXIF orientation is read from the checked container, not by image-webp.
+#[test]
+fn webp_exif_orientation_is_applied() {
+    // Lossless 400x200 halves; EXIF chunk (orientation 3, 180 degrees) added in a VP8X container.
+    let plain = webp(
+        &halves(400, 200)
+            .chunks_exact(3)
+            .flat_map(|p| [p[0], p[1], p[2], 255])
+            .collect::<Vec<_>>(),
+        400,
+        200,
+    );
+    let vp8l = &plain[12..];
+    let exif = exif_tiff(3);
+    let mut body = b"WEBPVP8X".to_vec();
+    body.extend_from_slice(&10u32.to_le_bytes());
+    body.extend_from_slice(&[0x08, 0, 0, 0]);
+    body.extend_from_slice(&399u32.to_le_bytes()[..3]);
+    body.extend_from_slice(&199u32.to_le_bytes()[..3]);
+    body.extend_from_slice(vp8l);
+    body.extend_from_slice(b"EXIF");
+    body.extend_from_slice(&(exif.len() as u32).to_le_bytes());
+    body.extend_from_slice(&exif);
+    let mut file = b"RIFF".to_vec();
+    file.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    file.extend_from_slice(&body);
+    let out = prepare_reference(&file, &limits(100)).expect("prepare");
+    assert_eq!((out.width, out.height), (100, 50));
+    let decoded = decode(&out);
+    assert!(is_blue(decoded.get_pixel(10, 25)) && is_red(decoded.get_pixel(90, 25)));
 }

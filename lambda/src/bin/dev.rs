@@ -165,11 +165,13 @@ async fn run() -> Result<(), String> {
         }
         println!("shutting down");
     };
-    axum::serve(
+    // Not axum::serve: it sets no timeouts (see imagegen::http::serve).
+    imagegen::http::serve::serve(
         listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
+        router,
+        imagegen::http::serve::ServeConfig::default(),
+        shutdown,
     )
-    .with_graceful_shutdown(shutdown)
-    .await
-    .map_err(|e| format!("server error: {e}"))
+    .await;
+    Ok(())
 }

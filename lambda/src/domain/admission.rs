@@ -9,7 +9,7 @@ use super::keys::Caller;
 use super::limits::{self, CounterAdd, Measure, Subject, Window};
 use crate::App;
 use crate::blobs::{self, BlobError};
-use crate::images::{self, ImageError, ImageLimits};
+use crate::images::{self, ImageLimits};
 use crate::queue::{JobMessage, QueueError};
 use crate::store::{IdempotencyRecord, Reservation, StoreError};
 use crate::telemetry::Unit;
@@ -366,7 +366,7 @@ async fn prepare_references(
                     field,
                     issue: e.issue(),
                     message: e.to_string(),
-                    unsupported: matches!(e, ImageError::Unsupported),
+                    unsupported: e.is_unsupported(),
                 });
             }
         }

@@ -98,9 +98,15 @@ prefixed_id!(
     "A reference upload's id: `upl_` and 32 hex digits."
 );
 
+pub const MAX_TENANT_LEN: usize = 64;
+/// [`valid_tenant`] as the OpenAPI document states it.
+pub const TENANT_PATTERN: &str = "^[a-z0-9_-]{1,64}$";
+/// The shape of [`JobId`] and [`UploadId`] after their prefix, for the document's patterns.
+pub const ID_HEX_PATTERN: &str = "[0-9a-f]{32}";
+
 /// A tenant name: 1..=64 of [a-z0-9_-], chosen by the admin who creates keys.
 pub fn valid_tenant(s: &str) -> bool {
-    (1..=64).contains(&s.len())
+    (1..=MAX_TENANT_LEN).contains(&s.len())
         && s.bytes()
             .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_'))
 }

@@ -172,6 +172,9 @@ fn secret_matches(secret: &str, stored_hex: &str) -> bool {
     presented.as_slice().ct_eq(&stored).into()
 }
 
+/// [`valid_key_id`] as the OpenAPI document states it.
+pub const KEY_ID_PATTERN: &str = "^[0-9a-fA-F]{12}$";
+
 /// Whether `key_id` has the shape of an issued key id (12 hex digits).
 pub fn valid_key_id(key_id: &str) -> bool {
     key_id.len() == 12 && key_id.bytes().all(|b| b.is_ascii_hexdigit())

@@ -1,4 +1,6 @@
-//! Input rules for `POST /v1/images`, independent of how the request arrived.
+//! Input rules for `POST /v1/images`, independent of how the request arrived. The OpenAPI
+//! document states the same rules from the same constants (`http::openapi`), so the document
+//! and the server cannot disagree about what a valid request is.
 
 /// One problem with one field; the HTTP layer lists these in the error envelope's `details`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,15 +18,81 @@ impl Issue {
             message: message.into(),
         }
     }
+
+    /// Rules that span fields, which no schema of a single field states: the request is
+    /// well-formed but cannot be served as a whole (422, not 400).
+    pub fn is_cross_field(&self) -> bool {
+        self.issue == "too_many_in_total"
+    }
 }
 
 pub const MAX_PROMPT_CHARS: usize = 4000;
 pub const MAX_REFERENCE_IMAGES: usize = 3;
+pub const MIN_COUNT: u8 = 1;
 pub const MAX_COUNT: u8 = 4;
 /// The aspect ratios Gemini's image models accept.
 pub const ASPECT_RATIOS: [&str; 10] = [
     "1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9",
 ];
+
+/// Control characters a prompt may not contain: every Unicode control (`Cc`) except tab, line
+/// feed and carriage return. Inclusive ranges, so the document's pattern is built from them.
+pub const FORBIDDEN_PROMPT_CHARS: [(char, char); 4] = [
+    ('\u{0}', '\u{8}'),
+    ('\u{b}', '\u{c}'),
+    ('\u{e}', '\u{1f}'),
+    ('\u{7f}', '\u{9f}'),
+];
+
+/// Unicode `White_Space`, what `str::trim` removes: a prompt needs one character outside it.
+pub const WHITESPACE: [(char, char); 10] = [
+    ('\u{9}', '\u{d}'),
+    (' ', ' '),
+    ('\u{85}', '\u{85}'),
+    ('\u{a0}', '\u{a0}'),
+    ('\u{1680}', '\u{1680}'),
+    ('\u{2000}', '\u{200a}'),
+    ('\u{2028}', '\u{2029}'),
+    ('\u{202f}', '\u{202f}'),
+    ('\u{205f}', '\u{205f}'),
+    ('\u{3000}', '\u{3000}'),
+];
+
+fn in_ranges(c: char, ranges: &[(char, char)]) -> bool {
+    ranges.iter().any(|(lo, hi)| (*lo..=*hi).contains(&c))
+}
+
+/// The prompt rule as a regular expression (ECMA 262, as JSON Schema's `pattern`): allowed
+/// characters only, at least one of them not whitespace.
+pub fn prompt_pattern() -> String {
+    let class = |ranges: &[&[(char, char)]]| {
+        let mut out = String::from("[^");
+        for (lo, hi) in ranges.iter().flat_map(|r| r.iter()) {
+            out.push_str(&escape(*lo));
+            if lo != hi {
+                out.push('-');
+                out.push_str(&escape(*hi));
+            }
+        }
+        out.push(']');
+        out
+    };
+    let allowed = class(&[&FORBIDDEN_PROMPT_CHARS]);
+    let visible = class(&[&FORBIDDEN_PROMPT_CHARS, &WHITESPACE]);
+    format!("^{allowed}*{visible}{allowed}*$")
+}
+
+fn escape(c: char) -> String {
+    format!("\\u{:04x}", u32::from(c))
+}
+
+pub fn count_rule() -> String {
+    format!("must be an integer between {MIN_COUNT} and {MAX_COUNT}")
+}
+
+pub fn aspect_ratio_rule() -> String {
+    format!("must be one of {}", ASPECT_RATIOS.join(", "))
+}
 
 /// The scalar fields of an image request, checked together so the client sees every problem.
 pub fn validate(
@@ -37,22 +105,26 @@ pub fn validate(
     let mut issues = Vec::new();
     let chars = prompt.chars().count();
     if prompt.trim().is_empty() {
-        issues.push(Issue::new("prompt", "empty", "prompt must not be empty"));
+        issues.push(Issue::new(
+            "prompt",
+            "empty",
+            "prompt: must contain a character that is not whitespace",
+        ));
     } else if chars > MAX_PROMPT_CHARS {
         issues.push(Issue::new(
             "prompt",
             "too_long",
-            format!("prompt must be 1..={MAX_PROMPT_CHARS} characters, got {chars}"),
+            format!("prompt: must be at most {MAX_PROMPT_CHARS} characters (got {chars})"),
         ));
     }
     if prompt
         .chars()
-        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        .any(|c| in_ranges(c, &FORBIDDEN_PROMPT_CHARS))
     {
         issues.push(Issue::new(
             "prompt",
             "control_characters",
-            "prompt contains control characters",
+            "prompt: must not contain control characters other than tab and line breaks",
         ));
     }
     if let Some(ratio) = aspect_ratio
@@ -61,24 +133,38 @@ pub fn validate(
         issues.push(Issue::new(
             "aspect_ratio",
             "unsupported",
-            format!("aspect_ratio must be one of {}", ASPECT_RATIOS.join(", ")),
+            format!("aspect_ratio: {}", aspect_ratio_rule()),
         ));
     }
     if let Some(count) = count
-        && !(1..=MAX_COUNT).contains(&count)
+        && !(MIN_COUNT..=MAX_COUNT).contains(&count)
     {
         issues.push(Issue::new(
             "count",
             "out_of_range",
-            format!("count must be 1..={MAX_COUNT}"),
+            format!("count: {}", count_rule()),
         ));
     }
-    if inline_references + uploaded_references > MAX_REFERENCE_IMAGES {
+    let mut too_many = false;
+    for (field, n) in [
+        ("reference_images", inline_references),
+        ("reference_upload_ids", uploaded_references),
+    ] {
+        if n > MAX_REFERENCE_IMAGES {
+            too_many = true;
+            issues.push(Issue::new(
+                field,
+                "too_many",
+                format!("{field}: must be an array of at most {MAX_REFERENCE_IMAGES} items"),
+            ));
+        }
+    }
+    if !too_many && inline_references + uploaded_references > MAX_REFERENCE_IMAGES {
         issues.push(Issue::new(
             "reference_images",
-            "too_many",
+            "too_many_in_total",
             format!(
-                "at most {MAX_REFERENCE_IMAGES} reference images (inline and uploaded together)"
+                "reference_images: at most {MAX_REFERENCE_IMAGES} reference images, inline and uploaded together"
             ),
         ));
     }
@@ -116,6 +202,33 @@ mod tests {
         assert_eq!(issues("x", None, Some(0), 0), ["out_of_range"]);
         assert_eq!(issues("x", None, Some(5), 0), ["out_of_range"]);
         assert_eq!(issues("x", None, None, 4), ["too_many"]);
+        assert_eq!(
+            validate("x", None, None, 2, 2)
+                .into_iter()
+                .map(|i| i.issue)
+                .collect::<Vec<_>>(),
+            ["too_many_in_total"]
+        );
         assert_eq!(issues("", Some("x"), Some(9), 4).len(), 4);
+    }
+
+    /// The tables the document's pattern is built from are exactly the rules of `std`.
+    #[test]
+    fn the_character_tables_are_the_standard_library_rules() {
+        for c in (0..=0x10ffff).filter_map(char::from_u32) {
+            assert_eq!(
+                in_ranges(c, &FORBIDDEN_PROMPT_CHARS),
+                c.is_control() && !matches!(c, '\n' | '\r' | '\t'),
+                "{c:?}"
+            );
+            assert_eq!(in_ranges(c, &WHITESPACE), c.is_whitespace(), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn the_pattern_names_the_ranges() {
+        let p = prompt_pattern();
+        assert!(p.starts_with("^[^\\u0000-\\u0008\\u000b-\\u000c"), "{p}");
+        assert!(p.contains("\\u3000]"), "{p}");
     }
 }

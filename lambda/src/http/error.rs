@@ -16,6 +16,9 @@ pub enum ErrorCode {
     Conflict,
     PayloadTooLarge,
     UnsupportedMediaType,
+    /// Well-formed by the document's schema, yet unusable: a reference that is corrupt or
+    /// missing, a rule spanning fields, a time already past.
+    Unprocessable,
     RateLimited,
     QuotaExceeded,
     UpstreamError,
@@ -33,6 +36,7 @@ impl ErrorCode {
             Self::Conflict => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited | Self::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
             Self::UpstreamError => StatusCode::BAD_GATEWAY,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -176,13 +180,16 @@ impl From<crate::domain::admission::AdmitError> for ApiError {
                 message,
                 unsupported,
             } => {
+                // The field itself is well-formed (the schema says so); its content is not a
+                // usable image: 415 for a format we do not take, 413 for too many bytes, 422 else.
                 let code = if unsupported {
                     ErrorCode::UnsupportedMediaType
                 } else if issue == "too_many_bytes" {
                     ErrorCode::PayloadTooLarge
                 } else {
-                    ErrorCode::InvalidRequest
+                    ErrorCode::Unprocessable
                 };
+                let message = format!("{field}: {message}");
                 Self::new(code, message).with_detail(field, issue)
             }
             E::IdempotencyMismatch => Self::new(ErrorCode::Conflict, e.to_string())

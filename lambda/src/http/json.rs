@@ -1,11 +1,14 @@
 //! JSON request bodies with client-actionable errors: wrong content type is 415, too large is
-//! 413, and every syntax, type or unknown-field problem is a 400 naming the field.
+//! 413, and every syntax, type or unknown-field problem is a 400 naming the field and the rule
+//! the OpenAPI document states for it, never the parser's words (Rust types, struct names).
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
+use utoipa::ToSchema;
 
+use super::openapi;
 use super::{ApiError, ErrorCode};
 
 /// Like `axum::Json`, but its rejections are our envelope. Also keeps the raw bytes, which
@@ -17,7 +20,7 @@ pub struct JsonBody<T> {
 
 impl<T, S> FromRequest<S> for JsonBody<T>
 where
-    T: DeserializeOwned,
+    T: DeserializeOwned + ToSchema,
     S: Send + Sync,
 {
     type Rejection = ApiError;
@@ -53,57 +56,167 @@ where
                 .with_detail("body", "unreadable")
             }
         })?;
-        let value = parse(&raw)?;
+        let value = parse::<T>(&raw)?;
         Ok(Self { value, raw })
     }
 }
 
-/// Deserializes with the failing field's path in the error.
-pub fn parse<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ApiError> {
+/// Deserializes with the failing field's path and rule in the error.
+pub fn parse<T: DeserializeOwned + ToSchema>(raw: &[u8]) -> Result<T, ApiError> {
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            "the request body is missing: expected a JSON object",
+        )
+        .with_detail("body", "missing"));
+    }
+    let root = T::name();
+    // Syntax first (with line and column), then the shape serde would bend, then the fields.
+    let json: serde_json::Value =
+        serde_json::from_slice(raw).map_err(|e| json_error(&root, ".", &e))?;
+    if let Some(path) = openapi::array_for_object(&root, &json) {
+        let field = if path.is_empty() {
+            "body".to_owned()
+        } else {
+            path
+        };
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!("{field}: must be a JSON object"),
+        )
+        .with_detail(field, "invalid_type"));
+    }
+    // From the bytes again, not the parsed value: a duplicate field is an error there.
     let mut de = serde_json::Deserializer::from_slice(raw);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
-        json_error(&path, e.inner())
+        json_error(&root, &path, e.inner())
     })?;
-    de.end().map_err(|e| json_error(".", &e))?;
+    de.end().map_err(|e| json_error(&root, ".", &e))?;
     Ok(value)
 }
 
-fn json_error(path: &str, e: &serde_json::Error) -> ApiError {
+/// An unsigned integer field that takes any JSON number with an integral value: JSON Schema
+/// (and so the document) counts `3.0` as the integer 3, and clients that only have floats send
+/// it that way.
+pub fn integer<'de, D, T>(de: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    use serde::de::{Error, Unexpected, Visitor};
+    struct Integral;
+    impl Visitor<'_> for Integral {
+        type Value = u64;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an unsigned integer")
+        }
+        fn visit_u64<E: Error>(self, v: u64) -> Result<u64, E> {
+            Ok(v)
+        }
+        fn visit_i64<E: Error>(self, v: i64) -> Result<u64, E> {
+            u64::try_from(v).map_err(|_| E::invalid_value(Unexpected::Signed(v), &self))
+        }
+        fn visit_f64<E: Error>(self, v: f64) -> Result<u64, E> {
+            // 2^64 is the first float past u64::MAX; smaller integral floats convert exactly.
+            if v.fract() != 0.0 || !v.is_finite() {
+                Err(E::invalid_type(Unexpected::Float(v), &self))
+            } else if (0.0..18_446_744_073_709_551_616.0).contains(&v) {
+                Ok(v as u64)
+            } else {
+                Err(E::invalid_value(Unexpected::Float(v), &self))
+            }
+        }
+    }
+    let n = de.deserialize_any(Integral)?;
+    T::try_from(n)
+        .map_err(|_| D::Error::invalid_value(Unexpected::Unsigned(n), &"an integer in range"))
+}
+
+/// [`integer`] for an optional field (`null` or absent is `None`).
+pub fn optional_integer<'de, D, T>(de: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    #[derive(serde::Deserialize)]
+    struct Wrap<T: TryFrom<u64>>(#[serde(deserialize_with = "integer")] T);
+    let wrapped: Option<Wrap<T>> = serde::Deserialize::deserialize(de)?;
+    Ok(wrapped.map(|Wrap(v)| v))
+}
+
+fn json_error(root: &str, path: &str, e: &serde_json::Error) -> ApiError {
     use serde_json::error::Category;
-    let message = e.to_string();
+    let parser_message = e.to_string();
     let field = if path == "." || path.is_empty() {
         "body".to_owned()
     } else {
         path.to_owned()
     };
-    let (field, issue) = match e.classify() {
-        Category::Syntax | Category::Eof => ("body".to_owned(), "malformed_json"),
-        Category::Io => ("body".to_owned(), "unreadable"),
+    let (field, issue, message) = match e.classify() {
+        Category::Syntax => (
+            "body".to_owned(),
+            "malformed_json",
+            format!(
+                "the body is not valid JSON (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
+        ),
+        Category::Eof => (
+            "body".to_owned(),
+            "malformed_json",
+            "the body ends before its JSON value does".to_owned(),
+        ),
+        Category::Io => (
+            "body".to_owned(),
+            "unreadable",
+            "the request body could not be read".to_owned(),
+        ),
         Category::Data => {
-            if let Some(name) = between(&message, "unknown field `", "`") {
-                (join(&field, name), "unknown_field")
-            } else if let Some(name) = between(&message, "missing field `", "`") {
-                (join(&field, name), "missing")
-            } else if message.starts_with("invalid type") {
-                (field, "invalid_type")
+            if let Some(name) = between(&parser_message, "unknown field `", "`") {
+                let field = join(&field, name);
+                let parent = parent_of(&field);
+                let known = openapi::known_fields(root, parent);
+                let message = format!("{field}: unknown field (known: {})", known.join(", "));
+                (field, "unknown_field", message)
+            } else if let Some(name) = between(&parser_message, "duplicate field `", "`") {
+                let field = join(&field, name);
+                let message = format!("{field}: given more than once");
+                (field, "duplicate_field", message)
+            } else if let Some(name) = between(&parser_message, "missing field `", "`") {
+                let field = join(&field, name);
+                let message = format!("{field}: required");
+                (field, "missing", message)
             } else {
-                (field, "invalid_value")
+                let issue = if parser_message.starts_with("invalid type") {
+                    "invalid_type"
+                } else {
+                    "invalid_value"
+                };
+                let rule = if field == "body" {
+                    "must be a JSON object".to_owned()
+                } else {
+                    openapi::field_schema(root, &field)
+                        .map(openapi::describe)
+                        .unwrap_or_else(|| "has an invalid value".to_owned())
+                };
+                let message = format!("{field}: {rule}");
+                (field, issue, message)
             }
         }
     };
-    // serde's message names the field and the expectation; it never echoes the input's value.
-    let message = message
-        .split(" at line ")
-        .next()
-        .unwrap_or(&message)
-        .to_owned();
     ApiError::new(ErrorCode::InvalidRequest, message).with_detail(field, issue)
 }
 
 fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
     let rest = &s[s.find(start)? + start.len()..];
     Some(&rest[..rest.find(end)?])
+}
+
+/// `a.b[0].c` -> `a.b[0]`; a top-level field's parent is the body itself (``).
+fn parent_of(field: &str) -> &str {
+    field.rfind('.').map(|i| &field[..i]).unwrap_or("")
 }
 
 /// For unknown/missing fields serde reports the parent's path; name the field itself.
@@ -124,7 +237,7 @@ mod tests {
     use super::*;
     use serde::Deserialize;
 
-    #[derive(Debug, Deserialize)]
+    #[derive(Debug, Deserialize, utoipa::ToSchema)]
     #[serde(deny_unknown_fields)]
     #[allow(dead_code)]
     struct Body {
@@ -133,7 +246,7 @@ mod tests {
         refs: Option<Vec<Ref>>,
     }
 
-    #[derive(Debug, Deserialize)]
+    #[derive(Debug, Deserialize, utoipa::ToSchema)]
     #[serde(deny_unknown_fields)]
     #[allow(dead_code)]
     struct Ref {

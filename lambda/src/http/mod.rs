@@ -7,11 +7,11 @@ pub mod dev;
 mod error;
 pub mod json;
 mod observe;
+pub mod openapi;
 mod request_id;
 pub mod routes;
+pub mod serve;
 pub mod views;
-
-use std::sync::OnceLock;
 
 pub use error::{ApiError, ErrorBody, ErrorCode, ErrorEnvelope, FieldIssue};
 pub use request_id::{REQUEST_ID_HEADER, RequestId};
@@ -72,15 +72,9 @@ fn api_routes() -> OpenApiRouter<App> {
         .routes(routes!(admin::revoke_key))
 }
 
-/// The OpenAPI 3 document of the v1 contract.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
-    DOC.get_or_init(|| {
-        let mut doc = api_routes().into_openapi();
-        doc.info.version = crate::VERSION.to_owned();
-        doc
-    })
-    .clone()
+/// The OpenAPI 3.1 document of the v1 contract, for the default configuration.
+pub fn openapi() -> serde_json::Value {
+    openapi::base().clone()
 }
 
 async fn not_found() -> ApiError {
@@ -98,7 +92,10 @@ async fn method_not_allowed() -> ApiError {
 pub fn meta_router() -> Router {
     Router::new()
         .route("/healthz", axum::routing::get(routes::meta::healthz))
-        .route("/openapi.json", axum::routing::get(routes::meta::openapi))
+        .route(
+            "/openapi.json",
+            axum::routing::get(routes::meta::openapi_default),
+        )
         .fallback(not_found)
         .layer(axum::middleware::from_fn(request_id::layer))
 }

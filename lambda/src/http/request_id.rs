@@ -60,6 +60,7 @@ fn code_for(status: StatusCode) -> ErrorCode {
         StatusCode::CONFLICT => ErrorCode::Conflict,
         StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
+        StatusCode::UNPROCESSABLE_ENTITY => ErrorCode::Unprocessable,
         StatusCode::TOO_MANY_REQUESTS => ErrorCode::RateLimited,
         StatusCode::BAD_GATEWAY => ErrorCode::UpstreamError,
         s if s.is_client_error() => ErrorCode::InvalidRequest,

@@ -1,4 +1,5 @@
-//! Every error code of §4 with the status, envelope and headers a client sees.
+//! Every error code of the v1 contract with the status, envelope and headers a client sees,
+//! and messages in the client's terms: the field and the rule, never the parser's words.
 
 use imagegen::store::StoreError;
 use serde_json::json;
@@ -356,13 +357,14 @@ async fn unsupported_media_type_for_non_json_bodies_and_non_image_references() {
         res.assert_error(415, "unsupported_media_type")
             .assert_detail("reference_images[0].data", "unsupported_format");
     }
-    // A PNG labelled as JPEG is still a PNG: accepted.
+    // A PNG labelled as JPEG: the declared type is checked against the bytes.
     h.post_image(
         &key,
         json!({"prompt": "a fox", "reference_images": [{"data": b64(&png(8, 8)), "mime_type": "image/jpeg"}]}),
     )
     .await
-    .assert_status(202);
+    .assert_error(415, "unsupported_media_type")
+    .assert_detail("reference_images[0].mime_type", "does_not_match_data");
     // PNG magic with garbage after it: a 4xx, not a 500.
     let mut broken = png(8, 8);
     broken.truncate(30);
@@ -606,4 +608,220 @@ async fn internal_when_the_store_returns_corrupt_records() {
     h.call("GET", "/v1/jobs", Some(&key.key), None)
         .await
         .assert_error(500, "internal");
+}
+
+#[tokio::test]
+async fn a_reference_image_is_the_type_it_declares() {
+    let h = Harness::new();
+    let key = h.create_key("acme", ALL_SCOPES).await;
+    let post = |data: &[u8], mime_type: &str| {
+        h.post_image(
+            &key,
+            json!({"prompt": "a fox", "reference_images": [
+                {"data": b64(&png(8, 8)), "mime_type": "image/png"},
+                {"data": b64(data), "mime_type": mime_type},
+            ]}),
+        )
+    };
+    // Declared and sniffed agree: accepted.
+    post(&png(8, 8), "image/png").await.assert_status(202);
+    post(&jpeg(8, 8), "image/jpeg").await.assert_status(202);
+
+    // A PNG declared as a shell script: the declared type is not one we take.
+    let res = post(&png(8, 8), "application/x-sh").await;
+    res.assert_error(400, "invalid_request")
+        .assert_detail("reference_images[1].mime_type", "invalid_value");
+    assert_eq!(
+        res.json["error"]["message"],
+        "reference_images[1].mime_type: must be one of image/png, image/jpeg, image/webp"
+    );
+
+    // A JPEG declared as a PNG: the field and both types are named.
+    let res = post(&jpeg(8, 8), "image/png").await;
+    res.assert_error(415, "unsupported_media_type")
+        .assert_detail("reference_images[1].mime_type", "does_not_match_data");
+    assert_eq!(
+        res.json["error"]["message"],
+        "reference_images[1].mime_type: is image/png but `data` is image/jpeg"
+    );
+    // Nothing refused was queued.
+    assert_eq!(h.deliveries().len(), 2);
+}
+
+/// The message of a 400 on `path` with `body`, checked to be in the client's terms.
+async fn message(h: &Harness, path: &str, body: &[u8]) -> (String, Vec<(String, String)>) {
+    let res = h
+        .req("POST", path)
+        .key(ADMIN_KEY)
+        .raw(body.to_vec(), Some("application/json"))
+        .send()
+        .await;
+    res.assert_error(400, "invalid_request");
+    let text = res.json["error"]["message"].as_str().unwrap().to_owned();
+    // serde's vocabulary: Rust types, struct names, "expected ...".
+    for word in [
+        "u8", "u32", "u64", "usize", "struct", "expected", "variant", "Request", "serde",
+    ] {
+        assert!(
+            !text.contains(word),
+            "{path} {}: {text}",
+            String::from_utf8_lossy(body)
+        );
+    }
+    (text, res.details())
+}
+
+#[tokio::test]
+async fn body_errors_name_the_field_and_the_rule() {
+    let h = Harness::new();
+    let images = "/v1/images";
+    for (body, text, field, issue) in [
+        (
+            r#"{"prompt":"x","count":300}"#,
+            "count: must be an integer between 1 and 4",
+            "count",
+            "invalid_value",
+        ),
+        (
+            r#"{"prompt":"x","count":"2"}"#,
+            "count: must be an integer between 1 and 4",
+            "count",
+            "invalid_type",
+        ),
+        (
+            r#"{"prompt":"x","count":0}"#,
+            "count: must be an integer between 1 and 4",
+            "count",
+            "out_of_range",
+        ),
+        (
+            r#"{"prompt":5}"#,
+            "prompt: must be a string of 1 to 4000 characters",
+            "prompt",
+            "invalid_type",
+        ),
+        (r#"{}"#, "prompt: required", "prompt", "missing"),
+        (
+            r#"{"prompt":"x","reference_images":[{"data":"QQ=="}]}"#,
+            "reference_images[0].mime_type: required",
+            "reference_images[0].mime_type",
+            "missing",
+        ),
+        (
+            r#"{"prompt":"x","aspect_ratio":7}"#,
+            "aspect_ratio: must be one of 1:1, 2:3, 3:2, 3:4, 4:3, 4:5, 5:4, 9:16, 16:9, 21:9",
+            "aspect_ratio",
+            "invalid_type",
+        ),
+        (
+            r#"{"prompt":"x","reference_images":{}}"#,
+            "reference_images: must be an array of at most 3 items",
+            "reference_images",
+            "invalid_type",
+        ),
+        ("[]", "body: must be a JSON object", "body", "invalid_type"),
+        (
+            r#"{"prompt":"x"} trailing"#,
+            "the body is not valid JSON (line 1, column 16)",
+            "body",
+            "malformed_json",
+        ),
+        (
+            r#"{"prompt":"x""#,
+            "the body ends before its JSON value does",
+            "body",
+            "malformed_json",
+        ),
+        (
+            "",
+            "the request body is missing: expected a JSON object",
+            "body",
+            "missing",
+        ),
+    ] {
+        let (got, details) = if body.is_empty() {
+            // "expected" is our own word here, not serde's: check the rest only.
+            let res = h
+                .req("POST", images)
+                .key(ADMIN_KEY)
+                .raw(Vec::new(), Some("application/json"))
+                .send()
+                .await;
+            res.assert_error(400, "invalid_request");
+            (
+                res.json["error"]["message"].as_str().unwrap().to_owned(),
+                res.details(),
+            )
+        } else {
+            message(&h, images, body.as_bytes()).await
+        };
+        assert_eq!(got, text, "{body}");
+        assert!(
+            details.contains(&(field.to_owned(), issue.to_owned())),
+            "{body}: {details:?}"
+        );
+    }
+
+    // Unknown fields list the known ones.
+    let (got, details) = message(&h, images, br#"{"prompt":"x","colour":"red"}"#).await;
+    assert_eq!(
+        got,
+        "colour: unknown field (known: aspect_ratio, count, prompt, reference_images, reference_upload_ids)"
+    );
+    assert_eq!(details, [("colour".into(), "unknown_field".into())]);
+
+    let keys = "/v1/admin/keys";
+    for (body, text) in [
+        (
+            r#"{"tenant":"acme","scopes":["root"]}"#,
+            "scopes[0]: must be one of images:write, jobs:read, usage:read, admin",
+        ),
+        (
+            r#"{"tenant":"acme","scopes":["jobs:read"],"rate_per_minute":-1}"#,
+            "rate_per_minute: must be an integer between 1 and 4294967295",
+        ),
+        (
+            r#"{"tenant":"acme","scopes":["jobs:read"],"daily_quota":4294967296}"#,
+            "daily_quota: must be an integer between 0 and 4294967295",
+        ),
+        (
+            r#"{"tenant":"acme","scopes":["jobs:read"],"burst":0}"#,
+            "burst: must be an integer between 1 and 4294967295",
+        ),
+        (
+            r#"{"tenant":"Acme","scopes":["jobs:read"]}"#,
+            "tenant: must be 1 to 64 of a-z, 0-9, `-` and `_`",
+        ),
+        (
+            r#"{"tenant":"acme","scopes":["jobs:read"],"expires_at":"tomorrow"}"#,
+            "expires_at: must be an RFC 3339 date-time, e.g. 2027-01-31T00:00:00Z",
+        ),
+    ] {
+        assert_eq!(message(&h, keys, body.as_bytes()).await.0, text, "{body}");
+    }
+
+    let uploads = "/v1/uploads";
+    let max = h.app.config.upload_max_bytes;
+    for body in [
+        r#"{"content_type":"image/png","content_length":"big"}"#,
+        r#"{"content_type":"image/png","content_length":-1}"#,
+        r#"{"content_type":"image/png","content_length":1.5}"#,
+    ] {
+        assert_eq!(
+            message(&h, uploads, body.as_bytes()).await.0,
+            format!("content_length: must be an integer between 1 and {max}"),
+            "{body}"
+        );
+    }
+
+    // Query parameters, in the same terms.
+    let key = h.create_key("acme", ALL_SCOPES).await;
+    let res = h
+        .call("GET", "/v1/jobs?limit=many", Some(&key.key), None)
+        .await;
+    res.assert_error(400, "invalid_request");
+    assert_eq!(
+        res.json["error"]["message"],
+        "limit: must be an integer between 1 and 100"
+    );
 }

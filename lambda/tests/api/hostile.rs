@@ -136,15 +136,15 @@ async fn image_requests_break_each_rule_with_a_detail() {
         "too_many",
     )
     .await;
-    rejects(
-        &h,
+    // Within each array's bound, over the total: a rule across fields, 422.
+    h.post_image(
         &key,
         json!({"prompt": "x", "reference_images": [reference, reference],
                "reference_upload_ids": ["upl_0123456789abcdef0123456789abcdef", "upl_0123456789abcdef0123456789abcdee"]}),
-        "reference_images",
-        "too_many",
     )
-    .await;
+    .await
+    .assert_error(422, "unprocessable")
+    .assert_detail("reference_images", "too_many_in_total");
     rejects(
         &h,
         &key,
@@ -231,7 +231,7 @@ async fn key_requests_break_each_rule_with_a_detail() {
         json!({"tenant": "acme", "scopes": ["jobs:read"], "expires_at": "2026-11-26T09:00:00Z"}),
     )
     .await
-    .assert_error(400, "invalid_request")
+    .assert_error(422, "unprocessable")
     .assert_detail("expires_at", "in_the_past");
     create(json!({"tenant": "acme", "scopes": ["jobs:read"], "expires_at": "tomorrow"}))
         .await
@@ -254,15 +254,21 @@ async fn list_queries_break_each_rule_with_a_detail() {
     for (query, field, issue) in [
         ("limit=0", "limit", "out_of_range"),
         ("limit=101", "limit", "out_of_range"),
-        ("limit=abc", "query", "invalid"),
-        ("limit=-1", "query", "invalid"),
-        ("limit=99999999999999999999999", "query", "invalid"),
-        ("page=2", "query", "invalid"),
+        ("limit=abc", "limit", "invalid_type"),
+        ("limit=-1", "limit", "invalid_type"),
+        ("limit=99999999999999999999999", "limit", "invalid_type"),
+        ("limit=1&limit=2", "limit", "repeated"),
+        ("page=2", "page", "unknown_parameter"),
         ("cursor=not-a-cursor", "cursor", "invalid"),
         ("cursor=", "cursor", "invalid"),
         ("cursor=%FF%FE", "cursor", "invalid"),
-        // Valid base64 of something that is not a position.
         ("cursor=aGVsbG8", "cursor", "invalid"),
+        // The right length, not the right shape.
+        (
+            "cursor=0000000000000000000x0123456789abcdef0123456789abcdef",
+            "cursor",
+            "invalid",
+        ),
     ] {
         let res = h
             .call("GET", &format!("/v1/jobs?{query}"), Some(&key.key), None)

@@ -176,7 +176,7 @@ async fn tenants_never_see_each_others_jobs_usage_images_or_uploads() {
         json!({"prompt": "steal", "reference_upload_ids": [upload_id]}),
     )
     .await
-    .assert_error(400, "invalid_request")
+    .assert_error(422, "unprocessable")
     .assert_detail("reference_upload_ids[0]", "not_found");
     // ...while A may.
     h.post_image(

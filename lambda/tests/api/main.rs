@@ -1,6 +1,6 @@
-//! The v1 HTTP contract (ARCHITECTURE.md §4-§6), proven through the real router with the
-//! embedded adapters: every route, every error code, the job flow end to end, limits, quotas,
-//! keys, uploads, the worker's exactly-once guarantees, the OpenAPI document and telemetry.
+//! The v1 HTTP contract, proven through the real router with the embedded adapters: every
+//! route, every error code, the job flow end to end, limits, quotas, keys, uploads, the worker's
+//! exactly-once guarantees, the OpenAPI document and telemetry.
 //!
 //! One test binary (one link) with a module per concern; `common` is the harness.
 

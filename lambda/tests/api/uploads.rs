@@ -132,10 +132,14 @@ async fn an_upload_is_declared_first_and_bounded_by_max_bytes_and_type() {
     let declare =
         |body: serde_json::Value| h.call("POST", "/v1/uploads", Some(&key.key), Some(body));
 
-    declare(json!({"content_type": "image/png", "content_length": 4097}))
-        .await
-        .assert_error(413, "payload_too_large")
+    // A declared length over the limit is a field out of range, stated with the limit.
+    let res = declare(json!({"content_type": "image/png", "content_length": 4097})).await;
+    res.assert_error(400, "invalid_request")
         .assert_detail("content_length", "too_large");
+    assert_eq!(
+        res.json["error"]["message"],
+        "content_length: must be an integer between 1 and 4096"
+    );
     declare(json!({"content_type": "image/gif", "content_length": 10}))
         .await
         .assert_error(415, "unsupported_media_type")
@@ -207,7 +211,7 @@ async fn unknown_or_unusable_uploads_are_client_errors() {
     ] {
         h.post_image(&key, json!({"prompt": "x", "reference_upload_ids": [id]}))
             .await
-            .assert_error(400, "invalid_request")
+            .assert_error(422, "unprocessable")
             .assert_detail("reference_upload_ids[0]", "not_found");
     }
 

@@ -19,34 +19,43 @@ use crate::domain::request;
 use crate::http::auth::{Authorized, scope};
 use crate::http::json::JsonBody;
 use crate::http::views::{AcceptedJob, JobView, job_link};
-use crate::http::{ApiError, ErrorCode, ErrorEnvelope};
+use crate::http::{ApiError, ErrorCode, ErrorEnvelope, FieldIssue};
+use crate::images::ImageFormat;
 
 /// Longest `Prefer: wait=N` honoured: API Gateway ends integrations at 29 s.
 pub const MAX_WAIT_SECS: u64 = 25;
 const POLL_EVERY: Duration = Duration::from_millis(200);
 
+/// Longest `Idempotency-Key` accepted (visible ASCII only).
+pub const MAX_IDEMPOTENCY_KEY: usize = 255;
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReferenceImage {
-    /// Base64 of the image bytes (PNG, JPEG or WebP; the bytes decide, not `mime_type`).
+    /// Base64 (standard alphabet, padded) of a PNG, JPEG or WebP image.
     pub data: String,
+    /// The format of `data`; it must be the format the bytes are in.
     pub mime_type: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateImageRequest {
-    /// 1..=4000 characters.
+    /// What to draw: 1..=4000 characters, not only whitespace, no control characters but tab
+    /// and line breaks.
     pub prompt: String,
-    /// At most 3, together with `reference_upload_ids`.
+    /// Images sent inline. At most 3 reference images in all, inline and uploaded together
+    /// (more is a 422).
     #[serde(default)]
     pub reference_images: Vec<ReferenceImage>,
-    /// Ids from `POST /v1/uploads` whose URL received an image.
+    /// Ids from `POST /v1/uploads` whose URL received an image (an unknown or expired id is a
+    /// 422).
     #[serde(default)]
     pub reference_upload_ids: Vec<String>,
-    /// One of 1:1, 2:3, 3:2, 3:4, 4:3, 4:5, 5:4, 9:16, 16:9, 21:9.
+    /// Width to height of the images.
     pub aspect_ratio: Option<String>,
-    /// Images to generate, 1..=4 (default 1).
+    /// Images to generate (default 1).
+    #[serde(default, deserialize_with = "crate::http::json::optional_integer")]
     pub count: Option<u8>,
 }
 
@@ -54,8 +63,8 @@ pub struct CreateImageRequest {
     post, path = "/v1/images", tag = "images",
     request_body = CreateImageRequest,
     params(
-        ("Idempotency-Key" = Option<String>, Header, description = "same key + same body -> same job; other body -> 409"),
-        ("Prefer" = Option<String>, Header, description = "`wait=N` (N <= 25): wait up to N seconds for the job to finish"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1..=255 visible ASCII characters. The same key with the same body gives the same job; with another body, 409"),
+        ("Prefer" = Option<String>, Header, description = "`wait=N` (N capped at 25): wait up to N seconds for the job to finish; other preferences are ignored"),
     ),
     security(("api_key" = [])),
     responses(
@@ -64,7 +73,8 @@ pub struct CreateImageRequest {
         (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
         (status = 403, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope),
         (status = 413, body = ErrorEnvelope), (status = 415, body = ErrorEnvelope),
-        (status = 429, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope),
+        (status = 422, body = ErrorEnvelope), (status = 429, body = ErrorEnvelope),
+        (status = 500, body = ErrorEnvelope), (status = 502, body = ErrorEnvelope),
     )
 )]
 pub async fn create_image(
@@ -81,39 +91,94 @@ pub async fn create_image(
         req.reference_images.len(),
         req.reference_upload_ids.len(),
     );
+    // Three classes, answered in this order: the schema's rules (400), declared types the
+    // bytes contradict (415), rules across fields (422).
     let mut err = ApiError::new(ErrorCode::InvalidRequest, "the image request is invalid");
-    if let Some(first) = issues.first() {
-        err.message = first.message.clone();
-    }
+    let mut mismatch = ApiError::new(
+        ErrorCode::UnsupportedMediaType,
+        "a reference image is not in its declared format",
+    );
+    let mut cross = ApiError::new(ErrorCode::Unprocessable, "the image request is invalid");
     for issue in &issues {
-        err = err.with_detail(issue.field.clone(), issue.issue);
+        let target = if issue.is_cross_field() {
+            &mut cross
+        } else {
+            &mut err
+        };
+        if target.details.is_empty() {
+            target.message = issue.message.clone();
+        }
+        target.details.push(FieldIssue {
+            field: issue.field.clone(),
+            issue: issue.issue.to_owned(),
+        });
     }
     let mut references = Vec::new();
     for (i, image) in req.reference_images.iter().enumerate() {
-        match base64::engine::general_purpose::STANDARD.decode(image.data.trim()) {
-            Ok(bytes) if !bytes.is_empty() => references.push(ReferenceInput::Inline(bytes)),
-            Ok(_) => err = err.with_detail(format!("reference_images[{i}].data"), "empty"),
+        let field = |name: &str| format!("reference_images[{i}].{name}");
+        let declared = ImageFormat::from_mime_type(&image.mime_type);
+        if declared.is_none() {
+            err = first_message(err, format!("{}: {}", field("mime_type"), mime_type_rule()))
+                .with_detail(field("mime_type"), "invalid_value");
+        }
+        match base64::engine::general_purpose::STANDARD.decode(&image.data) {
+            Ok(bytes) if !bytes.is_empty() => {
+                let sniffed = crate::images::sniff(&bytes);
+                if let (Some(declared), Some(sniffed)) = (declared, sniffed)
+                    && declared != sniffed
+                {
+                    mismatch = first_message(
+                        mismatch,
+                        format!(
+                            "{}: is {} but `data` is {}",
+                            field("mime_type"),
+                            declared.mime_type(),
+                            sniffed.mime_type()
+                        ),
+                    )
+                    .with_detail(field("mime_type"), "does_not_match_data");
+                }
+                references.push(ReferenceInput::Inline(bytes))
+            }
+            Ok(_) => {
+                err = first_message(err, format!("{}: must not be empty", field("data")))
+                    .with_detail(field("data"), "empty")
+            }
             Err(_) => {
-                err = err.with_detail(format!("reference_images[{i}].data"), "invalid_base64")
+                err = first_message(
+                    err,
+                    format!("{}: must be standard base64 with padding", field("data")),
+                )
+                .with_detail(field("data"), "invalid_base64")
             }
         }
     }
     for (i, id) in req.reference_upload_ids.iter().enumerate() {
         match UploadId::parse(id) {
             Some(id) => references.push(ReferenceInput::Upload(id)),
-            None => err = err.with_detail(format!("reference_upload_ids[{i}]"), "malformed"),
+            None => {
+                let field = format!("reference_upload_ids[{i}]");
+                err = first_message(
+                    err,
+                    format!("{field}: must be an upload id (`upl_` and 32 hex digits)"),
+                )
+                .with_detail(field, "malformed")
+            }
         }
     }
     let idempotency = idempotency_key(&headers, &body.raw);
     if let Err(detail) = &idempotency {
-        err = err.with_detail("idempotency-key", *detail);
+        err = first_message(
+            err,
+            format!("Idempotency-Key: must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"),
+        )
+        .with_detail("idempotency-key", *detail);
     }
     let wait = prefer_wait(&headers);
-    if !err.details.is_empty() {
-        if issues.is_empty() {
-            err.message = "the image request is invalid; see details".into();
+    for answer in [err, mismatch, cross] {
+        if !answer.details.is_empty() {
+            return Err(answer);
         }
-        return Err(err);
     }
 
     let new = NewImageJob {
@@ -172,13 +237,30 @@ fn idempotency_key(
         return Ok(None);
     };
     let key = value.to_str().map_err(|_| "not_ascii")?;
-    if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+    if key.is_empty()
+        || key.len() > MAX_IDEMPOTENCY_KEY
+        || !key.bytes().all(|b| b.is_ascii_graphic())
+    {
         return Err("invalid");
     }
     Ok(Some(IdempotencyKey {
         key: key.to_owned(),
         request_sha256: hex(&Sha256::digest(body)),
     }))
+}
+
+/// The message of the first problem found is the envelope's message.
+fn first_message(err: ApiError, message: String) -> ApiError {
+    let mut err = err;
+    if err.details.is_empty() {
+        err.message = message;
+    }
+    err
+}
+
+pub fn mime_type_rule() -> String {
+    let types: Vec<_> = ImageFormat::ALL.iter().map(|f| f.mime_type()).collect();
+    format!("must be one of {}", types.join(", "))
 }
 
 /// `Prefer: wait=N` (RFC 7240), capped at [`MAX_WAIT_SECS`].

@@ -21,9 +21,11 @@ use crate::images::ImageFormat;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUploadRequest {
-    /// `image/png`, `image/jpeg` or `image/webp`.
+    /// The image's media type.
     pub content_type: String,
-    /// The exact size of the upload in bytes, 1..=`max_bytes`.
+    /// The exact size of the upload in bytes, at most the service's upload limit (`max_bytes`
+    /// of the answer).
+    #[serde(deserialize_with = "crate::http::json::integer")]
     pub content_length: u64,
 }
 
@@ -33,10 +35,11 @@ pub struct CreateUploadRequest {
     security(("api_key" = [])),
     request_body = CreateUploadRequest,
     responses(
-        (status = 201, body = UploadView),
+        (status = 201, body = UploadView, description = "a signed URL for the upload"),
         (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
         (status = 403, body = ErrorEnvelope), (status = 413, body = ErrorEnvelope),
         (status = 415, body = ErrorEnvelope), (status = 429, body = ErrorEnvelope),
+        (status = 500, body = ErrorEnvelope), (status = 502, body = ErrorEnvelope),
     )
 )]
 pub async fn create_upload(
@@ -49,22 +52,22 @@ pub async fn create_upload(
     let Some(format) = ImageFormat::from_mime_type(&req.content_type) else {
         return Err(ApiError::new(
             ErrorCode::UnsupportedMediaType,
-            "reference images are image/png, image/jpeg or image/webp",
+            format!("content_type: {}", super::images::mime_type_rule()),
         )
         .with_detail("content_type", "unsupported"));
     };
-    if req.content_length == 0 {
-        return Err(
-            ApiError::new(ErrorCode::InvalidRequest, "an upload has at least one byte")
-                .with_detail("content_length", "must_be_positive"),
-        );
-    }
-    if req.content_length > max_bytes {
+    // A declared length outside the limit is a field out of range (400), not a large body.
+    if !(1..=max_bytes).contains(&req.content_length) {
+        let issue = if req.content_length == 0 {
+            "must_be_positive"
+        } else {
+            "too_large"
+        };
         return Err(ApiError::new(
-            ErrorCode::PayloadTooLarge,
-            format!("uploads are limited to {max_bytes} bytes"),
+            ErrorCode::InvalidRequest,
+            format!("content_length: must be an integer between 1 and {max_bytes}"),
         )
-        .with_detail("content_length", "too_large"));
+        .with_detail("content_length", issue));
     }
     let bounds = UploadBounds {
         content_type: format.mime_type(),

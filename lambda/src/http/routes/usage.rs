@@ -13,9 +13,10 @@ use crate::http::{ApiError, ErrorEnvelope};
     get, path = "/v1/usage", tag = "usage",
     security(("api_key" = [])),
     responses(
-        (status = 200, body = UsageView),
+        (status = 200, body = UsageView, description = "limits and use of the current windows"),
         (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
-        (status = 429, body = ErrorEnvelope),
+        (status = 429, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope),
+        (status = 502, body = ErrorEnvelope),
     )
 )]
 pub async fn usage(
