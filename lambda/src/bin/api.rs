@@ -13,7 +13,10 @@ async fn run() -> Result<(), lambda_http::Error> {
     let sdk = aws::sdk_config();
     let metrics = Metrics::stdout(&config.metrics_namespace, &config.environment);
     let app = aws::app(&sdk, config, &resources, metrics);
-    lambda_http::run(imagegen::http::router(app)).await
+    // The same 414/431 envelopes as the dev server (API Gateway's own caps are lower, so this is
+    // the backstop for a direct function URL or a changed gateway).
+    let router = imagegen::http::serve::with_request_limits(imagegen::http::router(app));
+    lambda_http::run(router).await
 }
 
 #[tokio::main]
