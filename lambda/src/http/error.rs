@@ -23,6 +23,13 @@ pub enum ErrorCode {
     QuotaExceeded,
     UpstreamError,
     Internal,
+    /// The request's head or body did not arrive, or was not answered, in time (the server in
+    /// front of the router: `http::serve`).
+    RequestTimeout,
+    /// The request target is longer than the server accepts.
+    UriTooLong,
+    /// The request's header fields are too many or too large.
+    HeadersTooLarge,
 }
 
 impl ErrorCode {
@@ -40,6 +47,9 @@ impl ErrorCode {
             Self::RateLimited | Self::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
             Self::UpstreamError => StatusCode::BAD_GATEWAY,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::UriTooLong => StatusCode::URI_TOO_LONG,
+            Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
         }
     }
 }

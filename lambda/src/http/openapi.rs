@@ -3,7 +3,7 @@
 //! utoipa states types; the rules the server enforces on top of them (lengths, bounds, enums,
 //! patterns) are written in here from the very constants the validation code checks, so the
 //! document cannot promise more or less than the server does. Every error status is one shared
-//! response component, and the statuses any route can answer (405, 414, 431, 500) are added to
+//! response component, and the statuses any route can answer (405, 408, 414, 431, 500) are added to
 //! every operation. JSON body errors read their rules back from this document (`json.rs`), so
 //! an error message and the document say the same thing.
 
@@ -28,9 +28,9 @@ pub const BASE64_PATTERN: &str = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{4}|[A-Z
 /// `Idempotency-Key`: visible ASCII.
 pub const IDEMPOTENCY_KEY_PATTERN: &str = "^[!-~]+$";
 
-/// Every error status the service answers, with its shared response component. 414 and 431
-/// come from the server in front of the router (headers and URI are read before routing).
-pub const ERROR_RESPONSES: [(u16, &str, &str); 14] = [
+/// Every error status the service answers, with its shared response component. 408, 414 and
+/// 431 come from the server in front of the router (headers and URI are read before routing).
+pub const ERROR_RESPONSES: [(u16, &str, &str); 15] = [
     (
         400,
         "BadRequest",
@@ -55,6 +55,11 @@ pub const ERROR_RESPONSES: [(u16, &str, &str); 14] = [
         405,
         "MethodNotAllowed",
         "The path does not take this method; `Allow` lists those it takes",
+    ),
+    (
+        408,
+        "RequestTimeout",
+        "The request's head or body did not arrive, or was not answered, in time",
     ),
     (409, "Conflict", "The resource's state forbids this now"),
     (
@@ -92,7 +97,7 @@ pub const ERROR_RESPONSES: [(u16, &str, &str); 14] = [
 ];
 
 /// Statuses every operation can answer, whatever it does.
-const EVERY_OPERATION: [u16; 4] = [405, 414, 431, 500];
+const EVERY_OPERATION: [u16; 5] = [405, 408, 414, 431, 500];
 
 /// A 1x1 PNG for the request examples: a reference image the server accepts.
 const EXAMPLE_PNG: &[u8] = &[

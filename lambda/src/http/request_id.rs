@@ -63,6 +63,9 @@ fn code_for(status: StatusCode) -> ErrorCode {
         StatusCode::UNPROCESSABLE_ENTITY => ErrorCode::Unprocessable,
         StatusCode::TOO_MANY_REQUESTS => ErrorCode::RateLimited,
         StatusCode::BAD_GATEWAY => ErrorCode::UpstreamError,
+        StatusCode::REQUEST_TIMEOUT => ErrorCode::RequestTimeout,
+        StatusCode::URI_TOO_LONG => ErrorCode::UriTooLong,
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => ErrorCode::HeadersTooLarge,
         s if s.is_client_error() => ErrorCode::InvalidRequest,
         _ => ErrorCode::Internal,
     }

@@ -31,7 +31,7 @@ use axum::Extension;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use hyper::body::{Frame, Incoming, SizeHint};
@@ -43,6 +43,7 @@ use tokio::sync::{Notify, Semaphore, watch};
 use tokio::time::Instant;
 use tower::ServiceExt;
 
+use super::error::ErrorCode;
 use super::request_id::{self, REQUEST_ID_HEADER, RequestId};
 
 /// Longest request target (path and query) we accept; longer gets 414 `uri_too_long`. 8 KiB is
@@ -184,8 +185,7 @@ async fn enforce_limits(req: Request, next: Next) -> Response {
 /// An answer given without running the router.
 #[derive(Clone)]
 struct Rejection {
-    status: StatusCode,
-    code: &'static str,
+    code: ErrorCode,
     message: String,
 }
 
@@ -193,16 +193,14 @@ fn over_limit(req: &Request) -> Option<Rejection> {
     let uri = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
     if uri > MAX_URI_BYTES {
         return Some(Rejection {
-            status: StatusCode::URI_TOO_LONG,
-            code: "uri_too_long",
+            code: ErrorCode::UriTooLong,
             message: format!("the URI is {uri} bytes; the limit is {MAX_URI_BYTES}"),
         });
     }
     let headers = req.headers();
     if headers.len() > MAX_HEADER_COUNT {
         return Some(Rejection {
-            status: StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            code: "headers_too_large",
+            code: ErrorCode::HeadersTooLarge,
             message: format!(
                 "the request has {} header fields; the limit is {MAX_HEADER_COUNT}",
                 headers.len()
@@ -216,8 +214,7 @@ fn over_limit(req: &Request) -> Option<Rejection> {
         .sum();
     if bytes > MAX_HEADER_BYTES {
         return Some(Rejection {
-            status: StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            code: "headers_too_large",
+            code: ErrorCode::HeadersTooLarge,
             message: format!("the headers are {bytes} bytes; the limit is {MAX_HEADER_BYTES}"),
         });
     }
@@ -227,8 +224,7 @@ fn over_limit(req: &Request) -> Option<Rejection> {
 impl Rejection {
     fn timeout(message: &str) -> Self {
         Self {
-            status: StatusCode::REQUEST_TIMEOUT,
-            code: "request_timeout",
+            code: ErrorCode::RequestTimeout,
             message: message.to_owned(),
         }
     }
@@ -254,7 +250,7 @@ impl Rejection {
         let envelope = serde_json::json!({
             "error": {"code": self.code, "message": self.message, "request_id": request_id}
         });
-        (self.status, axum::Json(envelope)).into_response()
+        (self.code.status(), axum::Json(envelope)).into_response()
     }
 
     /// The envelope as raw HTTP/1.1 bytes, for a connection hyper has given up (no request to
@@ -265,10 +261,11 @@ impl Rejection {
             "error": {"code": self.code, "message": self.message, "request_id": id}
         })
         .to_string();
-        let reason = self.status.canonical_reason().unwrap_or("");
+        let status = self.code.status();
+        let reason = status.canonical_reason().unwrap_or("");
         format!(
             "HTTP/1.1 {} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{REQUEST_ID_HEADER}: {id}\r\nconnection: close\r\n\r\n{body}",
-            self.status.as_u16(),
+            status.as_u16(),
             body.len(),
         )
         .into_bytes()
