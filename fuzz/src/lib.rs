@@ -4,5 +4,6 @@
 //! exactly this code in `cargo xtask test`.
 
 pub mod images;
+pub mod replay;
 #[cfg(feature = "service")]
 pub mod service;

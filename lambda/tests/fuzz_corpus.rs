@@ -5,51 +5,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::path::Path;
 
 #[path = "../../fuzz/src/service.rs"]
 mod harness;
+#[path = "../../fuzz/src/replay.rs"]
+mod replay;
 
-fn fuzz_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
-}
-
-/// Runs `body` over a target's seeds and regressions and returns the seeds' results by file
-/// name; fails when there are no seeds, so a moved or emptied corpus cannot pass by testing
-/// nothing.
+/// The seeds' results by file name (see `fuzz/src/replay.rs`).
 fn replay<T>(target: &str, body: fn(&[u8]) -> T) -> Vec<(String, T)> {
-    let started = Instant::now();
-    let mut seeds = Vec::new();
-    let mut regressions = 0;
-    for kind in ["corpus", "regressions"] {
-        let dir = fuzz_dir().join(kind).join(target);
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            assert!(kind == "regressions", "no corpus at {}", dir.display());
-            continue;
-        };
-        let mut paths: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).collect();
-        paths.sort();
-        for path in paths.into_iter().filter(|p| p.is_file()) {
-            let data = std::fs::read(&path).unwrap();
-            let Ok(result) = std::panic::catch_unwind(|| body(&data)) else {
-                panic!("{} fails its invariants", path.display());
-            };
-            if kind == "corpus" {
-                let name = path.file_name().unwrap().to_string_lossy().into_owned();
-                seeds.push((name, result));
-            } else {
-                regressions += 1;
-            }
-        }
-    }
-    assert!(!seeds.is_empty(), "the {target} corpus is empty");
-    println!(
-        "{target}: replayed {} seeds and {regressions} regressions in {:.2?}",
-        seeds.len(),
-        started.elapsed()
-    );
-    seeds
+    let fuzz_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
+    replay::replay(&fuzz_dir, target, body)
 }
 
 /// The names of the seeds the target accepted.

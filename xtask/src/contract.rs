@@ -14,13 +14,14 @@
 //!   these), and `POST /v1/images` may answer 415 for reference bytes that are not an image.
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use xshell::{Shell, cmd};
 
+use crate::local_server::{LocalServer, free_port};
 use crate::tools::{self, PyTool};
 
 /// Property-based tests from an OpenAPI document (`st`).
@@ -66,7 +67,7 @@ pub fn run(sh: &Shell) -> crate::Result<()> {
     ));
     std::fs::create_dir_all(&work)?;
     let admin_key = format!("igadmin_{}", imagegen::domain::ids::random_base62(40));
-    let server = DevServer::start(&binary, &work, &admin_key)?;
+    let server = start_dev_server(&binary, &work, &admin_key)?;
     let outcome = test(&st, &server, &work, &admin_key);
     drop(server);
     match &outcome {
@@ -85,7 +86,7 @@ pub fn run(sh: &Shell) -> crate::Result<()> {
     outcome
 }
 
-fn test(st: &Path, server: &DevServer, work: &Path, admin_key: &str) -> crate::Result<()> {
+fn test(st: &Path, server: &LocalServer, work: &Path, admin_key: &str) -> crate::Result<()> {
     let tenant_key = create_tenant_key(server.port, admin_key)?;
     let config = work.join("schemathesis.toml");
     std::fs::write(&config, CONFIG)?;
@@ -136,74 +137,30 @@ include-method = "POST"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "415", "422", "429", "5xx"]
 "#;
 
-/// The dev server as a child process, stopped when dropped.
-struct DevServer {
-    child: Child,
-    port: u16,
-}
-
-impl DevServer {
-    fn start(binary: &Path, work: &Path, admin_key: &str) -> crate::Result<Self> {
-        let port = free_port()?;
-        let log = work.join("dev.log");
-        let log_file = std::fs::File::create(&log)?;
-        let data = work.join("data");
-        println!(
-            "$ {} --port {port} --data-dir {}  (log: {})",
-            binary.display(),
-            data.display(),
-            log.display()
-        );
-        let child = Command::new(binary)
-            .arg("--port")
-            .arg(port.to_string())
-            .arg("--data-dir")
-            .arg(&data)
-            .env("IMAGEGEN_ADMIN_KEY", admin_key)
-            // The offline generator: a contract run never calls Gemini.
-            .env_remove("GEMINI_API_KEY")
-            .envs(GENEROUS)
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone()?)
-            .stderr(log_file)
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
-        let mut server = DevServer { child, port };
-        let started = Instant::now();
-        loop {
-            if let Some(status) = server.child.try_wait()? {
-                return Err(format!(
-                    "the dev server exited at start ({status}); see {}",
-                    log.display()
-                )
-                .into());
-            }
-            if matches!(request(port, "GET", "/healthz", &[], ""), Ok((200, _))) {
-                println!(
-                    "dev server ready on http://127.0.0.1:{port} in {:.1} s",
-                    started.elapsed().as_secs_f64()
-                );
-                return Ok(server);
-            }
-            if started.elapsed() > READY {
-                // Dropping `server` stops it.
-                return Err(format!(
-                    "the dev server did not answer /healthz within {} s; see {}",
-                    READY.as_secs(),
-                    log.display()
-                )
-                .into());
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for DevServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The dev server on a free port, with the admin key and the generous limits of [`GENEROUS`].
+fn start_dev_server(binary: &Path, work: &Path, admin_key: &str) -> crate::Result<LocalServer> {
+    let port = free_port()?;
+    let log = work.join("dev.log");
+    let data = work.join("data");
+    println!(
+        "$ {} --port {port} --data-dir {}  (log: {})",
+        binary.display(),
+        data.display(),
+        log.display()
+    );
+    let mut command = Command::new(binary);
+    command
+        .arg("--port")
+        .arg(port.to_string())
+        .arg("--data-dir")
+        .arg(&data)
+        .env("IMAGEGEN_ADMIN_KEY", admin_key)
+        // The offline generator: a contract run never calls Gemini.
+        .env_remove("GEMINI_API_KEY")
+        .envs(GENEROUS);
+    LocalServer::start("the dev server", command, port, &log, READY, |port| {
+        matches!(request(port, "GET", "/healthz", &[], ""), Ok((200, _)))
+    })
 }
 
 /// A key of tenant `contract` with every scope and limits no run reaches.
@@ -267,12 +224,6 @@ fn request(
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default();
     Ok((status, body))
-}
-
-/// A port the kernel says is free now (bound to 127.0.0.1:0, then released).
-fn free_port() -> crate::Result<u16> {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
-    Ok(listener.local_addr()?.port())
 }
 
 #[cfg(test)]

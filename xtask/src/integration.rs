@@ -13,13 +13,14 @@
 //! If neither works the command fails and says why: the tests are never skipped.
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use xshell::{Shell, cmd};
 
+use crate::local_server::{LocalServer, free_port};
 use crate::tools::{self, PyTool};
 
 /// The emulator where there is no Docker daemon. 5.2.x runs on Python 3.11 and covers every
@@ -91,14 +92,14 @@ pub fn run(sh: &Shell) -> crate::Result<()> {
                      not be installed: {e}"
                 )
             })?;
-            let moto = MotoServer::start(&executable, &out_dir.join("moto.log")).map_err(|e| {
+            let moto = start_moto(&executable, &out_dir.join("moto.log")).map_err(|e| {
                 format!(
                     "no AWS emulator for the integration tests: no Docker daemon, and \
                      moto_server did not start: {e}"
                 )
             })?;
             let env = vec![
-                ("IMAGEGEN_TEST_AWS_ENDPOINT", moto.endpoint()),
+                ("IMAGEGEN_TEST_AWS_ENDPOINT", moto.url()),
                 ("IMAGEGEN_TEST_EMULATOR", "moto".to_owned()),
             ];
             (Guard::Moto(moto), env)
@@ -216,7 +217,7 @@ fn docker_version() -> Result<String, String> {
 #[allow(dead_code, reason = "held only for its Drop")]
 enum Guard {
     Container(ContainerGuard),
-    Moto(MotoServer),
+    Moto(LocalServer),
 }
 
 /// Removes the run's LocalStack container (the tests leave it running for each other).
@@ -256,78 +257,21 @@ app = DomainDispatcherApplication(create_backend_app)
 run_simple(sys.argv[1], int(sys.argv[2]), app, threaded=False, request_handler=MotoRequestHandler)
 ";
 
-/// A moto server child process on 127.0.0.1, killed when dropped.
-struct MotoServer {
-    child: Child,
-    port: u16,
-}
-
-impl MotoServer {
-    fn start(executable: &Path, log: &Path) -> crate::Result<Self> {
-        let port = free_port()?;
-        let log_file = std::fs::File::create(log)?;
-        // The venv's python, next to its moto_server script.
-        let python = executable.with_file_name("python");
-        println!(
-            "$ {} -c <moto app, single-threaded> 127.0.0.1 {port}  (log: {})",
-            python.display(),
-            log.display()
-        );
-        let child = Command::new(&python)
-            .args(["-c", SINGLE_THREADED_MOTO, "127.0.0.1", &port.to_string()])
-            .env("MOTO_PORT", port.to_string())
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone()?)
-            .stderr(log_file)
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", executable.display()))?;
-        let mut server = MotoServer { child, port };
-        let started = Instant::now();
-        loop {
-            if let Some(status) = server.child.try_wait()? {
-                return Err(format!(
-                    "moto_server exited at start ({status}); see {}",
-                    log.display()
-                )
-                .into());
-            }
-            if answers(port) {
-                println!(
-                    "moto_server ready on {} in {:.1} s",
-                    server.endpoint(),
-                    started.elapsed().as_secs_f64()
-                );
-                return Ok(server);
-            }
-            if started.elapsed() > MOTO_READY {
-                // Dropping `server` kills it.
-                return Err(format!(
-                    "moto_server did not answer on port {port} within {} s; see {}",
-                    MOTO_READY.as_secs(),
-                    log.display()
-                )
-                .into());
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for MotoServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A port the kernel says is free now (bound to 127.0.0.1:0, then released).
-fn free_port() -> crate::Result<u16> {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
-    Ok(listener.local_addr()?.port())
+/// moto on a free port, one thread (see [`SINGLE_THREADED_MOTO`]).
+fn start_moto(executable: &Path, log: &Path) -> crate::Result<LocalServer> {
+    let port = free_port()?;
+    // The venv's python, next to its moto_server script.
+    let python = executable.with_file_name("python");
+    println!(
+        "$ {} -c <moto app, single-threaded> 127.0.0.1 {port}  (log: {})",
+        python.display(),
+        log.display()
+    );
+    let mut command = Command::new(&python);
+    command
+        .args(["-c", SINGLE_THREADED_MOTO, "127.0.0.1", &port.to_string()])
+        .env("MOTO_PORT", port.to_string());
+    LocalServer::start("moto_server", command, port, log, MOTO_READY, answers)
 }
 
 /// Whether moto answers an HTTP request on its status route.
@@ -350,6 +294,7 @@ fn answers(port: u16) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::TcpListener;
 
     #[test]
     fn a_free_port_can_be_bound_and_nothing_answers_there() {

@@ -18,6 +18,7 @@ mod install_hooks;
 mod integration;
 mod keys;
 mod lint;
+mod local_server;
 mod ops;
 mod secrets;
 mod smoke;

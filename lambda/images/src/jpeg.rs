@@ -99,27 +99,11 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Parsed<'_>, ImageError> {
     };
     let mut pos = 2;
     loop {
-        // Like libjpeg, skip stray bytes between segments and 0xFF fill bytes before a marker.
-        while bytes.get(pos).is_some_and(|b| *b != 0xFF) {
-            pos += 1;
-        }
-        while bytes.get(pos + 1) == Some(&0xFF) {
-            pos += 1;
-        }
-        let marker = *bytes.get(pos + 1).ok_or_else(truncated)?;
-        pos += 2;
-        match marker {
-            0x01 | 0xD0..=0xD8 => continue,
-            0xD9 => return Err(corrupt("no image data")),
-            _ => {}
-        }
-        let length = usize::from(be16(bytes, pos).ok_or_else(truncated)?);
-        let segment = bytes
-            .get(pos + 2..pos + length.max(2))
-            .ok_or_else(truncated)?;
-        pos += length.max(2);
-        if let Some(coding) = unsupported_coding(marker) {
-            return Err(ImageError::UnsupportedFeature(coding));
+        let Some((marker, segment)) = next_segment(bytes, &mut pos, truncated)? else {
+            return Err(corrupt("no image data"));
+        };
+        if read_tables(marker, segment, &mut parsed.tables, truncated)? {
+            continue;
         }
         match marker {
             0xC0..=0xC2 => {
@@ -130,9 +114,6 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Parsed<'_>, ImageError> {
                 }
                 parsed.frame = Some(parse_frame(segment, marker != 0xC2)?);
             }
-            0xC4 => parse_huffman(segment, &mut parsed.tables)?,
-            0xDB => parse_quant(segment, &mut parsed.tables)?,
-            0xDD => parsed.tables.restart_interval = be16(segment, 0).ok_or_else(truncated)?,
             0xE1 if parsed.exif.is_none() => {
                 parsed.exif = segment.strip_prefix(b"Exif\0\0");
             }
@@ -150,6 +131,58 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Parsed<'_>, ImageError> {
             _ => {}
         }
     }
+}
+
+/// The next marker segment from `pos` on, as (marker, payload), with `pos` moved past it;
+/// `None` at the end of the image. Like libjpeg, stray bytes between segments and 0xFF fill
+/// bytes before a marker are skipped, and so are markers that stand alone. A marker of a coding
+/// no decoder here handles is refused.
+fn next_segment<'a>(
+    bytes: &'a [u8],
+    pos: &mut usize,
+    truncated: fn() -> ImageError,
+) -> Result<Option<(u8, &'a [u8])>, ImageError> {
+    loop {
+        while bytes.get(*pos).is_some_and(|b| *b != 0xFF) {
+            *pos += 1;
+        }
+        while bytes.get(*pos + 1) == Some(&0xFF) {
+            *pos += 1;
+        }
+        let marker = *bytes.get(*pos + 1).ok_or_else(truncated)?;
+        *pos += 2;
+        match marker {
+            0x01 | 0xD0..=0xD8 => continue,
+            0xD9 => return Ok(None),
+            _ => {}
+        }
+        let length = usize::from(be16(bytes, *pos).ok_or_else(truncated)?);
+        let segment = bytes
+            .get(*pos + 2..*pos + length.max(2))
+            .ok_or_else(truncated)?;
+        *pos += length.max(2);
+        if let Some(coding) = unsupported_coding(marker) {
+            return Err(ImageError::UnsupportedFeature(coding));
+        }
+        return Ok(Some((marker, segment)));
+    }
+}
+
+/// Reads a Huffman table, quantization table or restart interval segment into `tables`
+/// (they may come before the first scan and between scans); false for any other marker.
+fn read_tables(
+    marker: u8,
+    segment: &[u8],
+    tables: &mut Tables,
+    truncated: fn() -> ImageError,
+) -> Result<bool, ImageError> {
+    match marker {
+        0xC4 => parse_huffman(segment, tables)?,
+        0xDB => parse_quant(segment, tables)?,
+        0xDD => tables.restart_interval = be16(segment, 0).ok_or_else(truncated)?,
+        _ => return Ok(false),
+    }
+    Ok(true)
 }
 
 /// What a marker's coding is when it is one no decoder here handles.
@@ -540,32 +573,12 @@ fn next_scan(
         }
     }
     loop {
-        while bytes.get(pos).is_some_and(|b| *b != 0xFF) {
-            pos += 1;
-        }
-        while bytes.get(pos + 1) == Some(&0xFF) {
-            pos += 1;
-        }
-        let marker = *bytes.get(pos + 1).ok_or_else(truncated)?;
-        pos += 2;
-        match marker {
-            0x01 | 0xD0..=0xD8 => continue,
-            0xD9 => return Err(truncated()),
-            _ => {}
-        }
-        let length = usize::from(be16(bytes, pos).ok_or_else(truncated)?);
-        let segment = bytes
-            .get(pos + 2..pos + length.max(2))
-            .ok_or_else(truncated)?;
-        pos += length.max(2);
-        if let Some(coding) = unsupported_coding(marker) {
-            return Err(ImageError::UnsupportedFeature(coding));
+        let (marker, segment) = next_segment(bytes, &mut pos, truncated)?.ok_or_else(truncated)?;
+        if read_tables(marker, segment, tables, truncated)? {
+            continue;
         }
         match marker {
             0xC0..=0xC2 => return Err(corrupt("more than one frame header")),
-            0xC4 => parse_huffman(segment, tables)?,
-            0xDB => parse_quant(segment, tables)?,
-            0xDD => tables.restart_interval = be16(segment, 0).ok_or_else(truncated)?,
             0xDA => return parse_scan(segment, frame, pos),
             _ => {}
         }

@@ -10,11 +10,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::path::Path;
 
 #[path = "../../../fuzz/src/images.rs"]
 mod harness;
+#[path = "../../../fuzz/src/replay.rs"]
+mod replay;
 
 #[global_allocator]
 static ALLOCATOR: cap::Cap<std::alloc::System> =
@@ -22,45 +23,13 @@ static ALLOCATOR: cap::Cap<std::alloc::System> =
 
 type Body = fn(&[u8]) -> Result<(), &'static str>;
 
-fn fuzz_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz")
-}
-
-/// Runs `body` over a target's seeds and regressions; fails when there are no seeds, so a
-/// moved or emptied corpus cannot pass by testing nothing. Returns the refused seeds and why.
+/// The seeds refused, and why (see `fuzz/src/replay.rs`).
 fn replay(target: &str, body: Body) -> Vec<(String, &'static str)> {
-    let started = Instant::now();
-    let mut replayed = [0usize; 2];
-    let mut refused = Vec::new();
-    for (i, kind) in ["corpus", "regressions"].into_iter().enumerate() {
-        let dir = fuzz_dir().join(kind).join(target);
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            assert!(kind == "regressions", "no corpus at {}", dir.display());
-            continue;
-        };
-        let mut paths: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).collect();
-        paths.sort();
-        for path in paths.into_iter().filter(|p| p.is_file()) {
-            let data = std::fs::read(&path).unwrap();
-            println!("{}", path.display());
-            let Ok(result) = std::panic::catch_unwind(|| body(&data)) else {
-                panic!("{} fails its invariants", path.display());
-            };
-            if let (Err(issue), "corpus") = (result, kind) {
-                let name = path.file_name().unwrap().to_string_lossy().into_owned();
-                refused.push((name, issue));
-            }
-            replayed[i] += 1;
-        }
-    }
-    assert!(replayed[0] > 0, "the {target} corpus is empty");
-    println!(
-        "{target}: replayed {} seeds and {} regressions in {:.2?}",
-        replayed[0],
-        replayed[1],
-        started.elapsed()
-    );
-    refused
+    let fuzz_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
+    replay::replay(&fuzz_dir, target, body)
+        .into_iter()
+        .filter_map(|(name, result)| result.err().map(|issue| (name, issue)))
+        .collect()
 }
 
 /// The seeds are valid images a client could send, so each must still be accepted, except the
