@@ -95,33 +95,43 @@ impl ApiError {
 
     /// The full envelope, as clients see it.
     pub fn to_response(&self, request_id: &str) -> Response {
-        #[derive(Serialize)]
-        struct Envelope<'a> {
-            error: Body<'a>,
-        }
-        #[derive(Serialize)]
-        struct Body<'a> {
-            code: ErrorCode,
-            message: &'a str,
-            request_id: &'a str,
-            #[serde(skip_serializing_if = "<[_]>::is_empty")]
-            details: &'a [FieldIssue],
-        }
-        let envelope = Envelope {
-            error: Body {
-                code: self.code,
-                message: &self.message,
-                request_id,
-                details: &self.details,
-            },
-        };
-        let mut res = (self.code.status(), axum::Json(envelope)).into_response();
+        let mut res = (self.code.status(), axum::Json(self.envelope(request_id))).into_response();
         if let Some(secs) = self.retry_after_secs {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         res
     }
+
+    /// The envelope's JSON text, for an answer written to the socket without a response type.
+    pub fn to_json(&self, request_id: &str) -> String {
+        serde_json::to_string(&self.envelope(request_id)).unwrap_or_default()
+    }
+
+    fn envelope<'a>(&'a self, request_id: &'a str) -> Envelope<'a> {
+        Envelope {
+            error: Body {
+                code: self.code,
+                message: &self.message,
+                request_id,
+                details: &self.details,
+            },
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    error: Body<'a>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    code: ErrorCode,
+    message: &'a str,
+    request_id: &'a str,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    details: &'a [FieldIssue],
 }
 
 /// The error envelope, as documented in the OpenAPI document.

@@ -107,3 +107,14 @@ pub async fn layer(mut req: Request, next: Next) -> Response {
     }
     res
 }
+
+/// An error answered without running the router (the server's own limits and timeouts): the
+/// envelope and `x-request-id`, the id chosen as for every request.
+pub(super) fn respond(req: &Request, err: &ApiError) -> Response {
+    let id = choose(req);
+    let mut res = err.to_response(&id);
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    res
+}

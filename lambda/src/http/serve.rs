@@ -27,13 +27,12 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::Extension;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use hyper::body::{Frame, Incoming, SizeHint};
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
@@ -43,8 +42,8 @@ use tokio::sync::{Notify, Semaphore, watch};
 use tokio::time::Instant;
 use tower::ServiceExt;
 
-use super::error::ErrorCode;
-use super::request_id::{self, REQUEST_ID_HEADER, RequestId};
+use super::error::{ApiError, ErrorCode};
+use super::request_id::{self, REQUEST_ID_HEADER};
 
 /// Longest request target (path and query) we accept; longer gets 414 `uri_too_long`. 8 KiB is
 /// what common proxies allow, and far above any URL of the API.
@@ -177,35 +176,28 @@ pub fn with_request_limits(router: Router) -> Router {
 
 async fn enforce_limits(req: Request, next: Next) -> Response {
     match over_limit(&req) {
-        Some(rejection) => rejection.answer(req).await,
+        Some(error) => request_id::respond(&req, &error),
         None => next.run(req).await,
     }
 }
 
-/// An answer given without running the router.
-#[derive(Clone)]
-struct Rejection {
-    code: ErrorCode,
-    message: String,
-}
-
-fn over_limit(req: &Request) -> Option<Rejection> {
+fn over_limit(req: &Request) -> Option<ApiError> {
     let uri = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
     if uri > MAX_URI_BYTES {
-        return Some(Rejection {
-            code: ErrorCode::UriTooLong,
-            message: format!("the URI is {uri} bytes; the limit is {MAX_URI_BYTES}"),
-        });
+        return Some(ApiError::new(
+            ErrorCode::UriTooLong,
+            format!("the URI is {uri} bytes; the limit is {MAX_URI_BYTES}"),
+        ));
     }
     let headers = req.headers();
     if headers.len() > MAX_HEADER_COUNT {
-        return Some(Rejection {
-            code: ErrorCode::HeadersTooLarge,
-            message: format!(
+        return Some(ApiError::new(
+            ErrorCode::HeadersTooLarge,
+            format!(
                 "the request has {} header fields; the limit is {MAX_HEADER_COUNT}",
                 headers.len()
             ),
-        });
+        ));
     }
     // As on the wire: `name: value\r\n`.
     let bytes: usize = headers
@@ -213,63 +205,27 @@ fn over_limit(req: &Request) -> Option<Rejection> {
         .map(|(name, value)| name.as_str().len() + value.len() + 4)
         .sum();
     if bytes > MAX_HEADER_BYTES {
-        return Some(Rejection {
-            code: ErrorCode::HeadersTooLarge,
-            message: format!("the headers are {bytes} bytes; the limit is {MAX_HEADER_BYTES}"),
-        });
+        return Some(ApiError::new(
+            ErrorCode::HeadersTooLarge,
+            format!("the headers are {bytes} bytes; the limit is {MAX_HEADER_BYTES}"),
+        ));
     }
     None
 }
 
-impl Rejection {
-    fn timeout(message: &str) -> Self {
-        Self {
-            code: ErrorCode::RequestTimeout,
-            message: message.to_owned(),
-        }
-    }
-
-    /// The envelope, through the same request-id layer as every route (it keeps a caller's
-    /// plain `x-request-id` and sets the response header).
-    async fn answer(self, req: Request) -> Response {
-        let (parts, _unread_body) = req.into_parts();
-        let req = Request::from_parts(parts, Body::empty());
-        let router = Router::new()
-            .fallback(move |Extension(RequestId(id)): Extension<RequestId>| {
-                let rejection = self.clone();
-                async move { rejection.render(&id) }
-            })
-            .layer(axum::middleware::from_fn(request_id::layer));
-        match router.oneshot(req).await {
-            Ok(res) => res,
-            Err(never) => match never {},
-        }
-    }
-
-    fn render(&self, request_id: &str) -> Response {
-        let envelope = serde_json::json!({
-            "error": {"code": self.code, "message": self.message, "request_id": request_id}
-        });
-        (self.code.status(), axum::Json(envelope)).into_response()
-    }
-
-    /// The envelope as raw HTTP/1.1 bytes, for a connection hyper has given up (no request to
-    /// answer through the router).
-    fn raw(&self) -> Vec<u8> {
-        let id = uuid::Uuid::new_v4().to_string();
-        let body = serde_json::json!({
-            "error": {"code": self.code, "message": self.message, "request_id": id}
-        })
-        .to_string();
-        let status = self.code.status();
-        let reason = status.canonical_reason().unwrap_or("");
-        format!(
-            "HTTP/1.1 {} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{REQUEST_ID_HEADER}: {id}\r\nconnection: close\r\n\r\n{body}",
-            status.as_u16(),
-            body.len(),
-        )
-        .into_bytes()
-    }
+/// The envelope as raw HTTP/1.1 bytes, for a connection hyper has given up (no request to
+/// answer through the router).
+fn raw_answer(error: &ApiError) -> Vec<u8> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let body = error.to_json(&id);
+    let status = error.code.status();
+    let reason = status.canonical_reason().unwrap_or("");
+    format!(
+        "HTTP/1.1 {} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{REQUEST_ID_HEADER}: {id}\r\nconnection: close\r\n\r\n{body}",
+        status.as_u16(),
+        body.len(),
+    )
+    .into_bytes()
 }
 
 /// What a connection is doing, as the watchdog sees it.
@@ -582,7 +538,10 @@ async fn handle(
             if let Some(id) = caller_id {
                 stand_in.headers_mut().insert(REQUEST_ID_HEADER, id);
             }
-            let mut res = Rejection::timeout(&message).answer(stand_in).await;
+            let mut res = request_id::respond(
+                &stand_in,
+                &ApiError::new(ErrorCode::RequestTimeout, message),
+            );
             // The body may still be unread: do not leave the connection in an unknown state.
             res.headers_mut().insert(
                 axum::http::header::CONNECTION,
@@ -604,7 +563,7 @@ async fn answer_and_close(mut stream: TcpStream, config: &ServeConfig) {
         "the request head was not received within {} s",
         config.header_read_timeout.as_secs_f64()
     );
-    let raw = Rejection::timeout(&message).raw();
+    let raw = raw_answer(&ApiError::new(ErrorCode::RequestTimeout, message));
     let written = tokio::time::timeout(config.header_read_timeout, async {
         stream.write_all(&raw).await?;
         stream.shutdown().await
