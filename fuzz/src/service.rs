@@ -106,7 +106,6 @@ impl Service {
             admin_key_sha256: Some(sha256_hex(ADMIN_KEY)),
             ..Config::default()
         };
-        let upload_max = config.upload_max_bytes;
         let app = App {
             store: store.clone(),
             blobs: blobs.clone(),
@@ -137,9 +136,7 @@ impl Service {
         if let Err(e) = seeded {
             panic!("seeding the fuzz app: {e}");
         }
-        let routes = imagegen::http::api_routes_router()
-            .merge(imagegen::http::dev::routes(blobs.clone(), upload_max));
-        let router = imagegen::http::with_layers(routes, app.clone());
+        let router = imagegen::http::dev::router(app.clone(), blobs.clone());
         Self {
             rt,
             app,

@@ -122,7 +122,6 @@ async fn run() -> Result<(), String> {
         Ok("stdout") => Metrics::stdout(&config.metrics_namespace, &config.environment),
         _ => Metrics::off(),
     };
-    let upload_max = config.upload_max_bytes;
     let app = App {
         store: Arc::new(MemoryStore::new()),
         blobs: blobs.clone(),
@@ -134,9 +133,7 @@ async fn run() -> Result<(), String> {
     let worker = Arc::new(Worker::new(app.clone(), generator.clone()));
     imagegen::worker::local::spawn(worker, queue, deliveries, Duration::from_secs(2));
 
-    let routes =
-        imagegen::http::api_routes_router().merge(imagegen::http::dev::routes(blobs, upload_max));
-    let router = imagegen::http::with_layers(routes, app);
+    let router = imagegen::http::dev::router(app, blobs);
 
     println!(
         "imagegen dev server on {base_url}  (generator: {}, data: {})",

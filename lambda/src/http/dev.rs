@@ -37,8 +37,17 @@ impl SignedQuery {
     }
 }
 
-/// The dev-only routes, to be merged with the API's before layering.
-pub fn routes(blobs: Arc<LocalBlobs>, upload_max_bytes: u64) -> Router<App> {
+/// The dev server's router: the API's routes and the dev-only ones, under the shared layers.
+pub fn router(app: App, blobs: Arc<LocalBlobs>) -> Router {
+    let upload_max_bytes = app.config.upload_max_bytes;
+    super::with_layers(
+        super::api_routes_router().merge(routes(blobs, upload_max_bytes)),
+        app,
+    )
+}
+
+/// The dev-only routes.
+fn routes(blobs: Arc<LocalBlobs>, upload_max_bytes: u64) -> Router<App> {
     let body_limit = usize::try_from(upload_max_bytes).unwrap_or(usize::MAX);
     Router::new()
         .route("/", get(page))

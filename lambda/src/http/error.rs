@@ -88,6 +88,22 @@ impl ApiError {
         self
     }
 
+    /// Records a problem with `field`; the first problem's `message` is the envelope's message.
+    pub fn add_problem(
+        &mut self,
+        field: impl Into<String>,
+        issue: impl Into<String>,
+        message: impl Into<String>,
+    ) {
+        if self.details.is_empty() {
+            self.message = message.into();
+        }
+        self.details.push(FieldIssue {
+            field: field.into(),
+            issue: issue.into(),
+        });
+    }
+
     pub fn retry_after(mut self, secs: u64) -> Self {
         self.retry_after_secs = Some(secs);
         self

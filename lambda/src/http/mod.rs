@@ -100,18 +100,18 @@ pub fn meta_router() -> Router {
         .layer(axum::middleware::from_fn(request_id::layer))
 }
 
-/// The API's routes without layers or state, for servers that add their own routes.
-pub fn api_routes_router() -> Router<App> {
+/// The API's routes without layers or state; [`dev::router`] adds its own to them.
+fn api_routes_router() -> Router<App> {
     api_routes().split_for_parts().0
 }
 
 /// The service's router; the `api` Lambda serves exactly this.
 pub fn router(app: App) -> Router {
-    with_layers(api_routes().split_for_parts().0, app)
+    with_layers(api_routes_router(), app)
 }
 
-/// Applies the shared layers to `routes`; the dev server adds its own routes through this too.
-pub fn with_layers(routes: Router<App>, app: App) -> Router {
+/// Applies the shared layers to `routes`.
+fn with_layers(routes: Router<App>, app: App) -> Router {
     routes
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)

@@ -139,7 +139,6 @@ impl Builder {
         ));
         let (queue, rx) = LocalQueue::channel();
         let (metrics, metric_lines) = Metrics::memory("Imagegen", "test");
-        let upload_max = self.config.upload_max_bytes;
         let app = App {
             store,
             blobs: blobs.clone(),
@@ -160,9 +159,7 @@ impl Builder {
         } else {
             Some(rx)
         };
-        let routes = imagegen::http::api_routes_router()
-            .merge(imagegen::http::dev::routes(blobs.clone(), upload_max));
-        let router = imagegen::http::with_layers(routes, app.clone());
+        let router = imagegen::http::dev::router(app.clone(), blobs.clone());
         Harness {
             app,
             router,

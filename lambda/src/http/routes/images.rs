@@ -19,7 +19,7 @@ use crate::domain::request;
 use crate::http::auth::{Authorized, scope};
 use crate::http::json::JsonBody;
 use crate::http::views::{AcceptedJob, JobView, job_link};
-use crate::http::{ApiError, ErrorCode, ErrorEnvelope, FieldIssue};
+use crate::http::{ApiError, ErrorCode, ErrorEnvelope};
 use crate::images::ImageFormat;
 
 /// Longest `Prefer: wait=N` honoured: API Gateway ends integrations at 29 s.
@@ -105,21 +105,18 @@ pub async fn create_image(
         } else {
             &mut err
         };
-        if target.details.is_empty() {
-            target.message = issue.message.clone();
-        }
-        target.details.push(FieldIssue {
-            field: issue.field.clone(),
-            issue: issue.issue.to_owned(),
-        });
+        target.add_problem(issue.field.clone(), issue.issue, issue.message.clone());
     }
     let mut references = Vec::new();
     for (i, image) in req.reference_images.iter().enumerate() {
         let field = |name: &str| format!("reference_images[{i}].{name}");
         let declared = ImageFormat::from_mime_type(&image.mime_type);
         if declared.is_none() {
-            err = first_message(err, format!("{}: {}", field("mime_type"), mime_type_rule()))
-                .with_detail(field("mime_type"), "invalid_value");
+            err.add_problem(
+                field("mime_type"),
+                "invalid_value",
+                format!("{}: {}", field("mime_type"), mime_type_rule()),
+            );
         }
         match base64::engine::general_purpose::STANDARD.decode(&image.data) {
             Ok(bytes) if !bytes.is_empty() => {
@@ -127,30 +124,29 @@ pub async fn create_image(
                 if let (Some(declared), Some(sniffed)) = (declared, sniffed)
                     && declared != sniffed
                 {
-                    mismatch = first_message(
-                        mismatch,
+                    mismatch.add_problem(
+                        field("mime_type"),
+                        "does_not_match_data",
                         format!(
                             "{}: is {} but `data` is {}",
                             field("mime_type"),
                             declared.mime_type(),
                             sniffed.mime_type()
                         ),
-                    )
-                    .with_detail(field("mime_type"), "does_not_match_data");
+                    );
                 }
                 references.push(ReferenceInput::Inline(bytes))
             }
-            Ok(_) => {
-                err = first_message(err, format!("{}: must not be empty", field("data")))
-                    .with_detail(field("data"), "empty")
-            }
-            Err(_) => {
-                err = first_message(
-                    err,
-                    format!("{}: must be standard base64 with padding", field("data")),
-                )
-                .with_detail(field("data"), "invalid_base64")
-            }
+            Ok(_) => err.add_problem(
+                field("data"),
+                "empty",
+                format!("{}: must not be empty", field("data")),
+            ),
+            Err(_) => err.add_problem(
+                field("data"),
+                "invalid_base64",
+                format!("{}: must be standard base64 with padding", field("data")),
+            ),
         }
     }
     for (i, id) in req.reference_upload_ids.iter().enumerate() {
@@ -158,21 +154,18 @@ pub async fn create_image(
             Some(id) => references.push(ReferenceInput::Upload(id)),
             None => {
                 let field = format!("reference_upload_ids[{i}]");
-                err = first_message(
-                    err,
-                    format!("{field}: must be an upload id (`upl_` and 32 hex digits)"),
-                )
-                .with_detail(field, "malformed")
+                let message = format!("{field}: must be an upload id (`upl_` and 32 hex digits)");
+                err.add_problem(field, "malformed", message)
             }
         }
     }
     let idempotency = idempotency_key(&headers, &body.raw);
     if let Err(detail) = &idempotency {
-        err = first_message(
-            err,
+        err.add_problem(
+            "idempotency-key",
+            *detail,
             format!("Idempotency-Key: must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"),
-        )
-        .with_detail("idempotency-key", *detail);
+        );
     }
     let wait = prefer_wait(&headers);
     for answer in [err, mismatch, cross] {
@@ -247,15 +240,6 @@ fn idempotency_key(
         key: key.to_owned(),
         request_sha256: hex(&Sha256::digest(body)),
     }))
-}
-
-/// The message of the first problem found is the envelope's message.
-fn first_message(err: ApiError, message: String) -> ApiError {
-    let mut err = err;
-    if err.details.is_empty() {
-        err.message = message;
-    }
-    err
 }
 
 pub fn mime_type_rule() -> String {

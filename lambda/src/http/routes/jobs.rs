@@ -114,60 +114,29 @@ fn list_query(
     })?;
     let mut out = ListQuery::default();
     let mut err = ApiError::new(ErrorCode::InvalidRequest, "the query is invalid");
-    let problem = |err: ApiError, field: &str, issue: &str, message: String| {
-        let first = err.details.is_empty();
-        let mut err = err.with_detail(field, issue);
-        if first {
-            err.message = message;
-        }
-        err
-    };
     for (name, value) in pairs {
         match name.as_str() {
             "limit" if out.limit.is_some() => {
-                err = problem(
-                    err,
-                    "limit",
-                    "repeated",
-                    "limit: given more than once".into(),
-                )
+                err.add_problem("limit", "repeated", "limit: given more than once")
             }
             "limit" => match value.parse::<usize>() {
                 Ok(n) if (MIN_PAGE..=MAX_PAGE).contains(&n) => out.limit = Some(n),
                 Ok(_) => {
-                    err = problem(
-                        err,
-                        "limit",
-                        "out_of_range",
-                        format!("limit: {}", limit_rule()),
-                    )
+                    err.add_problem("limit", "out_of_range", format!("limit: {}", limit_rule()))
                 }
                 Err(_) => {
-                    err = problem(
-                        err,
-                        "limit",
-                        "invalid_type",
-                        format!("limit: {}", limit_rule()),
-                    )
+                    err.add_problem("limit", "invalid_type", format!("limit: {}", limit_rule()))
                 }
             },
             "cursor" if out.cursor.is_some() => {
-                err = problem(
-                    err,
-                    "cursor",
-                    "repeated",
-                    "cursor: given more than once".into(),
-                )
+                err.add_problem("cursor", "repeated", "cursor: given more than once")
             }
             "cursor" => out.cursor = Some(value),
-            other => {
-                err = problem(
-                    err,
-                    other,
-                    "unknown_parameter",
-                    format!("{other}: not a parameter of this operation (known: limit, cursor)"),
-                )
-            }
+            other => err.add_problem(
+                other,
+                "unknown_parameter",
+                format!("{other}: not a parameter of this operation (known: limit, cursor)"),
+            ),
         }
     }
     if err.details.is_empty() {
