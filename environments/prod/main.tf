@@ -22,7 +22,6 @@ locals {
     IMAGEGEN_IDEMPOTENCY_TABLE       = module.database.idempotency_table_name
     IMAGEGEN_BUCKET                  = module.storage.bucket_name
     IMAGEGEN_QUEUE_URL               = module.queue.queue_url
-    IMAGEGEN_GEMINI_MODEL            = var.gemini_model
     IMAGEGEN_URL_TTL_SECONDS         = tostring(var.url_ttl_seconds)
     IMAGEGEN_DEFAULT_RATE_PER_MINUTE = tostring(var.default_rate_per_minute)
     IMAGEGEN_DEFAULT_BURST           = tostring(var.default_burst)
@@ -32,6 +31,10 @@ locals {
     IMAGEGEN_GLOBAL_RATE_PER_MINUTE  = tostring(var.global_rate_per_minute)
     IMAGEGEN_GLOBAL_DAILY_IMAGES     = tostring(var.global_daily_images)
     IMAGEGEN_METRICS_NAMESPACE       = local.metrics_namespace
+    # One variable each for the queue and the code that must agree with it: the delivery that
+    # reaches maxReceiveCount is a job's last attempt, and no worker outlives its timeout.
+    IMAGEGEN_MAX_RECEIVE_COUNT    = tostring(var.max_receive_count)
+    IMAGEGEN_WORKER_LEASE_SECONDS = tostring(var.worker_timeout_seconds)
   }
 
   # DynamoDB item actions, per table. Transactions (TransactWriteItems/TransactGetItems)
@@ -232,7 +235,10 @@ module "worker" {
   policy_statements              = local.worker_statements
 
   environment_variables = merge(local.service_environment, {
-    IMAGEGEN_GEMINI_SECRET_ARN = module.secrets.secret_arn
+    IMAGEGEN_GEMINI_SECRET_ARN      = module.secrets.secret_arn
+    IMAGEGEN_GEMINI_MODEL           = var.gemini_model
+    IMAGEGEN_GEMINI_TIMEOUT_SECONDS = tostring(var.gemini_timeout_seconds)
+    IMAGEGEN_GEMINI_MAX_ATTEMPTS    = tostring(var.gemini_max_attempts)
   })
 }
 

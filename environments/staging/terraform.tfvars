@@ -18,6 +18,8 @@ application_log_level       = "INFO"
 
 # Service configuration
 gemini_model            = "gemini-2.5-flash-image"
+gemini_timeout_seconds  = 60
+gemini_max_attempts     = 3
 url_ttl_seconds         = 900
 default_rate_per_minute = 30
 default_burst           = 10

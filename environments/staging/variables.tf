@@ -109,7 +109,7 @@ variable "worker_memory_mb" {
 }
 
 variable "worker_timeout_seconds" {
-  description = "Timeout of the worker function in seconds; also sets the queue's visibility timeout."
+  description = "Timeout of the worker function in seconds; also sets the queue's visibility timeout and the job lease (IMAGEGEN_WORKER_LEASE_SECONDS)."
   type        = number
 }
 
@@ -139,6 +139,26 @@ variable "application_log_level" {
 variable "gemini_model" {
   description = "Gemini model that generates images (IMAGEGEN_GEMINI_MODEL)."
   type        = string
+}
+
+variable "gemini_timeout_seconds" {
+  description = "Per-call Gemini timeout, connect to last byte (IMAGEGEN_GEMINI_TIMEOUT_SECONDS); must leave room within worker_timeout_seconds."
+  type        = number
+
+  validation {
+    condition     = var.gemini_timeout_seconds >= 1 && var.gemini_timeout_seconds <= 600 && floor(var.gemini_timeout_seconds) == var.gemini_timeout_seconds
+    error_message = "gemini_timeout_seconds must be a whole number between 1 and 600."
+  }
+}
+
+variable "gemini_max_attempts" {
+  description = "Gemini calls one image may cost in total, across every delivery of its job (IMAGEGEN_GEMINI_MAX_ATTEMPTS)."
+  type        = number
+
+  validation {
+    condition     = var.gemini_max_attempts >= 1 && var.gemini_max_attempts <= 10 && floor(var.gemini_max_attempts) == var.gemini_max_attempts
+    error_message = "gemini_max_attempts must be a whole number between 1 and 10."
+  }
 }
 
 variable "url_ttl_seconds" {
@@ -235,7 +255,7 @@ variable "access_log_bucket" {
 # --- Queue ---
 
 variable "max_receive_count" {
-  description = "Deliveries of a job message before it moves to the dead-letter queue."
+  description = "Deliveries of a job message before it moves to the dead-letter queue; the functions read the same value (IMAGEGEN_MAX_RECEIVE_COUNT) to know a job's last attempt."
   type        = number
 }
 

@@ -2,7 +2,6 @@
 //! variables that Terraform sets, validated at start-up.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::error::CredentialsError;
@@ -17,7 +16,7 @@ use crate::App;
 use crate::blobs::s3::S3Blobs;
 use crate::config::{Config, ConfigError, Vars};
 use crate::domain::SystemClock;
-use crate::gemini::{GeminiClient, GeminiConfig};
+use crate::gemini::GeminiClient;
 use crate::queue::sqs::SqsQueue;
 use crate::secrets::CachedSecret;
 use crate::secrets::secrets_manager::SecretsManagerSource;
@@ -36,10 +35,6 @@ pub struct Resources {
 }
 
 impl Resources {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_vars(&Vars(|name| std::env::var(name).ok()))
-    }
-
     pub fn from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Self, ConfigError> {
         let endpoint_url = vars.optional("AWS_ENDPOINT_URL");
         if let Some(url) = &endpoint_url
@@ -62,11 +57,6 @@ impl Resources {
             endpoint_url,
         })
     }
-}
-
-/// Region, credentials and endpoint from the environment, as Lambda sets them.
-pub fn sdk_config() -> SdkConfig {
-    sdk_config_from_vars(&Vars(|name| std::env::var(name).ok()))
 }
 
 /// The SDK configuration from `AWS_REGION` (or `AWS_DEFAULT_REGION`), the execution role's
@@ -200,9 +190,28 @@ pub fn app_on(clients: &Clients, config: Config, resources: &Resources, metrics:
     }
 }
 
-/// The Gemini client with its key from Secrets Manager (`IMAGEGEN_GEMINI_SECRET_ARN`).
-pub fn gemini_from_env(sdk: &SdkConfig) -> Result<GeminiClient, ConfigError> {
-    gemini_from_vars(sdk, &Vars(|name| std::env::var(name).ok()))
+/// The `api` function's start-up: everything it reads from its environment, and the App on
+/// AWS adapters. `bin/api.rs` passes the process environment; the settings structure test
+/// passes a recorder.
+pub fn api_from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<App, ConfigError> {
+    let config = Config::from_vars(vars)?;
+    let resources = Resources::from_vars(vars)?;
+    let sdk = sdk_config_from_vars(vars);
+    let metrics = Metrics::stdout(&config.metrics_namespace, &config.environment);
+    Ok(app(&sdk, config, &resources, metrics))
+}
+
+/// The `worker` function's start-up: the api's settings plus the Gemini client with its key
+/// from Secrets Manager (`IMAGEGEN_GEMINI_SECRET_ARN`).
+pub fn worker_from_vars<F: Fn(&str) -> Option<String>>(
+    vars: &Vars<F>,
+) -> Result<(App, GeminiClient), ConfigError> {
+    let config = Config::from_vars(vars)?;
+    let resources = Resources::from_vars(vars)?;
+    let sdk = sdk_config_from_vars(vars);
+    let generator = gemini_from_vars(&sdk, vars)?;
+    let metrics = Metrics::stdout(&config.metrics_namespace, &config.environment);
+    Ok((app(&sdk, config, &resources, metrics), generator))
 }
 
 pub fn gemini_from_vars<F: Fn(&str) -> Option<String>>(
@@ -218,17 +227,7 @@ pub fn gemini_on<F: Fn(&str) -> Option<String>>(
     vars: &Vars<F>,
 ) -> Result<GeminiClient, ConfigError> {
     let secret_arn = vars.required("IMAGEGEN_GEMINI_SECRET_ARN")?;
-    let mut config = GeminiConfig::default();
-    if let Some(model) = vars.optional("IMAGEGEN_GEMINI_MODEL") {
-        config.model = model;
-    }
-    if let Some(base) = vars.optional("IMAGEGEN_GEMINI_BASE_URL") {
-        config.base_url = base;
-    }
-    config.request_timeout =
-        Duration::from_secs(vars.number("IMAGEGEN_GEMINI_TIMEOUT_SECONDS", 60u64, 1..=600)?);
-    config.max_attempts =
-        vars.number("IMAGEGEN_GEMINI_MAX_ATTEMPTS", config.max_attempts, 1..=10)?;
+    let config = crate::config::gemini_config(vars)?;
     let source = SecretsManagerSource::new(secrets_manager, secret_arn);
     let key = Arc::new(CachedSecret::new(Arc::new(source)));
     GeminiClient::new(config, key).map_err(|e| ConfigError {

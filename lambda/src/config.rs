@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::domain::limits::DefaultLimits;
+use crate::gemini::GeminiConfig;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("configuration: {var}: {problem}")]
@@ -27,9 +28,11 @@ pub struct Config {
     pub reference_longest_side: u32,
     /// SHA-256 (hex) of a bootstrap admin credential, accepted as an `admin` caller.
     pub admin_key_sha256: Option<String>,
-    /// SQS's maxReceiveCount: the delivery that reaches it is the job's last attempt.
+    /// SQS's maxReceiveCount: the delivery that reaches it is the job's last attempt. Terraform
+    /// sets it from the same variable as the queue's redrive policy.
     pub max_receive_count: u32,
     /// A running job untouched this long is considered abandoned and may be claimed again.
+    /// Terraform sets it to the worker's timeout: no invocation outlives that.
     pub worker_lease: Duration,
     pub metrics_namespace: String,
 }
@@ -94,11 +97,29 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
     }
 }
 
-impl Config {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_vars(&Vars(|name| std::env::var(name).ok()))
+/// The model settings the `worker` Lambda and the dev server's worker read (the dev server takes
+/// its key from `GEMINI_API_KEY` instead of Secrets Manager).
+pub fn gemini_config<F: Fn(&str) -> Option<String>>(
+    vars: &Vars<F>,
+) -> Result<GeminiConfig, ConfigError> {
+    let mut config = GeminiConfig::default();
+    if let Some(model) = vars.optional("IMAGEGEN_GEMINI_MODEL") {
+        config.model = model;
     }
+    if let Some(base) = vars.optional("IMAGEGEN_GEMINI_BASE_URL") {
+        config.base_url = base;
+    }
+    config.request_timeout = Duration::from_secs(vars.number(
+        "IMAGEGEN_GEMINI_TIMEOUT_SECONDS",
+        config.request_timeout.as_secs(),
+        1..=600,
+    )?);
+    config.max_attempts =
+        vars.number("IMAGEGEN_GEMINI_MAX_ATTEMPTS", config.max_attempts, 1..=10)?;
+    Ok(config)
+}
 
+impl Config {
     pub fn from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Self, ConfigError> {
         let d = Config::default();
         let dl = d.limits;

@@ -9,6 +9,7 @@ pub mod app;
 pub mod aws;
 pub mod blobs;
 pub mod config;
+pub mod dev;
 pub mod domain;
 pub mod gemini;
 pub mod http;

@@ -407,3 +407,165 @@ async fn shutdown_finishes_the_request_in_flight_then_stops_accepting() {
         "still accepting"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The dev composition reads its settings through the Lambdas' configuration path.
+
+mod composition {
+    use std::cell::RefCell;
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::time::Duration;
+
+    use imagegen::config::{self, Config, ConfigError, Vars};
+    use imagegen::dev::DevServer;
+    use imagegen::gemini::{GenerateError, ImageRequest};
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    /// A value other than the default for every setting the dev server shares with the
+    /// Lambdas. A setting added to `Config` or `gemini_config` without a line here fails
+    /// `every_shared_setting_changes_the_dev_composition_as_it_changes_the_lambdas`.
+    const CHANGED: &[(&str, &str)] = &[
+        ("IMAGEGEN_ENV", "staging"),
+        ("IMAGEGEN_DEFAULT_RATE_PER_MINUTE", "7"),
+        ("IMAGEGEN_DEFAULT_BURST", "3"),
+        ("IMAGEGEN_DEFAULT_DAILY_QUOTA", "11"),
+        ("IMAGEGEN_DEFAULT_MONTHLY_QUOTA", "13"),
+        ("IMAGEGEN_IP_RATE_PER_MINUTE", "17"),
+        ("IMAGEGEN_GLOBAL_RATE_PER_MINUTE", "19"),
+        ("IMAGEGEN_GLOBAL_DAILY_IMAGES", "23"),
+        ("IMAGEGEN_URL_TTL_SECONDS", "60"),
+        ("IMAGEGEN_UPLOAD_MAX_BYTES", "2048"),
+        ("IMAGEGEN_MAX_BODY_BYTES", "4096"),
+        ("IMAGEGEN_KEY_ROTATION_GRACE_SECONDS", "30"),
+        ("IMAGEGEN_JOB_RETENTION_DAYS", "2"),
+        ("IMAGEGEN_REFERENCE_LONGEST_SIDE", "512"),
+        ("IMAGEGEN_MAX_RECEIVE_COUNT", "5"),
+        ("IMAGEGEN_WORKER_LEASE_SECONDS", "120"),
+        ("IMAGEGEN_METRICS_NAMESPACE", "Other"),
+        ("IMAGEGEN_GEMINI_MODEL", "gemini-3-pro-image-preview"),
+        ("IMAGEGEN_GEMINI_BASE_URL", "http://127.0.0.1:9"),
+        ("IMAGEGEN_GEMINI_TIMEOUT_SECONDS", "7"),
+        ("IMAGEGEN_GEMINI_MAX_ATTEMPTS", "1"),
+    ];
+
+    /// The dev server's admin credential is `IMAGEGEN_ADMIN_KEY` (it prints a made-up one when
+    /// unset), which replaces the Lambdas' digest of one.
+    const NOT_SHARED: &[&str] = &["IMAGEGEN_ADMIN_KEY_SHA256"];
+    const ADMIN_KEY: &str = "dev-admin-key-of-at-least-thirty-two-chars";
+
+    fn compose(pairs: &[(&str, &str)]) -> Result<DevServer, ConfigError> {
+        let vars = Vars(|name: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        });
+        let dir = std::env::temp_dir().join("imagegen-dev-composition");
+        DevServer::compose(&vars, &dir, "http://127.0.0.1:1")
+    }
+
+    /// Every variable the Lambdas' settings code asks for (the ones the dev server shares).
+    fn shared_reads() -> BTreeSet<String> {
+        let seen = RefCell::new(BTreeSet::new());
+        let vars = Vars(|name: &str| {
+            seen.borrow_mut().insert(name.to_owned());
+            None
+        });
+        Config::from_vars(&vars).unwrap();
+        config::gemini_config(&vars).unwrap();
+        seen.into_inner()
+    }
+
+    #[test]
+    fn every_shared_setting_changes_the_dev_composition_as_it_changes_the_lambdas() {
+        let changed: BTreeMap<&str, &str> = CHANGED.iter().copied().collect();
+        let missing: Vec<_> = shared_reads()
+            .into_iter()
+            .filter(|var| !changed.contains_key(var.as_str()) && !NOT_SHARED.contains(&var.as_str()))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "add these to CHANGED (a value other than the default): {missing:?}"
+        );
+        let base = [("GEMINI_API_KEY", "k"), ("IMAGEGEN_ADMIN_KEY", ADMIN_KEY)];
+        let plain = compose(&base).unwrap();
+        for (var, value) in CHANGED {
+            let mut pairs = base.to_vec();
+            pairs.push((var, value));
+            let dev = compose(&pairs).unwrap();
+            let lookup = Vars(|name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| (*v).to_owned())
+            });
+            let mut lambda_config = Config::from_vars(&lookup).unwrap();
+            lambda_config.admin_key_sha256 = dev.app.config.admin_key_sha256.clone();
+            let lambda_gemini = config::gemini_config(&lookup).unwrap();
+            assert_eq!(*dev.app.config, lambda_config, "{var}");
+            assert_eq!(dev.gemini.as_ref(), Some(&lambda_gemini), "{var}");
+            assert!(
+                *dev.app.config != *plain.app.config || dev.gemini != plain.gemini,
+                "{var}={value} changed nothing in the dev composition"
+            );
+        }
+    }
+
+    #[test]
+    fn a_bad_shared_setting_stops_the_dev_server_with_its_name() {
+        for var in ["IMAGEGEN_GEMINI_TIMEOUT_SECONDS", "IMAGEGEN_MAX_RECEIVE_COUNT"] {
+            let err = compose(&[("GEMINI_API_KEY", "k"), (var, "0")])
+                .err()
+                .unwrap();
+            assert_eq!(err.var, var);
+        }
+    }
+
+    fn request() -> ImageRequest {
+        ImageRequest {
+            prompt: "a lighthouse".into(),
+            reference_images: Vec::new(),
+            aspect_ratio: None,
+            count: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_gemini_timeout_and_attempt_budget_govern_the_dev_servers_model_calls() {
+        let slow = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(4)))
+            .mount(&slow)
+            .await;
+        let dev = compose(&[
+            ("GEMINI_API_KEY", "k"),
+            ("IMAGEGEN_GEMINI_BASE_URL", &slow.uri()),
+            ("IMAGEGEN_GEMINI_TIMEOUT_SECONDS", "1"),
+            ("IMAGEGEN_GEMINI_MAX_ATTEMPTS", "1"),
+        ])
+        .unwrap();
+        let started = std::time::Instant::now();
+        let err = dev.generator.generate(&request()).await.unwrap_err();
+        assert!(
+            matches!(err, GenerateError::Timeout { attempts: 1 }),
+            "{err:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+
+        let failing = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(503))
+            .mount(&failing)
+            .await;
+        let dev = compose(&[
+            ("GEMINI_API_KEY", "k"),
+            ("IMAGEGEN_GEMINI_BASE_URL", &failing.uri()),
+            ("IMAGEGEN_GEMINI_MAX_ATTEMPTS", "1"),
+        ])
+        .unwrap();
+        let err = dev.generator.generate(&request()).await.unwrap_err();
+        assert_eq!(err.code(), "upstream_error");
+        assert_eq!(failing.received_requests().await.unwrap().len(), 1);
+    }
+}

@@ -1022,33 +1022,42 @@ fn environment_variables(
     }
 }
 
-#[test]
-fn every_function_gets_every_table_name_from_the_database_module() {
-    let mut problems = Vec::new();
-    for env in ENVIRONMENTS {
-        let files = tf_files(&format!("environments/{env}"));
-        let locals: BTreeMap<String, Expression> = files
-            .iter()
-            .flat_map(|f| blocks(&f.body, "locals"))
-            .flat_map(|b| b.body().attributes())
-            .map(|a| (a.key().to_owned(), a.expr().clone()))
-            .collect();
-        let functions: Vec<&Block> = files
-            .iter()
-            .flat_map(|f| blocks(&f.body, "module"))
-            .filter(|b| {
-                str_attr(b.body(), "source").is_some_and(|s| s.ends_with("modules/lambda_function"))
-            })
-            .collect();
-        if functions.is_empty() {
-            problems.push(format!("environments/{env}: no lambda_function modules"));
-        }
-        for function in functions {
-            let at = format!("environments/{env}: module.{}", label(function, 0));
+/// Each `lambda_function` module of an environment (by label: `api`, `worker`) and the
+/// environment variables it sets, as HCL text.
+fn function_environments(env: &str) -> BTreeMap<String, BTreeMap<String, String>> {
+    let files = tf_files(&format!("environments/{env}"));
+    let locals: BTreeMap<String, Expression> = files
+        .iter()
+        .flat_map(|f| blocks(&f.body, "locals"))
+        .flat_map(|b| b.body().attributes())
+        .map(|a| (a.key().to_owned(), a.expr().clone()))
+        .collect();
+    files
+        .iter()
+        .flat_map(|f| blocks(&f.body, "module"))
+        .filter(|b| {
+            str_attr(b.body(), "source").is_some_and(|s| s.ends_with("modules/lambda_function"))
+        })
+        .map(|function| {
             let mut vars = BTreeMap::new();
             if let Some(expr) = attr(function.body(), "environment_variables") {
                 environment_variables(expr, &locals, &mut vars);
             }
+            (label(function, 0).to_owned(), vars)
+        })
+        .collect()
+}
+
+#[test]
+fn every_function_gets_every_table_name_from_the_database_module() {
+    let mut problems = Vec::new();
+    for env in ENVIRONMENTS {
+        let functions = function_environments(env);
+        if functions.is_empty() {
+            problems.push(format!("environments/{env}: no lambda_function modules"));
+        }
+        for (function, vars) in functions {
+            let at = format!("environments/{env}: module.{function}");
             for table in TABLES {
                 let want = format!(
                     "module.database.{}_table_name",
@@ -1069,6 +1078,10 @@ fn every_function_gets_every_table_name_from_the_database_module() {
     }
     assert_none(problems, "functions are missing table names");
 }
+
+// The settings the functions read against what the environments set.
+#[path = "terraform/settings.rs"]
+mod settings;
 
 // ---------------------------------------------------------------------------------------------
 // CI

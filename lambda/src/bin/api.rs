@@ -2,17 +2,12 @@
 
 use std::process::ExitCode;
 
-use imagegen::aws::{self, Resources};
-use imagegen::config::Config;
-use imagegen::telemetry::Metrics;
+use imagegen::aws;
+use imagegen::config::Vars;
 
 async fn run() -> Result<(), lambda_http::Error> {
     // A missing or bad variable stops the init phase with its name in the error.
-    let config = Config::from_env()?;
-    let resources = Resources::from_env()?;
-    let sdk = aws::sdk_config();
-    let metrics = Metrics::stdout(&config.metrics_namespace, &config.environment);
-    let app = aws::app(&sdk, config, &resources, metrics);
+    let app = aws::api_from_vars(&Vars(|name| std::env::var(name).ok()))?;
     // The same 414/431 envelopes as the dev server (API Gateway's own caps are lower, so this is
     // the backstop for a direct function URL or a changed gateway).
     let router = imagegen::http::serve::with_request_limits(imagegen::http::router(app));

@@ -5,22 +5,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
-use imagegen::aws::{self, Resources};
-use imagegen::config::Config;
-use imagegen::telemetry::Metrics;
+use imagegen::aws;
+use imagegen::config::Vars;
 use imagegen::worker::{Worker, handle_batch};
 use lambda_runtime::{LambdaEvent, service_fn};
 
 async fn run() -> Result<(), lambda_runtime::Error> {
-    let config = Config::from_env()?;
-    let resources = Resources::from_env()?;
-    let sdk = aws::sdk_config();
-    let generator = Arc::new(aws::gemini_from_env(&sdk)?);
-    let metrics = Metrics::stdout(&config.metrics_namespace, &config.environment);
-    let worker = Arc::new(Worker::new(
-        aws::app(&sdk, config, &resources, metrics),
-        generator,
-    ));
+    let (app, generator) = aws::worker_from_vars(&Vars(|name| std::env::var(name).ok()))?;
+    let worker = Arc::new(Worker::new(app, Arc::new(generator)));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let worker = worker.clone();
         async move {

@@ -1,0 +1,125 @@
+//! Composition for the dev server (`bin/dev.rs`): the embedded adapters — in-memory store, blobs
+//! in a data folder behind HMAC-signed URLs, an in-process queue and worker — configured through
+//! the same [`Config::from_vars`] and [`config::gemini_config`] the Lambdas use, so a setting
+//! means the same thing here as deployed. Only the Gemini key differs: `GEMINI_API_KEY` instead
+//! of Secrets Manager (without it, the offline generator).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::App;
+use crate::blobs::{LocalBlobs, UrlSigner};
+use crate::config::{self, Config, ConfigError, Vars};
+use crate::domain::SystemClock;
+use crate::domain::ids::{random_base62, random_bytes};
+use crate::domain::keys::sha256_hex;
+use crate::gemini::{GeminiClient, GeminiConfig, ImageGenerator, OfflineGenerator};
+use crate::queue::LocalQueue;
+use crate::queue::local::Delivery;
+use crate::secrets::{CachedSecret, SecretString, StaticSecret};
+use crate::store::MemoryStore;
+use crate::telemetry::Metrics;
+use crate::worker::Worker;
+
+/// How long a failed delivery waits before the in-process queue hands it out again (SQS waits
+/// for the visibility timeout; minutes are too long to watch locally).
+const RETRY_DELAY: Duration = Duration::from_secs(2);
+
+/// The admin credential the dev server accepts.
+pub enum AdminKey {
+    /// `IMAGEGEN_ADMIN_KEY`, as given.
+    Given,
+    /// Made up at start-up; print it.
+    Generated(String),
+}
+
+/// Everything the dev server serves, built but not yet running.
+pub struct DevServer {
+    pub app: App,
+    pub blobs: Arc<LocalBlobs>,
+    pub generator: Arc<dyn ImageGenerator>,
+    /// The model settings in use; `None` with the offline generator.
+    pub gemini: Option<GeminiConfig>,
+    pub admin_key: AdminKey,
+    queue: LocalQueue,
+    deliveries: tokio::sync::mpsc::UnboundedReceiver<Delivery>,
+}
+
+impl DevServer {
+    /// Reads every setting through `vars` (the process environment in `bin/dev.rs`).
+    pub fn compose<F: Fn(&str) -> Option<String>>(
+        vars: &Vars<F>,
+        data_dir: &Path,
+        base_url: &str,
+    ) -> Result<Self, ConfigError> {
+        let mut config = Config::from_vars(vars)?;
+        let (admin, admin_key) = match vars.optional("IMAGEGEN_ADMIN_KEY") {
+            Some(key) if key.len() >= 32 && key.chars().all(|c| c.is_ascii_graphic()) => {
+                (key, AdminKey::Given)
+            }
+            Some(_) => {
+                return Err(ConfigError {
+                    var: "IMAGEGEN_ADMIN_KEY",
+                    problem: "must be 32 or more printable ASCII characters (no spaces)".into(),
+                });
+            }
+            None => {
+                let key = format!("igadmin_{}", random_base62(40));
+                (key.clone(), AdminKey::Generated(key))
+            }
+        };
+        config.admin_key_sha256 = Some(sha256_hex(&admin));
+
+        let (generator, gemini): (Arc<dyn ImageGenerator>, _) =
+            match vars.optional("GEMINI_API_KEY") {
+                None => (Arc::new(OfflineGenerator), None),
+                Some(key) => {
+                    let gemini = config::gemini_config(vars)?;
+                    let source = StaticSecret::new(SecretString::new(key));
+                    let secret = Arc::new(CachedSecret::new(Arc::new(source)));
+                    let client =
+                        GeminiClient::new(gemini.clone(), secret).map_err(|e| ConfigError {
+                            var: "IMAGEGEN_GEMINI_MODEL",
+                            problem: e.to_string(),
+                        })?;
+                    (Arc::new(client), Some(gemini))
+                }
+            };
+
+        let blobs = Arc::new(LocalBlobs::new(
+            data_dir.join("blobs"),
+            base_url,
+            UrlSigner::new(random_bytes::<32>()),
+        ));
+        let (queue, deliveries) = LocalQueue::channel();
+        let metrics = match vars.optional("IMAGEGEN_DEV_METRICS").as_deref() {
+            Some("stdout") => Metrics::stdout(&config.metrics_namespace, &config.environment),
+            _ => Metrics::off(),
+        };
+        let app = App {
+            store: Arc::new(MemoryStore::new()),
+            blobs: blobs.clone(),
+            queue: Arc::new(queue.clone()),
+            clock: Arc::new(SystemClock),
+            config: Arc::new(config),
+            metrics,
+        };
+        Ok(Self {
+            app,
+            blobs,
+            generator,
+            gemini,
+            admin_key,
+            queue,
+            deliveries,
+        })
+    }
+
+    /// Starts the in-process worker (on the current Tokio runtime) and returns the router.
+    pub fn start(self) -> axum::Router {
+        let worker = Arc::new(Worker::new(self.app.clone(), self.generator));
+        crate::worker::local::spawn(worker, self.queue, self.deliveries, RETRY_DELAY);
+        crate::http::dev::router(self.app, self.blobs)
+    }
+}
