@@ -115,6 +115,16 @@ locals {
       }]
     },
     {
+      # The janitor's schedule (modules/queue): a rule named <prefix>-jobs-janitor and its target.
+      sid = "EventBridgeRules"
+      actions = [
+        "events:DeleteRule", "events:DescribeRule", "events:ListTagsForResource",
+        "events:ListTargetsByRule", "events:PutRule", "events:PutTargets", "events:RemoveTargets",
+        "events:TagResource", "events:UntagResource",
+      ]
+      resources = [for x in local.prefixes : "${local.arn}:events:${local.region}:${local.account_id}:rule/${x}-*"]
+    },
+    {
       sid       = "LambdaEventSourceMappingRead"
       actions   = ["lambda:GetEventSourceMapping", "lambda:ListTags", "lambda:TagResource", "lambda:UntagResource"]
       resources = ["${local.lambda_arn}:event-source-mapping:*"]

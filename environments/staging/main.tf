@@ -33,8 +33,9 @@ locals {
     IMAGEGEN_METRICS_NAMESPACE       = local.metrics_namespace
     # One variable each for the queue and the code that must agree with it: the delivery that
     # reaches maxReceiveCount is a job's last attempt, and no worker outlives its timeout.
-    IMAGEGEN_MAX_RECEIVE_COUNT    = tostring(var.max_receive_count)
-    IMAGEGEN_WORKER_LEASE_SECONDS = tostring(var.worker_timeout_seconds)
+    IMAGEGEN_MAX_RECEIVE_COUNT        = tostring(var.max_receive_count)
+    IMAGEGEN_WORKER_LEASE_SECONDS     = tostring(var.worker_timeout_seconds)
+    IMAGEGEN_QUEUE_VISIBILITY_SECONDS = tostring(module.queue.visibility_timeout_seconds)
   }
 
   # DynamoDB item actions, per table. Transactions (TransactWriteItems/TransactGetItems)
@@ -131,10 +132,24 @@ locals {
         }]
       },
       {
-        # The event source mapping polls with the function's role.
+        # The event source mapping polls with the function's role; the worker shortens a
+        # message's visibility to an upstream retry hint.
         sid       = "ConsumeJobs"
         actions   = ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"]
         resources = [module.queue.queue_arn]
+      },
+      {
+        # Unreadable messages go straight to the DLQ; the janitor reads it (and hides what it
+        # reconciled) but never deletes from it.
+        sid       = "DeadLetters"
+        actions   = ["sqs:ChangeMessageVisibility", "sqs:ReceiveMessage", "sqs:SendMessage"]
+        resources = [module.queue.dlq_arn]
+      },
+      {
+        # The janitor's sweep of open jobs past their deadline.
+        sid       = "OverdueJobs"
+        actions   = ["dynamodb:Query"]
+        resources = ["${module.database.jobs_table_arn}/index/open_by_deadline"]
       },
       {
         sid       = "ReadGeminiKey"
@@ -183,6 +198,8 @@ module "queue" {
   worker_timeout_seconds             = var.worker_timeout_seconds
   max_receive_count                  = var.max_receive_count
   worker_function_arn                = module.worker.alias_arn
+  worker_function_name               = module.worker.function_name
+  worker_alias_name                  = module.worker.alias_name
   batch_size                         = var.worker_batch_size
   maximum_batching_window_in_seconds = var.worker_batching_window_seconds
   maximum_concurrency                = var.worker_max_concurrency
@@ -236,6 +253,7 @@ module "worker" {
 
   environment_variables = merge(local.service_environment, {
     IMAGEGEN_GEMINI_SECRET_ARN      = module.secrets.secret_arn
+    IMAGEGEN_DEAD_LETTER_QUEUE_URL  = module.queue.dlq_url
     IMAGEGEN_GEMINI_MODEL           = var.gemini_model
     IMAGEGEN_GEMINI_TIMEOUT_SECONDS = tostring(var.gemini_timeout_seconds)
     IMAGEGEN_GEMINI_MAX_ATTEMPTS    = tostring(var.gemini_max_attempts)

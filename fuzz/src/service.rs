@@ -189,7 +189,7 @@ impl Service {
 
     /// Runs the worker on what the API enqueued, as the queue would deliver it.
     fn run_worker(&mut self) {
-        let worker = Worker::new(self.app.clone(), Arc::new(OfflineGenerator));
+        let worker = Worker::new(self.app.clone(), Arc::new(OfflineGenerator), 3);
         while let Ok(delivery) = self.deliveries.try_recv() {
             let outcome = self.rt.block_on(worker.process(&delivery.message, 1));
             match outcome {
@@ -514,7 +514,7 @@ pub fn sqs_message(data: &[u8]) {
         );
         // No such job on a fresh app: the delivery is dropped, not retried for ever.
         let service = Service::new();
-        let worker = Worker::new(service.app.clone(), Arc::new(OfflineGenerator));
+        let worker = Worker::new(service.app.clone(), Arc::new(OfflineGenerator), 3);
         let outcome = service.rt.block_on(worker.process(&decoded, 1));
         assert!(
             matches!(outcome, Ok(StepOutcome::Skipped)),
@@ -522,25 +522,56 @@ pub fn sqs_message(data: &[u8]) {
         );
     }
     if let Ok(event) = serde_json::from_str::<SqsEvent>(text) {
-        // Exactly the messages that do not decode are reported back for retry, in order.
+        // Exactly the messages that do not decode go to the dead-letter queue, in order; none
+        // is reported back for retry (every step here succeeds).
         let expected: Vec<String> = event
             .records
             .iter()
             .filter(|m| worker::decode(m).is_err())
-            .map(|m| m.message_id.clone().unwrap_or_default())
+            .map(|m| m.body.clone().unwrap_or_default())
             .collect();
         let rt = match tokio::runtime::Builder::new_current_thread().build() {
             Ok(rt) => rt,
             Err(e) => panic!("tokio runtime: {e}"),
         };
-        let response = rt.block_on(worker::handle_batch(event, |_, _| async {
-            Ok::<(), String>(())
+        let control = DeadLetterRecorder::default();
+        let response = rt.block_on(worker::handle_batch(event, &control, |_, _| async {
+            Ok(StepOutcome::Succeeded)
         }));
-        let reported: Vec<String> = response
-            .batch_item_failures
-            .into_iter()
-            .map(|f| f.item_identifier)
-            .collect();
-        assert_eq!(reported, expected, "batch failures");
+        assert!(
+            response.batch_item_failures.is_empty(),
+            "batch failures: {:?}",
+            response.batch_item_failures
+        );
+        let dead = control.bodies.lock().map(|b| b.clone()).unwrap_or_default();
+        assert_eq!(dead, expected, "dead letters");
+    }
+}
+
+/// Keeps what the worker dead-letters; visibility changes are not part of this harness.
+#[derive(Default)]
+struct DeadLetterRecorder {
+    bodies: std::sync::Mutex<Vec<String>>,
+}
+
+#[async_trait::async_trait]
+impl imagegen::queue::MessageControl for DeadLetterRecorder {
+    async fn retry_after(
+        &self,
+        _receipt_handle: &str,
+        _delay: std::time::Duration,
+    ) -> Result<(), imagegen::queue::QueueError> {
+        Ok(())
+    }
+
+    async fn dead_letter(
+        &self,
+        body: &str,
+        _reason: &str,
+    ) -> Result<(), imagegen::queue::QueueError> {
+        if let Ok(mut bodies) = self.bodies.lock() {
+            bodies.push(body.to_owned());
+        }
+        Ok(())
     }
 }

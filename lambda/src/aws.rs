@@ -17,7 +17,7 @@ use crate::blobs::s3::S3Blobs;
 use crate::config::{Config, ConfigError, Vars};
 use crate::domain::SystemClock;
 use crate::gemini::GeminiClient;
-use crate::queue::sqs::SqsQueue;
+use crate::queue::sqs::{SqsMessageControl, SqsQueue};
 use crate::secrets::CachedSecret;
 use crate::secrets::secrets_manager::SecretsManagerSource;
 use crate::store::dynamo::{DynamoStore, TableNames};
@@ -201,17 +201,37 @@ pub fn api_from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Ap
     Ok(app(&sdk, config, &resources, metrics))
 }
 
-/// The `worker` function's start-up: the api's settings plus the Gemini client with its key
-/// from Secrets Manager (`IMAGEGEN_GEMINI_SECRET_ARN`).
+/// What the `worker` function runs on.
+pub struct WorkerParts {
+    pub app: App,
+    pub generator: GeminiClient,
+    /// Visibility changes and dead-lettering on the jobs queue.
+    pub control: SqsMessageControl,
+}
+
+/// The `worker` function's start-up: the api's settings, the Gemini client with its key from
+/// Secrets Manager (`IMAGEGEN_GEMINI_SECRET_ARN`) and the dead-letter queue
+/// (`IMAGEGEN_DEAD_LETTER_QUEUE_URL`).
 pub fn worker_from_vars<F: Fn(&str) -> Option<String>>(
     vars: &Vars<F>,
-) -> Result<(App, GeminiClient), ConfigError> {
+) -> Result<WorkerParts, ConfigError> {
     let config = Config::from_vars(vars)?;
     let resources = Resources::from_vars(vars)?;
+    let dead_letter_url = vars.required("IMAGEGEN_DEAD_LETTER_QUEUE_URL")?;
     let sdk = sdk_config_from_vars(vars);
     let generator = gemini_from_vars(&sdk, vars)?;
     let metrics = Metrics::stdout(&config.metrics_namespace, &config.environment);
-    Ok((app(&sdk, config, &resources, metrics), generator))
+    let clients = Clients::new(&sdk, &resources);
+    let control = SqsMessageControl::new(
+        clients.sqs.clone(),
+        resources.queue_url.clone(),
+        dead_letter_url,
+    );
+    Ok(WorkerParts {
+        app: app_on(&clients, config, &resources, metrics),
+        generator,
+        control,
+    })
 }
 
 pub fn gemini_from_vars<F: Fn(&str) -> Option<String>>(

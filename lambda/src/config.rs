@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::domain::jobs::MAX_DEFER;
 use crate::domain::limits::DefaultLimits;
 use crate::gemini::GeminiConfig;
 
@@ -34,6 +35,9 @@ pub struct Config {
     /// A running job untouched this long is considered abandoned and may be claimed again.
     /// Terraform sets it to the worker's timeout: no invocation outlives that.
     pub worker_lease: Duration,
+    /// The jobs queue's visibility timeout: how long a failed delivery waits before the next.
+    /// Terraform sets it from the queue module's own value.
+    pub queue_visibility: Duration,
     pub metrics_namespace: String,
 }
 
@@ -51,8 +55,20 @@ impl Default for Config {
             admin_key_sha256: None,
             max_receive_count: 3,
             worker_lease: Duration::from_secs(900),
+            queue_visibility: Duration::from_secs(6 * 900),
             metrics_namespace: "Imagegen".into(),
         }
+    }
+}
+
+impl Config {
+    /// How long after its creation a job may still be queued or running; the janitor ends it
+    /// after that. Every delivery (maxReceiveCount of them) may wait the longer of the queue's
+    /// visibility timeout and the longest upstream deferral, then run for a lease; five
+    /// minutes more cover the batching window and clock skew.
+    pub fn job_deadline(&self) -> Duration {
+        let per_delivery = self.queue_visibility.max(MAX_DEFER) + self.worker_lease;
+        per_delivery.saturating_mul(self.max_receive_count) + Duration::from_secs(300)
     }
 }
 
@@ -212,6 +228,11 @@ impl Config {
                 1..=1000,
             )?,
             worker_lease: secs("IMAGEGEN_WORKER_LEASE_SECONDS", d.worker_lease, 24 * 3600)?,
+            queue_visibility: secs(
+                "IMAGEGEN_QUEUE_VISIBILITY_SECONDS",
+                d.queue_visibility,
+                12 * 3600,
+            )?,
             metrics_namespace: vars
                 .optional("IMAGEGEN_METRICS_NAMESPACE")
                 .unwrap_or(d.metrics_namespace),

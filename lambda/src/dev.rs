@@ -25,6 +25,8 @@ use crate::worker::Worker;
 /// How long a failed delivery waits before the in-process queue hands it out again (SQS waits
 /// for the visibility timeout; minutes are too long to watch locally).
 const RETRY_DELAY: Duration = Duration::from_secs(2);
+/// How often the in-process janitor ends jobs past their deadline.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 /// The admin credential the dev server accepts.
 pub enum AdminKey {
@@ -42,6 +44,8 @@ pub struct DevServer {
     /// The model settings in use; `None` with the offline generator.
     pub gemini: Option<GeminiConfig>,
     pub admin_key: AdminKey,
+    /// Model calls one image may cost (`IMAGEGEN_GEMINI_MAX_ATTEMPTS`, as the worker reads it).
+    pub image_attempts: u32,
     queue: LocalQueue,
     deliveries: tokio::sync::mpsc::UnboundedReceiver<Delivery>,
 }
@@ -71,11 +75,13 @@ impl DevServer {
         };
         config.admin_key_sha256 = Some(sha256_hex(&admin));
 
+        let gemini_config = config::gemini_config(vars)?;
+        let image_attempts = gemini_config.max_attempts;
         let (generator, gemini): (Arc<dyn ImageGenerator>, _) =
             match vars.optional("GEMINI_API_KEY") {
                 None => (Arc::new(OfflineGenerator), None),
                 Some(key) => {
-                    let gemini = config::gemini_config(vars)?;
+                    let gemini = gemini_config;
                     let source = StaticSecret::new(SecretString::new(key));
                     let secret = Arc::new(CachedSecret::new(Arc::new(source)));
                     let client =
@@ -111,6 +117,7 @@ impl DevServer {
             generator,
             gemini,
             admin_key,
+            image_attempts,
             queue,
             deliveries,
         })
@@ -118,8 +125,18 @@ impl DevServer {
 
     /// Starts the in-process worker (on the current Tokio runtime) and returns the router.
     pub fn start(self) -> axum::Router {
-        let worker = Arc::new(Worker::new(self.app.clone(), self.generator));
-        crate::worker::local::spawn(worker, self.queue, self.deliveries, RETRY_DELAY);
+        let worker = Arc::new(Worker::new(
+            self.app.clone(),
+            self.generator,
+            self.image_attempts,
+        ));
+        crate::worker::local::spawn(
+            worker,
+            self.queue,
+            self.deliveries,
+            RETRY_DELAY,
+            SWEEP_EVERY,
+        );
         crate::http::dev::router(self.app, self.blobs)
     }
 }

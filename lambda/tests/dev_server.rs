@@ -442,6 +442,7 @@ mod composition {
         ("IMAGEGEN_REFERENCE_LONGEST_SIDE", "512"),
         ("IMAGEGEN_MAX_RECEIVE_COUNT", "5"),
         ("IMAGEGEN_WORKER_LEASE_SECONDS", "120"),
+        ("IMAGEGEN_QUEUE_VISIBILITY_SECONDS", "720"),
         ("IMAGEGEN_METRICS_NAMESPACE", "Other"),
         ("IMAGEGEN_GEMINI_MODEL", "gemini-3-pro-image-preview"),
         ("IMAGEGEN_GEMINI_BASE_URL", "http://127.0.0.1:9"),
@@ -482,7 +483,9 @@ mod composition {
         let changed: BTreeMap<&str, &str> = CHANGED.iter().copied().collect();
         let missing: Vec<_> = shared_reads()
             .into_iter()
-            .filter(|var| !changed.contains_key(var.as_str()) && !NOT_SHARED.contains(&var.as_str()))
+            .filter(|var| {
+                !changed.contains_key(var.as_str()) && !NOT_SHARED.contains(&var.as_str())
+            })
             .collect();
         assert!(
             missing.is_empty(),
@@ -514,7 +517,10 @@ mod composition {
 
     #[test]
     fn a_bad_shared_setting_stops_the_dev_server_with_its_name() {
-        for var in ["IMAGEGEN_GEMINI_TIMEOUT_SECONDS", "IMAGEGEN_MAX_RECEIVE_COUNT"] {
+        for var in [
+            "IMAGEGEN_GEMINI_TIMEOUT_SECONDS",
+            "IMAGEGEN_MAX_RECEIVE_COUNT",
+        ] {
             let err = compose(&[("GEMINI_API_KEY", "k"), (var, "0")])
                 .err()
                 .unwrap();
@@ -546,12 +552,20 @@ mod composition {
         ])
         .unwrap();
         let started = std::time::Instant::now();
-        let err = dev.generator.generate(&request()).await.unwrap_err();
+        let err = dev
+            .generator
+            .generate(&request(), dev.image_attempts)
+            .await
+            .unwrap_err();
         assert!(
             matches!(err, GenerateError::Timeout { attempts: 1 }),
             "{err:?}"
         );
-        assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
 
         let failing = MockServer::start().await;
         Mock::given(method("POST"))
@@ -564,7 +578,11 @@ mod composition {
             ("IMAGEGEN_GEMINI_MAX_ATTEMPTS", "1"),
         ])
         .unwrap();
-        let err = dev.generator.generate(&request()).await.unwrap_err();
+        let err = dev
+            .generator
+            .generate(&request(), dev.image_attempts)
+            .await
+            .unwrap_err();
         assert_eq!(err.code(), "upstream_error");
         assert_eq!(failing.received_requests().await.unwrap().len(), 1);
     }

@@ -15,7 +15,8 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use imagegen::gemini::{
-    GeminiClient, GeminiConfig, GenerateError, ImageGenerator, ImageRequest, InlineImage,
+    CallBudget, GeminiClient, GeminiConfig, GenerateError, ImageGenerator, ImageRequest,
+    InlineImage,
 };
 use imagegen::secrets::{CachedSecret, SecretSource, SecretString, SecretsError};
 use serde_json::{Value, json};
@@ -23,7 +24,14 @@ use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const PATH: &str = "/v1beta/models/gemini-2.5-flash-image:generateContent";
-const PNG_BYTES: &[u8] = b"\x89PNG\r\n\x1a\nnot-really-a-png";
+/// A real 1x1 PNG: the client keeps only answers whose bytes are an image.
+const PNG_BASE64: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
+/// The calls one image may cost in these tests (the configured `max_attempts`).
+const ATTEMPTS: u32 = 3;
+
+fn png_bytes() -> Vec<u8> {
+    STANDARD.decode(PNG_BASE64).unwrap()
+}
 
 /// Hands out `key-1`, `key-2`, … so tests can see which fetch a request used.
 #[derive(Default)]
@@ -87,7 +95,7 @@ fn image_answer() -> Value {
         "candidates": [{
             "content": {"role": "model", "parts": [
                 {"text": "Here is your lighthouse."},
-                {"inlineData": {"mimeType": "image/png", "data": STANDARD.encode(PNG_BYTES)}}
+                {"inlineData": {"mimeType": "image/png", "data": PNG_BASE64}}
             ]},
             "finishReason": "STOP",
             "index": 0,
@@ -127,11 +135,15 @@ async fn one_image() {
     .await;
     let (client, _) = client(&server);
 
-    let generation = client.generate(&request(1)).await.unwrap();
+    let generation = client.generate(&request(1), ATTEMPTS).await.unwrap();
 
     assert_eq!(generation.images.len(), 1);
-    assert_eq!(generation.images[0].mime_type, "image/png");
-    assert_eq!(generation.images[0].data, PNG_BYTES);
+    assert_eq!(generation.images[0].mime_type(), "image/png");
+    assert_eq!(generation.images[0].data, png_bytes());
+    assert_eq!(
+        (generation.images[0].width, generation.images[0].height),
+        (1, 1)
+    );
     assert_eq!(generation.calls, 1);
     assert_eq!(generation.usage.prompt_tokens, 10);
     assert_eq!(generation.usage.output_tokens, 1290);
@@ -150,7 +162,7 @@ async fn several_images_are_several_calls() {
     .await;
     let (client, keys) = client(&server);
 
-    let generation = client.generate(&request(3)).await.unwrap();
+    let generation = client.generate(&request(3), ATTEMPTS).await.unwrap();
 
     assert_eq!(generation.images.len(), 3);
     assert_eq!(generation.calls, 3);
@@ -172,10 +184,11 @@ async fn partial_success_returns_the_images_it_got() {
     mount(&server, ResponseTemplate::new(503), 3).await;
     let (client, _) = client(&server);
 
-    let generation = client.generate(&request(2)).await.unwrap();
+    let generation = client.generate(&request(2), ATTEMPTS).await.unwrap();
 
     assert_eq!(generation.images.len(), 1);
-    assert_eq!(generation.calls, 1);
+    // One answered call, and three 503s for the other image: every call counts.
+    assert_eq!(generation.calls, 4);
     assert_eq!(generation.usage.total_tokens, 1300);
 }
 
@@ -189,7 +202,7 @@ async fn text_only_answer_is_no_image() {
     mount(&server, ResponseTemplate::new(200).set_body_json(answer), 1).await;
     let (client, _) = client(&server);
 
-    let err = client.generate(&request(1)).await.unwrap_err();
+    let err = client.generate(&request(1), ATTEMPTS).await.unwrap_err();
 
     assert_eq!(err.code(), "no_image");
     assert!(err.charged());
@@ -206,7 +219,7 @@ async fn prompt_block_reason_is_content_blocked() {
     mount(&server, ResponseTemplate::new(200).set_body_json(answer), 1).await;
     let (client, _) = client(&server);
 
-    let err = client.generate(&request(1)).await.unwrap_err();
+    let err = client.generate(&request(1), ATTEMPTS).await.unwrap_err();
 
     assert_eq!(err.code(), "content_blocked");
     assert!(err.charged());
@@ -225,7 +238,7 @@ async fn safety_finish_reasons_are_content_blocked() {
         mount(&server, ResponseTemplate::new(200).set_body_json(answer), 1).await;
         let (client, _) = client(&server);
 
-        let err = client.generate(&request(1)).await.unwrap_err();
+        let err = client.generate(&request(1), ATTEMPTS).await.unwrap_err();
 
         assert!(
             matches!(&err, GenerateError::ContentBlocked { reason: r } if r == reason),
@@ -243,7 +256,7 @@ async fn bad_request_is_invalid_request_and_not_retried() {
     mount(&server, ResponseTemplate::new(400).set_body_json(body), 1).await;
     let (client, _) = client(&server);
 
-    let err = client.generate(&request(1)).await.unwrap_err();
+    let err = client.generate(&request(1), ATTEMPTS).await.unwrap_err();
 
     assert_eq!(err.code(), "invalid_request");
     assert!(!err.charged());
@@ -277,7 +290,7 @@ async fn unauthorized_refreshes_the_key_once_and_succeeds() {
         .await;
     let (client, keys) = client(&server);
 
-    let generation = client.generate(&request(1)).await.unwrap();
+    let generation = client.generate(&request(1), ATTEMPTS).await.unwrap();
 
     assert_eq!(generation.images.len(), 1);
     assert_eq!(keys.fetches.load(Ordering::SeqCst), 2);
@@ -298,7 +311,7 @@ async fn forbidden_twice_is_upstream_auth() {
     mount(&server, ResponseTemplate::new(403).set_body_json(body), 2).await;
     let (client, keys) = client(&server);
 
-    let err = client.generate(&request(1)).await.unwrap_err();
+    let err = client.generate(&request(1), ATTEMPTS).await.unwrap_err();
 
     assert_eq!(err.code(), "upstream_auth");
     assert!(!err.charged());
@@ -318,19 +331,42 @@ async fn api_key_invalid_400_is_treated_as_auth() {
     mount(&server, ResponseTemplate::new(400).set_body_json(body), 2).await;
     let (client, keys) = client(&server);
 
-    let err = client.generate(&request(1)).await.unwrap_err();
+    let err = client.generate(&request(1), ATTEMPTS).await.unwrap_err();
 
     assert_eq!(err.code(), "upstream_auth");
     assert_eq!(keys.fetches.load(Ordering::SeqCst), 2);
 }
 
 #[tokio::test]
-async fn rate_limited_then_success_honours_capped_retry_after() {
+async fn a_retry_hint_longer_than_a_backoff_is_not_slept_but_handed_back() {
+    let server = MockServer::start().await;
+    // An hour: sleeping it would hang this test (and a Lambda).
+    mount(
+        &server,
+        ResponseTemplate::new(429).insert_header("retry-after", "3600"),
+        1,
+    )
+    .await;
+    let (client, _) = client(&server);
+
+    let started = Instant::now();
+    let err = client.generate(&request(1), ATTEMPTS).await.unwrap_err();
+
+    assert!(
+        matches!(err, GenerateError::RateLimited { attempts: 1, .. }),
+        "{err:?}"
+    );
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(3600)));
+    assert_eq!(request_count(&server).await, 1);
+    assert!(started.elapsed() < Duration::from_secs(1));
+}
+
+#[tokio::test]
+async fn a_short_retry_hint_is_slept_and_the_call_retried() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path(PATH))
-        // An hour: must be capped by backoff_max (5 ms) or this test would hang.
-        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "3600"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "0"))
         .up_to_n_times(1)
         .with_priority(1)
         .expect(1)
@@ -344,12 +380,45 @@ async fn rate_limited_then_success_honours_capped_retry_after() {
     .await;
     let (client, _) = client(&server);
 
-    let started = Instant::now();
-    let generation = client.generate(&request(1)).await.unwrap();
+    let generation = client.generate(&request(1), ATTEMPTS).await.unwrap();
 
     assert_eq!(generation.images.len(), 1);
-    assert_eq!(generation.calls, 1);
-    assert!(started.elapsed() < Duration::from_secs(1));
+    assert_eq!(generation.calls, 2);
+}
+
+#[tokio::test]
+async fn the_budget_bounds_the_calls_and_its_deadline_stops_retries() {
+    let server = MockServer::start().await;
+    mount(&server, ResponseTemplate::new(503), 3).await;
+    let (client, _) = client(&server);
+    let far = Instant::now() + Duration::from_secs(60);
+
+    let attempt = client
+        .generate_image(
+            &request(1),
+            0,
+            CallBudget {
+                calls: 2,
+                until: far,
+            },
+        )
+        .await;
+    assert_eq!(attempt.calls, 2);
+    assert_eq!(attempt.outcome.unwrap_err().code(), "upstream_error");
+
+    // No time for another call before the deadline: one call, then the error.
+    let attempt = client
+        .generate_image(
+            &request(1),
+            0,
+            CallBudget {
+                calls: 3,
+                until: Instant::now(),
+            },
+        )
+        .await;
+    assert_eq!(attempt.calls, 1);
+    assert_eq!(request_count(&server).await, 3);
 }
 
 #[tokio::test]
@@ -359,7 +428,7 @@ async fn rate_limited_every_time_gives_up_after_max_attempts() {
     mount(&server, ResponseTemplate::new(429).set_body_json(body), 3).await;
     let (client, _) = client(&server);
 
-    let err = client.generate(&request(1)).await.unwrap_err();
+    let err = client.generate(&request(1), ATTEMPTS).await.unwrap_err();
 
     assert_eq!(err.code(), "upstream_rate_limited");
     assert!(err.retryable());
@@ -374,7 +443,7 @@ async fn server_error_every_time_is_upstream_error() {
     mount(&server, ResponseTemplate::new(503).set_body_json(body), 3).await;
     let (client, _) = client(&server);
 
-    let err = client.generate(&request(1)).await.unwrap_err();
+    let err = client.generate(&request(1), ATTEMPTS).await.unwrap_err();
 
     assert_eq!(err.code(), "upstream_error");
     assert!(err.retryable());
@@ -400,7 +469,7 @@ async fn slow_answer_is_upstream_timeout() {
     });
 
     let started = Instant::now();
-    let err = client.generate(&request(1)).await.unwrap_err();
+    let err = client.generate(&request(1), 2).await.unwrap_err();
 
     assert_eq!(err.code(), "upstream_timeout");
     assert!(err.retryable());
@@ -419,7 +488,7 @@ async fn unreachable_host_is_upstream_unavailable() {
         .port();
     let (client, _) = client_with(config(&format!("http://127.0.0.1:{port}")));
 
-    let err = client.generate(&request(1)).await.unwrap_err();
+    let err = client.generate(&request(1), ATTEMPTS).await.unwrap_err();
 
     assert_eq!(err.code(), "upstream_unavailable");
     assert!(err.retryable());
@@ -433,7 +502,7 @@ async fn missing_secret_is_secret_unavailable_and_sends_nothing() {
     let cache = Arc::new(CachedSecret::new(Arc::new(Unreachable)));
     let client = GeminiClient::new(config(&server.uri()), cache).unwrap();
 
-    let err = client.generate(&request(1)).await.unwrap_err();
+    let err = client.generate(&request(1), ATTEMPTS).await.unwrap_err();
 
     assert_eq!(err.code(), "secret_unavailable");
     assert!(err.retryable());
@@ -446,16 +515,18 @@ async fn malformed_json_is_upstream_malformed() {
     mount(
         &server,
         ResponseTemplate::new(200).set_body_string("{\"candidates\": [ oops"),
-        1,
+        3,
     )
     .await;
     let (client, _) = client(&server);
 
-    let err = client.generate(&request(1)).await.unwrap_err();
+    let err = client.generate(&request(1), ATTEMPTS).await.unwrap_err();
 
+    // Billed by Gemini, useless to us: retried within the budget, every call counted.
     assert_eq!(err.code(), "upstream_malformed");
     assert!(err.charged());
-    assert!(!err.retryable());
+    assert!(err.retryable());
+    assert_eq!(request_count(&server).await, 3);
 }
 
 #[tokio::test]
@@ -467,13 +538,51 @@ async fn bad_base64_is_upstream_malformed() {
         ]}, "finishReason": "STOP"}],
         "usageMetadata": usage()
     });
-    mount(&server, ResponseTemplate::new(200).set_body_json(answer), 1).await;
+    mount(&server, ResponseTemplate::new(200).set_body_json(answer), 3).await;
     let (client, _) = client(&server);
 
-    let err = client.generate(&request(1)).await.unwrap_err();
+    let err = client.generate(&request(1), ATTEMPTS).await.unwrap_err();
 
     assert_eq!(err.code(), "upstream_malformed");
     assert!(err.charged());
+}
+
+#[tokio::test]
+async fn inline_data_that_is_not_an_image_is_upstream_malformed_whatever_its_type() {
+    let svg = r#"<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>"#;
+    for (mime_type, data) in [
+        ("image/png", STANDARD.encode("just some text, no pixels")),
+        ("image/svg+xml", STANDARD.encode(svg)),
+        ("text/plain", STANDARD.encode("hello")),
+    ] {
+        let server = MockServer::start().await;
+        let answer = json!({
+            "candidates": [{"content": {"parts": [
+                {"inlineData": {"mimeType": mime_type, "data": data}}
+            ]}, "finishReason": "STOP"}],
+            "usageMetadata": usage()
+        });
+        // A malformed answer is retried within the budget; an answer without an image is not.
+        let calls = if mime_type == "text/plain" { 1 } else { 3 };
+        mount(
+            &server,
+            ResponseTemplate::new(200).set_body_json(answer),
+            calls,
+        )
+        .await;
+        let (client, _) = client(&server);
+
+        let err = client.generate(&request(1), ATTEMPTS).await.unwrap_err();
+
+        // A non-image part is no image at all (text/plain); an image part that is not one is
+        // malformed. Neither is ever returned as an image.
+        let expected = if mime_type == "text/plain" {
+            "no_image"
+        } else {
+            "upstream_malformed"
+        };
+        assert_eq!(err.code(), expected, "{mime_type}");
+    }
 }
 
 #[tokio::test]
@@ -491,15 +600,18 @@ async fn request_shape() {
     let reference = vec![0u8, 1, 2, 250, 255];
 
     client
-        .generate(&ImageRequest {
-            prompt: "make it blue".into(),
-            reference_images: vec![InlineImage {
-                mime_type: "image/jpeg".into(),
-                data: reference.clone(),
-            }],
-            aspect_ratio: Some("16:9".into()),
-            count: 1,
-        })
+        .generate(
+            &ImageRequest {
+                prompt: "make it blue".into(),
+                reference_images: vec![InlineImage {
+                    mime_type: "image/jpeg".into(),
+                    data: reference.clone(),
+                }],
+                aspect_ratio: Some("16:9".into()),
+                count: 1,
+            },
+            ATTEMPTS,
+        )
         .await
         .unwrap();
 
@@ -531,7 +643,7 @@ async fn no_aspect_ratio_omits_image_config() {
     .await;
     let (client, _) = client(&server);
 
-    client.generate(&request(1)).await.unwrap();
+    client.generate(&request(1), ATTEMPTS).await.unwrap();
 
     let body: Value = server.received_requests().await.unwrap()[0]
         .body_json()

@@ -23,10 +23,28 @@ resource "aws_dynamodb_table" "jobs" {
     type = "S"
   }
 
+  attribute {
+    name = "open"
+    type = "S"
+  }
+
+  attribute {
+    name = "deadline_sort"
+    type = "S"
+  }
+
   global_secondary_index {
     name            = "by_tenant"
     hash_key        = "tenant"
     range_key       = "created_sort"
+    projection_type = "ALL"
+  }
+
+  # Sparse: only queued and running jobs carry `open`; the janitor finds the overdue ones here.
+  global_secondary_index {
+    name            = "open_by_deadline"
+    hash_key        = "open"
+    range_key       = "deadline_sort"
     projection_type = "ALL"
   }
 

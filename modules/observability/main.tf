@@ -264,13 +264,61 @@ resource "aws_cloudwatch_metric_alarm" "lambda_duration_p95" {
   tags                = var.tags
 }
 
+# The janitor ends each dead-lettered job and leaves its message in the queue, hidden from its
+# next reads: count hidden messages too, so the alarm stays until a person has looked and
+# purged (or redriven) the queue.
 resource "aws_cloudwatch_metric_alarm" "dlq_messages" {
   alarm_name          = "${var.name_prefix}-dlq-not-empty"
-  alarm_description   = "Jobs landed in the dead-letter queue ${var.dlq_name}."
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = var.dlq_name }
-  statistic           = "Maximum"
+  alarm_description   = "Jobs landed in the dead-letter queue ${var.dlq_name} (the janitor ended them failed/delivery_exhausted and refunded them; inspect, then purge or redrive)."
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  metric_query {
+    id          = "messages"
+    expression  = "FILL(visible, 0) + FILL(hidden, 0)"
+    label       = "Messages in the dead-letter queue"
+    return_data = true
+  }
+
+  metric_query {
+    id = "visible"
+
+    metric {
+      namespace   = "AWS/SQS"
+      metric_name = "ApproximateNumberOfMessagesVisible"
+      dimensions  = { QueueName = var.dlq_name }
+      stat        = "Maximum"
+      period      = var.alarm_period_seconds
+    }
+  }
+
+  metric_query {
+    id = "hidden"
+
+    metric {
+      namespace   = "AWS/SQS"
+      metric_name = "ApproximateNumberOfMessagesNotVisible"
+      dimensions  = { QueueName = var.dlq_name }
+      stat        = "Maximum"
+      period      = var.alarm_period_seconds
+    }
+  }
+
+  tags = var.tags
+}
+
+# Jobs the janitor had to end past their deadline: a stuck pipeline, not a bad prompt.
+resource "aws_cloudwatch_metric_alarm" "jobs_overdue" {
+  alarm_name          = "${var.name_prefix}-jobs-overdue"
+  alarm_description   = "The janitor ended jobs still queued or running past their deadline (failed/deadline_exceeded, refunded)."
+  namespace           = var.metrics_namespace
+  metric_name         = "JobsOverdue"
+  dimensions          = local.service_dimensions
+  statistic           = "Sum"
   period              = var.alarm_period_seconds
   evaluation_periods  = 1
   comparison_operator = "GreaterThanThreshold"

@@ -56,3 +56,27 @@ resource "aws_lambda_event_source_mapping" "worker" {
 
   tags = var.tags
 }
+
+# The janitor: every few minutes the worker ends jobs whose message was dead-lettered or that are
+# past their deadline (lambda/src/worker/janitor.rs).
+resource "aws_cloudwatch_event_rule" "janitor" {
+  name                = "${var.name}-janitor"
+  description         = "Runs the imagegen janitor in the worker function."
+  schedule_expression = var.janitor_schedule_expression
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "janitor" {
+  rule  = aws_cloudwatch_event_rule.janitor.name
+  arn   = var.worker_function_arn
+  input = jsonencode({ imagegen = "janitor" })
+}
+
+resource "aws_lambda_permission" "janitor" {
+  statement_id  = "AllowJanitorSchedule"
+  action        = "lambda:InvokeFunction"
+  function_name = var.worker_function_name
+  qualifier     = var.worker_alias_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.janitor.arn
+}

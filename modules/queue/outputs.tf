@@ -32,3 +32,13 @@ output "event_source_mapping_uuid" {
   description = "UUID of the event source mapping from the jobs queue to the worker."
   value       = aws_lambda_event_source_mapping.worker.uuid
 }
+
+output "visibility_timeout_seconds" {
+  description = "Visibility timeout of the jobs queue (six times the worker timeout plus the batching window); the functions read it as IMAGEGEN_QUEUE_VISIBILITY_SECONDS."
+  value       = aws_sqs_queue.jobs.visibility_timeout_seconds
+}
+
+output "janitor_rule_arn" {
+  description = "ARN of the EventBridge rule that runs the janitor."
+  value       = aws_cloudwatch_event_rule.janitor.arn
+}

@@ -61,6 +61,22 @@ variable "worker_function_arn" {
   }
 }
 
+variable "worker_function_name" {
+  description = "Name of the worker function (the janitor's schedule may invoke its alias)."
+  type        = string
+}
+
+variable "worker_alias_name" {
+  description = "Alias of the worker function that worker_function_arn names."
+  type        = string
+}
+
+variable "janitor_schedule_expression" {
+  description = "How often the janitor runs in the worker function (EventBridge schedule expression)."
+  type        = string
+  default     = "rate(5 minutes)"
+}
+
 variable "batch_size" {
   description = "Messages per worker invocation (1-10000; above 10 needs a batching window of at least 1 second)."
   type        = number

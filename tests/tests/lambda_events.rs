@@ -23,26 +23,70 @@ async fn the_router_answers_a_real_api_gateway_rest_event_for_healthz() {
     assert_eq!(body["status"], "ok");
 }
 
+/// Records what the worker asks of the queue.
+#[derive(Default)]
+struct Recorded {
+    dead_letters: std::sync::Mutex<Vec<(String, String)>>,
+}
+
+#[async_trait::async_trait]
+impl imagegen::queue::MessageControl for Recorded {
+    async fn retry_after(
+        &self,
+        _receipt: &str,
+        _delay: std::time::Duration,
+    ) -> Result<(), imagegen::queue::QueueError> {
+        Ok(())
+    }
+    async fn dead_letter(
+        &self,
+        body: &str,
+        reason: &str,
+    ) -> Result<(), imagegen::queue::QueueError> {
+        if let Ok(mut letters) = self.dead_letters.lock() {
+            letters.push((body.to_owned(), reason.to_owned()));
+        }
+        Ok(())
+    }
+}
+
 #[tokio::test]
-async fn a_saved_sqs_event_decodes_and_reports_failures_per_message() {
-    let event: aws_lambda_events::sqs::SqsEvent =
+async fn a_saved_sqs_event_runs_each_job_and_dead_letters_what_is_not_a_job_message() {
+    let event: serde_json::Value =
         serde_json::from_str(&data("sqs-job-message.json").unwrap()).unwrap();
+    let imagegen::worker::Invocation::Jobs(batch) =
+        imagegen::worker::Invocation::parse(event).unwrap()
+    else {
+        panic!("an SQS event is a batch of jobs");
+    };
     let seen = std::sync::Mutex::new(Vec::new());
-    let response = imagegen::worker::handle_batch(event, |job, receives| {
+    let control = Recorded::default();
+    let response = imagegen::worker::handle_batch(batch, &control, |job, receives| {
         seen.lock()
             .unwrap()
             .push((job.job_id.to_string(), receives));
-        async { Ok::<(), std::convert::Infallible>(()) }
+        async { Ok(imagegen::worker::StepOutcome::Succeeded) }
     })
     .await;
     assert_eq!(
         *seen.lock().unwrap(),
         [("job_5b1f0c3e9a7d4e2f8c6b0a1d3e5f7a9b".to_owned(), 1)]
     );
-    let ids: Vec<_> = response
-        .batch_item_failures
-        .iter()
-        .map(|f| f.item_identifier.as_str())
-        .collect();
-    assert_eq!(ids, ["2e1424d4-f796-459a-8184-9c92662be6da"]);
+    // Not retried (it never becomes a job message): straight to the dead-letter queue.
+    assert!(response.batch_item_failures.is_empty());
+    let dead = control.dead_letters.lock().unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].0, "not a job message");
+    assert!(dead[0].1.contains("not a job message"), "{}", dead[0].1);
+}
+
+#[test]
+fn the_janitor_schedule_input_invokes_the_janitor() {
+    // What modules/queue's EventBridge target sends: jsonencode({ imagegen = "janitor" }).
+    let event = serde_json::json!({"imagegen": "janitor"});
+    assert!(matches!(
+        imagegen::worker::Invocation::parse(event),
+        Ok(imagegen::worker::Invocation::Janitor)
+    ));
+    assert!(imagegen::worker::Invocation::parse(serde_json::json!({"imagegen": "other"})).is_err());
 }

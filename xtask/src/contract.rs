@@ -169,7 +169,7 @@ fn create_tenant_key(port: u16, admin_key: &str) -> crate::Result<String> {
     let body = serde_json::json!({
         "tenant": "contract",
         "scopes": ["images:write", "jobs:read", "usage:read", "admin"],
-        "rate_per_minute": max, "burst": max, "daily_quota": max, "monthly_quota": max,
+        "rate_per_minute": max, "burst": max, "daily_quota": max, "monthly_quota": max, "daily_refusal_limit": max,
     })
     .to_string();
     let (status, answer) = request(

@@ -234,6 +234,10 @@ pub struct KeysCreateArgs {
     /// The tenant's images per month under this key (default: IMAGEGEN_DEFAULT_MONTHLY_QUOTA).
     #[arg(long)]
     pub monthly_quota: Option<u32>,
+    /// Images the model may refuse per day under this key before new jobs get 429 (default:
+    /// the key's daily quota).
+    #[arg(long)]
+    pub daily_refusal_limit: Option<u32>,
     /// When the key stops working, RFC 3339 (e.g. 2027-01-31T00:00:00Z).
     #[arg(long, value_parser = parse_rfc3339)]
     pub expires_at: Option<time::OffsetDateTime>,

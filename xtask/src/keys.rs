@@ -146,6 +146,7 @@ impl<'a> Keys<'a> {
                 burst: args.burst,
                 daily_quota: args.daily_quota,
                 monthly_quota: args.monthly_quota,
+                daily_refusal_limit: args.daily_refusal_limit,
             },
             expires_at: args.expires_at,
         };

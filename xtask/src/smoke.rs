@@ -159,8 +159,9 @@ impl Drop for Running {
 }
 
 /// What Terraform gives the functions, pointed at a closed local port: `/healthz` must not
-/// touch AWS, and a job message must fail fast (and be reported for retry), not hang.
-const DEPLOYED_ENV: [(&str, &str); 14] = [
+/// touch AWS, and a job message must fail fast (and be reported for retry), not hang; so must
+/// a message that is not a job's, whose dead-lettering cannot reach the queue either.
+const DEPLOYED_ENV: [(&str, &str); 15] = [
     ("IMAGEGEN_ENV", "smoke"),
     ("IMAGEGEN_JOBS_TABLE", "imagegen-smoke-jobs"),
     ("IMAGEGEN_KEYS_TABLE", "imagegen-smoke-api-keys"),
@@ -170,6 +171,10 @@ const DEPLOYED_ENV: [(&str, &str); 14] = [
     (
         "IMAGEGEN_QUEUE_URL",
         "http://127.0.0.1:9/000000000000/imagegen-smoke-jobs",
+    ),
+    (
+        "IMAGEGEN_DEAD_LETTER_QUEUE_URL",
+        "http://127.0.0.1:9/000000000000/imagegen-smoke-jobs-dlq",
     ),
     (
         "IMAGEGEN_GEMINI_SECRET_ARN",

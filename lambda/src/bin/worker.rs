@@ -1,26 +1,43 @@
-//! The worker Lambda: consumes the jobs queue with partial batch failures; each message runs
-//! one attempt of its job (DynamoDB, S3, Gemini with its key from Secrets Manager).
+//! The worker Lambda: consumes the jobs queue with partial batch failures, each message one
+//! delivery of its job (DynamoDB, S3, Gemini with its key from Secrets Manager); and, when its
+//! schedule invokes it, runs the janitor (`imagegen::worker::janitor`).
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use aws_lambda_events::sqs::SqsBatchResponse;
 use imagegen::aws;
 use imagegen::config::Vars;
-use imagegen::worker::{Worker, handle_batch};
+use imagegen::worker::{Invocation, Worker, handle_batch, janitor};
 use lambda_runtime::{LambdaEvent, service_fn};
 
 async fn run() -> Result<(), lambda_runtime::Error> {
-    let (app, generator) = aws::worker_from_vars(&Vars(|name| std::env::var(name).ok()))?;
-    let worker = Arc::new(Worker::new(app, Arc::new(generator)));
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+    let parts = aws::worker_from_vars(&Vars(|name| std::env::var(name).ok()))?;
+    let image_attempts = parts.generator.config().max_attempts;
+    let worker = Arc::new(Worker::new(
+        parts.app,
+        Arc::new(parts.generator),
+        image_attempts,
+    ));
+    let control = Arc::new(parts.control);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let worker = worker.clone();
+        let control = control.clone();
         async move {
-            let response: SqsBatchResponse = handle_batch(event.payload, |message, receives| {
-                let worker = worker.clone();
-                async move { worker.process(&message, receives).await.map(drop) }
-            })
-            .await;
+            let response = match Invocation::parse(event.payload)? {
+                Invocation::Jobs(batch) => {
+                    let response: SqsBatchResponse =
+                        handle_batch(batch, control.as_ref(), |message, receives| {
+                            let worker = worker.clone();
+                            async move { worker.process(&message, receives).await }
+                        })
+                        .await;
+                    serde_json::to_value(response)?
+                }
+                Invocation::Janitor => {
+                    serde_json::to_value(janitor::run(&worker, Some(control.as_ref())).await)?
+                }
+            };
             Ok::<_, lambda_runtime::Error>(response)
         }
     }))

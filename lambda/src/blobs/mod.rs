@@ -75,9 +75,34 @@ pub fn valid_key(key: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-' | b'.'))
 }
 
-/// Where generated images go.
-pub fn generated_key(tenant: &str, job_id: &str, n: usize, extension: &str) -> String {
-    format!("generated/{tenant}/{job_id}/{n}.{extension}")
+/// Where image `n` of a job goes, per attempt: a worker whose lease ran out writes beside the
+/// attempt that won instead of over it, and the job record names the objects it owns (the
+/// others expire with the bucket's lifecycle rule for `generated/`).
+pub fn generated_key(
+    tenant: &str,
+    job_id: &str,
+    attempt: u32,
+    n: usize,
+    extension: &str,
+) -> String {
+    format!("generated/{tenant}/{job_id}/a{attempt}/{n}.{extension}")
+}
+
+/// The `Content-Disposition` a download carries: shown in the browser, saved under a name that
+/// says which job and image it is (`<job id>-<n>.<ext>` for generated images).
+pub fn content_disposition(key: &str) -> String {
+    let mut parts = key.rsplit('/');
+    let file = parts.next().unwrap_or("image");
+    let name = match (key.starts_with("generated/"), parts.nth(1)) {
+        (true, Some(job)) => format!("{job}-{file}"),
+        _ => file.to_owned(),
+    };
+    // Keys are ours ([A-Za-z0-9_.-] and `/`), so the name needs no quoting beyond this.
+    let name: String = name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .collect();
+    format!("inline; filename=\"{name}\"")
 }
 
 /// Where a client's signed upload lands.

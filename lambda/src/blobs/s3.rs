@@ -53,6 +53,7 @@ impl BlobStore for S3Blobs {
             .bucket(&self.bucket)
             .key(key)
             .content_type(content_type)
+            .content_disposition(super::content_disposition(key))
             .server_side_encryption(ServerSideEncryption::Aes256)
             .body(ByteStream::from(data))
             .send()
@@ -115,6 +116,7 @@ impl BlobStore for S3Blobs {
             .get_object()
             .bucket(&self.bucket)
             .key(key)
+            .response_content_disposition(super::content_disposition(key))
             .presigned(presigning(ttl)?)
             .await
             .map_err(unavailable)?;

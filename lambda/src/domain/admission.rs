@@ -62,6 +62,8 @@ pub enum AdmitError {
         scope: &'static str,
         retry_after: u64,
     },
+    #[error("daily refusal limit ({limit}) reached")]
+    RefusalLimitExceeded { limit: u32, retry_after: u64 },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -114,6 +116,24 @@ pub async fn admit(
             tracing::warn!(error = %e, "could not release an idempotency claim");
         }
     };
+
+    let (refusals, refusals_end) = refusal_counter(&caller.tenant, now, 0);
+    let refused = app.store.counter_values(&[refusals.pk]).await;
+    if refused
+        .as_ref()
+        .map_or(0, |v| v.first().copied().unwrap_or(0))
+        >= u64::from(caller.limits.daily_refusal_limit)
+    {
+        release_claim().await;
+        return Err(AdmitError::RefusalLimitExceeded {
+            limit: caller.limits.daily_refusal_limit,
+            retry_after: limits::seconds_until(refusals_end, now),
+        });
+    }
+    if let Err(e) = refused {
+        release_claim().await;
+        return Err(e.into());
+    }
 
     let counters = quota_counters(app, caller, now, u64::from(new.count));
     match app
@@ -169,13 +189,16 @@ pub async fn admit(
         },
         attempts: 0,
         images: Vec::new(),
+        outcomes: Vec::new(),
         error: None,
         quota_counters: reserved.iter().map(|c| c.pk.clone()).collect(),
         reserved_images: u32::from(new.count),
         refunded_images: 0,
+        refused_images: 0,
         created_at: now,
         updated_at: now,
         expires_at: (now + app.config.job_retention).unix_timestamp(),
+        deadline_at: (now + app.config.job_deadline()).unix_timestamp(),
     };
     match store_and_enqueue(app, job, prepared).await {
         Ok(job) => Ok(Admitted::New(job)),
@@ -189,7 +212,6 @@ pub async fn admit(
                     code: "not_queued".into(),
                     message: "the job could not be queued; it was not charged".into(),
                 },
-                job.reserved_images,
                 app.clock.now(),
             );
             let _ = app.store.update_job(&failed, job.expected()).await;
@@ -248,6 +270,23 @@ async fn replay(
 
 /// Tenant day, tenant month and the global daily image budget, in that order, each with the
 /// name reported when it is exhausted and the end of its window.
+/// The tenant's refused images today. No cap on the add: the worker counts refusals that have
+/// happened; admission compares the count with the key's limit.
+pub fn refusal_counter(
+    tenant: &str,
+    now: time::OffsetDateTime,
+    refused: u64,
+) -> (CounterAdd, time::OffsetDateTime) {
+    limits::counter(
+        Measure::Refusals,
+        &Subject::Tenant(tenant),
+        Window::Day,
+        now,
+        refused,
+        u32::MAX,
+    )
+}
+
 fn quota_counters(
     app: &App,
     caller: &Caller,

@@ -1,6 +1,13 @@
 //! Jobs and their state machine: queued -> running -> succeeded | failed. Every transition is
 //! a conditional write on (status, attempts), so a redelivered or concurrent message can never
 //! produce a second set of images or a second charge.
+//!
+//! Each requested image has its own outcome: pending until it ends delivered, refused (the model
+//! declined: not charged, counted as a refusal) or failed (not charged). A job ends when no image
+//! is pending: `succeeded` with at least one delivered, else `failed`. The client pays for
+//! delivered images only; the rest of the reservation is refunded once, with that final write.
+
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -51,6 +58,89 @@ pub struct StoredImage {
     pub bytes: u64,
 }
 
+/// The longest a job's message is held back for an upstream retry hint. Longer hints (a daily
+/// quota) are cut to this; each return costs a delivery, so the image fails after
+/// maxReceiveCount of them.
+pub const MAX_DEFER: Duration = Duration::from_secs(15 * 60);
+
+/// Where one requested image stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ImageState {
+    /// Not finished yet (the job is queued or running).
+    Pending,
+    /// Stored and downloadable; charged.
+    Delivered,
+    /// The model declined to make it (safety or policy refusal, blocked prompt, no image in
+    /// the answer); not charged, counted against the daily refusal limit.
+    Refused,
+    /// It could not be made (upstream outage, attempts or deliveries exhausted, a bad
+    /// request); not charged.
+    Failed,
+}
+
+/// Every code a refused or failed image (and a failed job) may carry: the model's refusals,
+/// upstream failures, and the pipeline's own.
+pub const OUTCOME_CODES: &[&str] = &[
+    // refused
+    "content_blocked",
+    "no_image",
+    // failed: the model or its API
+    "invalid_request",
+    "upstream_auth",
+    "upstream_rate_limited",
+    "upstream_error",
+    "upstream_timeout",
+    "upstream_malformed",
+    "upstream_unavailable",
+    "secret_unavailable",
+    "internal",
+    // failed: the pipeline
+    "reference_missing",
+    "blob_unavailable",
+    "storage_failed",
+    "not_queued",
+    "delivery_exhausted",
+    "deadline_exceeded",
+];
+
+/// One requested image's outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageOutcome {
+    pub state: ImageState,
+    /// Model calls this image has cost, over every delivery of the job's message; bounded by
+    /// `IMAGEGEN_GEMINI_MAX_ATTEMPTS`.
+    #[serde(default)]
+    pub calls: u32,
+    /// Refused or failed: why, as a stable code; pending: the last retryable failure, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Delivered: the stored object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<StoredImage>,
+}
+
+impl ImageOutcome {
+    pub fn pending() -> Self {
+        Self {
+            state: ImageState::Pending,
+            calls: 0,
+            code: None,
+            message: None,
+            image: None,
+        }
+    }
+
+    /// Ends a pending image as refused or failed, keeping its calls.
+    pub fn end(&mut self, state: ImageState, code: &str, message: String) {
+        self.state = state;
+        self.code = Some(code.to_owned());
+        self.message = Some(message);
+    }
+}
+
 /// Why a job failed, in words a client can act on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JobFailure {
@@ -68,18 +158,31 @@ pub struct Job {
     pub prompt_sha256: String,
     pub params: JobParams,
     pub attempts: u32,
+    /// Delivered images, in the order requested (the objects this job owns).
     pub images: Vec<StoredImage>,
+    /// One per requested image, once a worker has claimed the job (records written before
+    /// per-image outcomes have none).
+    #[serde(default)]
+    pub outcomes: Vec<ImageOutcome>,
     pub error: Option<JobFailure>,
     /// Quota counters this job's images were reserved on, so a refund hits the same windows.
     pub quota_counters: Vec<String>,
     pub reserved_images: u32,
     pub refunded_images: u32,
+    /// Images the model refused, counted on the tenant's daily refusal counter when the job
+    /// ended.
+    #[serde(default)]
+    pub refused_images: u32,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
     /// Epoch seconds after which the record may be deleted (DynamoDB TTL).
     pub expires_at: i64,
+    /// Epoch seconds after which a job still queued or running is ended by the janitor
+    /// (`Config::job_deadline` after its creation); 0 on records older than deadlines.
+    #[serde(default)]
+    pub deadline_at: i64,
 }
 
 impl Job {
@@ -87,6 +190,23 @@ impl Job {
     pub fn created_sort(&self) -> String {
         created_sort(self.created_at, &self.job_id)
     }
+
+    /// Its place among open jobs by deadline; `None` once final (or without a deadline), so
+    /// the index holds only the jobs the janitor may have to end.
+    pub fn open_deadline_sort(&self) -> Option<String> {
+        (!self.status.is_final() && self.deadline_at > 0)
+            .then(|| deadline_sort(self.deadline_at, &self.job_id))
+    }
+}
+
+/// Sort key of the index of open jobs by deadline: deadline first, ties broken by id.
+pub fn deadline_sort(deadline_at: i64, job_id: &JobId) -> String {
+    format!("{deadline_at:020}#{job_id}")
+}
+
+/// The bound below which [`deadline_sort`] keys are overdue at `now`.
+pub fn overdue_before(now: OffsetDateTime) -> String {
+    format!("{:020}", now.unix_timestamp())
 }
 
 pub fn created_sort(created_at: OffsetDateTime, job_id: &JobId) -> String {
@@ -109,30 +229,95 @@ impl Job {
         }
     }
 
-    /// Claims a queued job (or a running one whose worker went silent) for one attempt.
+    /// Claims a queued job (or a running one whose worker went silent) for one attempt; its
+    /// images get their outcomes on the first claim.
     pub fn claimed(&self, now: OffsetDateTime) -> Job {
         let mut next = self.clone();
         next.status = JobStatus::Running;
         next.attempts += 1;
         next.updated_at = now;
+        next.outcomes = self.outcomes_or_pending();
         next
     }
 
-    pub fn succeeded(&self, images: Vec<StoredImage>, now: OffsetDateTime) -> Job {
+    /// The images' outcomes so far: all pending before the first claim.
+    pub fn outcomes_or_pending(&self) -> Vec<ImageOutcome> {
+        if self.outcomes.is_empty() {
+            (0..self.params.count)
+                .map(|_| ImageOutcome::pending())
+                .collect()
+        } else {
+            self.outcomes.clone()
+        }
+    }
+
+    /// Back to the queue with the outcomes so far, for the next delivery.
+    pub fn requeued(&self, outcomes: Vec<ImageOutcome>, now: OffsetDateTime) -> Job {
         let mut next = self.clone();
-        next.status = JobStatus::Succeeded;
-        next.images = images;
-        next.error = None;
+        next.status = JobStatus::Queued;
+        next.outcomes = outcomes;
         next.updated_at = now;
         next
     }
 
-    pub fn failed(&self, failure: JobFailure, refunded: u32, now: OffsetDateTime) -> Job {
+    /// The job once every image has an outcome: succeeded with at least one delivered image,
+    /// else failed with the first image's reason; the reservation beyond the delivered images
+    /// is refunded.
+    pub fn finished(&self, outcomes: Vec<ImageOutcome>, now: OffsetDateTime) -> Job {
         let mut next = self.clone();
-        next.status = JobStatus::Failed;
-        next.error = Some(failure);
-        next.refunded_images = refunded;
+        next.images = outcomes.iter().filter_map(|o| o.image.clone()).collect();
+        let delivered = u32::try_from(next.images.len()).unwrap_or(u32::MAX);
+        next.refused_images = count(&outcomes, ImageState::Refused);
+        next.refunded_images = self.reserved_images.saturating_sub(delivered);
+        next.error = if delivered > 0 {
+            None
+        } else {
+            Some(
+                outcomes
+                    .iter()
+                    .find(|o| o.state != ImageState::Delivered)
+                    .map(|o| JobFailure {
+                        code: o.code.clone().unwrap_or_else(|| "internal".into()),
+                        message: o.message.clone().unwrap_or_default(),
+                    })
+                    .unwrap_or_else(|| JobFailure {
+                        code: "internal".into(),
+                        message: "the job produced no image".into(),
+                    }),
+            )
+        };
+        next.status = if delivered > 0 {
+            JobStatus::Succeeded
+        } else {
+            JobStatus::Failed
+        };
+        next.outcomes = outcomes;
         next.updated_at = now;
         next
     }
+
+    /// Ends the job without images (it could not run at all): every image failed with
+    /// `failure`'s code, everything refunded.
+    pub fn failed(&self, failure: JobFailure, now: OffsetDateTime) -> Job {
+        let mut outcomes = self.outcomes_or_pending();
+        for outcome in outcomes
+            .iter_mut()
+            .filter(|o| o.state == ImageState::Pending)
+        {
+            outcome.end(ImageState::Failed, &failure.code, failure.message.clone());
+        }
+        let mut next = self.finished(outcomes, now);
+        if next.status == JobStatus::Failed {
+            next.error = Some(failure);
+        }
+        next
+    }
+
+    pub fn delivered_images(&self) -> u32 {
+        u32::try_from(self.images.len()).unwrap_or(u32::MAX)
+    }
+}
+
+fn count(outcomes: &[ImageOutcome], state: ImageState) -> u32 {
+    u32::try_from(outcomes.iter().filter(|o| o.state == state).count()).unwrap_or(u32::MAX)
 }

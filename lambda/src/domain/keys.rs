@@ -83,6 +83,9 @@ pub struct KeyLimits {
     pub burst: Option<u32>,
     pub daily_quota: Option<u32>,
     pub monthly_quota: Option<u32>,
+    /// Images the model may refuse per day before new jobs are turned away.
+    #[serde(default)]
+    pub daily_refusal_limit: Option<u32>,
 }
 
 /// The secret a rotated key still accepts until `valid_until`.
@@ -248,6 +251,7 @@ impl NewKey {
         for (field, value) in [
             ("rate_per_minute", self.limits.rate_per_minute),
             ("burst", self.limits.burst),
+            ("daily_refusal_limit", self.limits.daily_refusal_limit),
         ] {
             if value == Some(0) {
                 broken(field, "must_be_positive");

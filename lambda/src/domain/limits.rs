@@ -39,15 +39,20 @@ pub struct EffectiveLimits {
     pub burst: u32,
     pub daily_quota: u32,
     pub monthly_quota: u32,
+    /// Refused images per day (UTC) before new jobs get 429 `refusal_limit_exceeded`. By
+    /// default the daily quota: refusals can at most double what a tenant costs upstream.
+    pub daily_refusal_limit: u32,
 }
 
 impl DefaultLimits {
     pub fn for_key(&self, own: &KeyLimits) -> EffectiveLimits {
+        let daily_quota = own.daily_quota.unwrap_or(self.daily_quota);
         EffectiveLimits {
             rate_per_minute: own.rate_per_minute.unwrap_or(self.rate_per_minute),
             burst: own.burst.unwrap_or(self.burst),
-            daily_quota: own.daily_quota.unwrap_or(self.daily_quota),
+            daily_quota,
             monthly_quota: own.monthly_quota.unwrap_or(self.monthly_quota),
+            daily_refusal_limit: own.daily_refusal_limit.unwrap_or(daily_quota),
         }
     }
 }
@@ -119,6 +124,8 @@ pub enum Subject<'a> {
 pub enum Measure {
     Requests,
     Images,
+    /// Images the model refused (not charged, but bounded).
+    Refusals,
 }
 
 /// One counter increment with the cap it must respect.
@@ -144,6 +151,7 @@ pub fn counter(
     let measure = match measure {
         Measure::Requests => "req",
         Measure::Images => "img",
+        Measure::Refusals => "refused",
     };
     let subject = match subject {
         Subject::Key(id) => format!("key#{id}"),

@@ -8,13 +8,13 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use base64::engine::{DecodePaddingMode, general_purpose};
-use futures_util::future::join_all;
 use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
 
 use super::wire;
 use super::{
-    GeminiConfig, GenerateError, GeneratedImage, Generation, ImageGenerator, ImageRequest, Usage,
+    CallBudget, GeminiConfig, GenerateError, GeneratedImage, ImageAttempt, ImageGenerator,
+    ImageRequest, Usage,
 };
 use crate::secrets::{CachedSecret, SecretString, SecretsError};
 
@@ -113,24 +113,60 @@ impl GeminiClient {
         })
     }
 
-    /// One image: attempts with backoff until Gemini answers 200, a non-retryable status, or
-    /// the attempt budget runs out. `Err` means no call was answered (nothing billed).
+    pub fn config(&self) -> &GeminiConfig {
+        &self.config
+    }
+
+    /// One image: calls with backoff until an answer holds a valid image, a failure will not
+    /// go away by retrying, the budget's calls run out, the next call could not finish before
+    /// the budget's deadline, or the server asks for a longer wait than `backoff_max`.
     async fn generate_one(
         &self,
         body: &[u8],
         index: u8,
         prompt_chars: usize,
-    ) -> Result<Answered, GenerateError> {
+        budget: CallBudget,
+    ) -> ImageAttempt {
+        let mut usage = Usage::default();
+        let mut calls = 0;
+        if budget.calls == 0 {
+            return ImageAttempt {
+                outcome: Err(GenerateError::Config {
+                    message: "an image was asked for with no calls left in its budget".into(),
+                }),
+                calls,
+                usage,
+            };
+        }
+        let outcome = self
+            .call_until_done(body, index, prompt_chars, budget, &mut calls, &mut usage)
+            .await;
+        ImageAttempt {
+            outcome,
+            calls,
+            usage,
+        }
+    }
+
+    async fn call_until_done(
+        &self,
+        body: &[u8],
+        index: u8,
+        prompt_chars: usize,
+        budget: CallBudget,
+        calls: &mut u32,
+        usage: &mut Usage,
+    ) -> Result<GeneratedImage, GenerateError> {
         let model = self.endpoint_model();
-        let mut attempt: u32 = 1;
         let mut key_refreshed = false;
         loop {
             let key = self.key.get().await?;
+            let attempt = *calls + 1;
             let started = Instant::now();
             let sent = self.send(body, key_header(&key)?).await;
             let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
 
-            // Each arm either returns or decides how long to wait before the next attempt.
+            // Each arm either returns or names the failure to retry and the server's hint.
             let (failure, hint) = match sent {
                 Sent::Answer {
                     status,
@@ -147,22 +183,14 @@ impl GeminiClient {
                         prompt_chars,
                         "gemini call"
                     );
-                    if status == StatusCode::OK {
-                        return Ok(parse_answer(&body, truncated));
-                    }
                     let error = ErrorInfo::parse(&body, &key);
                     let auth_failure =
                         matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)
                             || (status == StatusCode::BAD_REQUEST
                                 && error.reason.as_deref() == Some(API_KEY_INVALID));
-                    if auth_failure {
-                        if key_refreshed {
-                            return Err(GenerateError::Auth {
-                                status: status.as_u16(),
-                            });
-                        }
+                    if auth_failure && !key_refreshed {
                         // The key may have been rotated since we cached it: fetch it afresh
-                        // and try once more. This retry is not part of the attempt budget.
+                        // and try once more. This retry is not part of the image's budget.
                         tracing::warn!(
                             model,
                             status = status.as_u16(),
@@ -172,14 +200,29 @@ impl GeminiClient {
                         key_refreshed = true;
                         continue;
                     }
+                    *calls += 1;
                     match status {
-                        StatusCode::TOO_MANY_REQUESTS => (
-                            GenerateError::RateLimited {
+                        StatusCode::OK => {
+                            let answered = parse_answer(&body, truncated);
+                            *usage += answered.usage;
+                            match answered.image {
+                                Err(e) if e.retryable() => (e, None),
+                                done => return done,
+                            }
+                        }
+                        _ if auth_failure => {
+                            return Err(GenerateError::Auth {
+                                status: status.as_u16(),
+                            });
+                        }
+                        StatusCode::TOO_MANY_REQUESTS => {
+                            let hint = retry_after.or(error.retry_delay);
+                            let failure = GenerateError::RateLimited {
                                 attempts: attempt,
-                                retry_after: retry_after.or(error.retry_delay),
-                            },
-                            retry_after.or(error.retry_delay),
-                        ),
+                                retry_after: hint,
+                            };
+                            (failure, hint)
+                        }
                         s if s.is_server_error() => (
                             GenerateError::Upstream {
                                 status: s.as_u16(),
@@ -206,10 +249,12 @@ impl GeminiClient {
                     }
                 }
                 Sent::Timeout => {
+                    *calls += 1;
                     tracing::info!(model, attempt, image = index, latency_ms, "gemini timeout");
                     (GenerateError::Timeout { attempts: attempt }, None)
                 }
                 Sent::Transport(message) => {
+                    *calls += 1;
                     tracing::info!(model, attempt, image = index, latency_ms, error = %message, "gemini unreachable");
                     (
                         GenerateError::Unavailable {
@@ -221,10 +266,19 @@ impl GeminiClient {
                 }
             };
 
-            if attempt >= self.config.max_attempts {
+            if *calls >= budget.calls {
+                return Err(failure);
+            }
+            // A long hint (a quota that refills in a minute) is not slept through here: the
+            // caller brings the image back after it, with the calls it has left.
+            if hint.is_some_and(|hint| hint > self.config.backoff_max) {
                 return Err(failure);
             }
             let delay = self.backoff(attempt, hint);
+            // The next call must be able to finish before the budget's deadline.
+            if Instant::now() + delay + self.config.request_timeout > budget.until {
+                return Err(failure);
+            }
             tracing::warn!(
                 model,
                 attempt,
@@ -234,7 +288,6 @@ impl GeminiClient {
                 "gemini call failed; retrying"
             );
             tokio::time::sleep(delay).await;
-            attempt += 1;
         }
     }
 
@@ -314,72 +367,38 @@ impl GeminiClient {
 
 #[async_trait]
 impl ImageGenerator for GeminiClient {
-    async fn generate(&self, req: &ImageRequest) -> Result<Generation, GenerateError> {
+    async fn generate_image(
+        &self,
+        req: &ImageRequest,
+        index: u8,
+        budget: CallBudget,
+    ) -> ImageAttempt {
         let started = Instant::now();
-        if req.count == 0 {
-            return Err(GenerateError::InvalidRequest {
-                message: "count must be at least 1".into(),
-            });
-        }
-        let body = request_body(req)?;
-        let prompt_chars = req.prompt.chars().count();
-
-        // The API returns one image per call, so N images are N concurrent calls.
-        let results =
-            join_all((0..req.count).map(|index| self.generate_one(&body, index, prompt_chars)))
-                .await;
-
-        let mut generation = Generation {
-            images: Vec::with_capacity(results.len()),
-            usage: Usage::default(),
-            calls: 0,
-            latency: Duration::ZERO,
-        };
-        let mut charged_failure = None;
-        let mut failure = None;
-        for result in results {
-            match result {
-                Ok(answered) => {
-                    generation.calls += 1;
-                    generation.usage += answered.usage;
-                    match answered.image {
-                        Ok(image) => generation.images.push(image),
-                        Err(err) => {
-                            charged_failure.get_or_insert(err);
-                        }
-                    }
-                }
-                Err(err) => {
-                    failure.get_or_insert(err);
-                }
+        let body = match request_body(req) {
+            Ok(body) => body,
+            Err(e) => {
+                return ImageAttempt {
+                    outcome: Err(e),
+                    calls: 0,
+                    usage: Usage::default(),
+                };
             }
-        }
-        generation.latency = started.elapsed();
-
-        let latency_ms = u64::try_from(generation.latency.as_millis()).unwrap_or(u64::MAX);
+        };
+        let attempt = self
+            .generate_one(&body, index, req.prompt.chars().count(), budget)
+            .await;
+        let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         tracing::info!(
             model = self.endpoint_model(),
-            requested = req.count,
-            images = generation.images.len(),
-            calls = generation.calls,
-            prompt_tokens = generation.usage.prompt_tokens,
-            output_tokens = generation.usage.output_tokens,
+            image = index,
+            calls = attempt.calls,
+            code = attempt.outcome.as_ref().err().map(GenerateError::code),
+            prompt_tokens = attempt.usage.prompt_tokens,
+            output_tokens = attempt.usage.output_tokens,
             latency_ms,
-            "gemini generation finished"
+            "gemini image finished"
         );
-        if !generation.images.is_empty() {
-            if let Some(err) = charged_failure.as_ref().or(failure.as_ref()) {
-                tracing::warn!(code = err.code(), error = %err, "some gemini calls failed");
-            }
-            return Ok(generation);
-        }
-        // No image: report a billed failure first, so `charged()` is true whenever any call was
-        // billed.
-        Err(charged_failure
-            .or(failure)
-            .unwrap_or(GenerateError::NoImage {
-                finish_reason: "NONE".into(),
-            }))
+        attempt
     }
 
     fn name(&self) -> &'static str {
@@ -564,15 +583,8 @@ fn first_image(response: wire::GenerateContentResponse) -> Result<GeneratedImage
             .map_err(|err| GenerateError::Malformed {
                 detail: format!("image data is not base64: {err}"),
             })?;
-        if data.is_empty() {
-            return Err(GenerateError::Malformed {
-                detail: "image data is empty".into(),
-            });
-        }
-        return Ok(GeneratedImage {
-            mime_type: blob.mime_type.clone(),
-            data,
-        });
+        // Whatever the declared type, only a PNG, JPEG or WebP within bounds is an image.
+        return GeneratedImage::validate(data);
     }
 
     let finish_reason = response
@@ -686,14 +698,18 @@ mod tests {
 
     #[test]
     fn thought_images_are_skipped() {
+        // A 1x1 PNG as the final image; the draft before it would not even decode.
+        let png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
         let body = serde_json::json!({
             "candidates": [{"content": {"parts": [
                 {"inlineData": {"mimeType": "image/png", "data": "AAAA"}, "thought": true},
-                {"inlineData": {"mimeType": "image/png", "data": "AQID"}}
+                {"inlineData": {"mimeType": "image/png", "data": png}}
             ]}, "finishReason": "STOP"}]
         });
         let answered = parse_answer(body.to_string().as_bytes(), false);
-        assert_eq!(answered.image.unwrap().data, vec![1, 2, 3]);
+        let image = answered.image.unwrap();
+        assert_eq!((image.width, image.height), (1, 1));
+        assert_eq!(image.data, STANDARD.decode(png).unwrap());
     }
 
     #[test]

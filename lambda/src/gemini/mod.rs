@@ -10,10 +10,11 @@
 
 use std::fmt;
 use std::ops::AddAssign;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
+use crate::images::{ImageFormat, ImageLimits};
 use crate::secrets::SecretsError;
 
 mod client;
@@ -41,12 +42,50 @@ pub struct ImageRequest {
     pub count: u8,
 }
 
-/// One image the model produced, as the bytes it sent.
+/// One image the model produced, as the bytes it sent, validated: a PNG, JPEG or WebP whose
+/// header reads within [`generated_image_limits`]. Format and size come from the bytes, never
+/// from the model's `mimeType`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct GeneratedImage {
-    /// As declared by the model; callers that care should sniff `data`.
-    pub mime_type: String,
+    pub format: ImageFormat,
+    pub width: u32,
+    pub height: u32,
     pub data: Vec<u8>,
+}
+
+impl GeneratedImage {
+    /// Checks bytes the model sent; anything but a PNG, JPEG or WebP within the bounds is a
+    /// malformed answer.
+    pub fn validate(data: Vec<u8>) -> Result<Self, GenerateError> {
+        let info = crate::images::inspect(&data, &generated_image_limits()).map_err(|e| {
+            GenerateError::Malformed {
+                detail: format!("the answer's image is unusable: {e}"),
+            }
+        })?;
+        Ok(Self {
+            format: info.format,
+            width: info.width,
+            height: info.height,
+            data,
+        })
+    }
+
+    pub fn mime_type(&self) -> &'static str {
+        self.format.mime_type()
+    }
+}
+
+/// What a generated image may be: Gemini's largest outputs are 4096 px a side (the "4K" size);
+/// 8192 a side and 4096 x 4096 pixels leave room for other aspect ratios, and 32 MB for any
+/// sane encoding of them.
+pub fn generated_image_limits() -> ImageLimits {
+    ImageLimits {
+        max_bytes: 32 * 1024 * 1024,
+        max_width: 8192,
+        max_height: 8192,
+        max_pixels: 4096 * 4096,
+        ..ImageLimits::default()
+    }
 }
 
 /// Tokens billed, summed over every call that Gemini answered (including blocked answers).
@@ -70,25 +109,90 @@ impl AddAssign for Usage {
 pub struct Generation {
     pub images: Vec<GeneratedImage>,
     pub usage: Usage,
-    /// Calls the model answered (HTTP 200, billed), whether or not they produced an image.
-    /// Retried failures are not counted.
+    /// Model calls made, retries included.
     pub calls: u32,
     /// Wall time of the whole request, retries and backoff included.
     pub latency: Duration,
 }
 
+/// How much one image may still spend in this invocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallBudget {
+    /// Model calls left for this image (what earlier deliveries spent is already taken off).
+    pub calls: u32,
+    /// No call starts that could not finish by then: the invocation must still store the image
+    /// and write the job before its own timeout.
+    pub until: Instant,
+}
+
+/// One image's worth of model calls.
+#[derive(Debug)]
+pub struct ImageAttempt {
+    pub outcome: Result<GeneratedImage, GenerateError>,
+    /// Calls made, each one spent from the image's budget (answered or not). The one retry after
+    /// a key refresh is not counted: it is our key's fault, not the image's.
+    pub calls: u32,
+    /// Tokens of every answered call.
+    pub usage: Usage,
+}
+
 /// Turns a prompt into images.
 #[async_trait]
 pub trait ImageGenerator: Send + Sync {
-    /// Generates `req.count` images.
-    ///
-    /// `Ok` holds at least one image and at most `count`; fewer than `count` means some calls
-    /// failed, and the caller should give back the reservation for the missing ones. `Err`
-    /// means no image at all.
-    async fn generate(&self, req: &ImageRequest) -> Result<Generation, GenerateError>;
+    /// Image number `index` of `req`, retrying throttling, 5xx, timeouts and malformed answers
+    /// with backoff while `budget` allows. A retry hint longer than a backoff may be is not
+    /// slept: the attempt ends with [`GenerateError::RateLimited`] and the hint, for the caller
+    /// to come back later.
+    async fn generate_image(
+        &self,
+        req: &ImageRequest,
+        index: u8,
+        budget: CallBudget,
+    ) -> ImageAttempt;
 
     /// Short adapter name for logs and metrics.
     fn name(&self) -> &'static str;
+
+    /// Every image of `req` at once, each with `calls` calls and no deadline: `Ok` with the
+    /// images made (at least one), or the first image's error when none was.
+    async fn generate(&self, req: &ImageRequest, calls: u32) -> Result<Generation, GenerateError> {
+        let started = Instant::now();
+        if req.count == 0 {
+            return Err(GenerateError::InvalidRequest {
+                message: "count must be at least 1".into(),
+            });
+        }
+        let budget = CallBudget {
+            calls,
+            until: started + Duration::from_secs(24 * 3600),
+        };
+        let attempts = futures_util::future::join_all(
+            (0..req.count).map(|index| self.generate_image(req, index, budget)),
+        )
+        .await;
+        let mut generation = Generation {
+            images: Vec::with_capacity(attempts.len()),
+            usage: Usage::default(),
+            calls: 0,
+            latency: Duration::ZERO,
+        };
+        let mut first_error = None;
+        for attempt in attempts {
+            generation.calls += attempt.calls;
+            generation.usage += attempt.usage;
+            match attempt.outcome {
+                Ok(image) => generation.images.push(image),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        generation.latency = started.elapsed();
+        match first_error {
+            Some(e) if generation.images.is_empty() => Err(e),
+            _ => Ok(generation),
+        }
+    }
 }
 
 /// Why generation failed. `Display` is safe to log and to show the job's owner: it never
@@ -125,7 +229,8 @@ pub enum GenerateError {
     /// No complete answer within the request timeout, on every attempt.
     #[error("Gemini did not answer in time ({attempts} attempt(s))")]
     Timeout { attempts: u32 },
-    /// HTTP 200 whose body is not the documented shape (bad JSON, bad base64, too large).
+    /// HTTP 200 whose body is not the documented shape (bad JSON, bad base64, too large), or
+    /// whose image is not a PNG, JPEG or WebP within [`generated_image_limits`].
     #[error("malformed answer from Gemini: {detail}")]
     Malformed { detail: String },
     /// Could not talk to Gemini at all (DNS, connect, TLS, connection reset), on every attempt.
@@ -166,19 +271,35 @@ impl GenerateError {
         )
     }
 
-    /// Whether running the job again later may succeed (outages, throttling, timeouts), as
+    /// Whether calling again may succeed (outages, throttling, timeouts, a garbled answer), as
     /// opposed to failures that would repeat (refusals, bad requests, bad keys).
     pub fn retryable(&self) -> bool {
         match self {
-            Self::RateLimited { .. } | Self::Timeout { .. } | Self::Unavailable { .. } => true,
+            Self::RateLimited { .. }
+            | Self::Timeout { .. }
+            | Self::Unavailable { .. }
+            | Self::Malformed { .. } => true,
             Self::Upstream { status, .. } => *status >= 500,
             Self::Secret(err) => err.is_transient(),
             Self::ContentBlocked { .. }
             | Self::NoImage { .. }
             | Self::InvalidRequest { .. }
             | Self::Auth { .. }
-            | Self::Malformed { .. }
             | Self::Config { .. } => false,
+        }
+    }
+
+    /// The model declined to make this image (a safety or policy refusal, a blocked prompt, an
+    /// answer without an image): not charged to the client, counted as a refusal.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, Self::ContentBlocked { .. } | Self::NoImage { .. })
+    }
+
+    /// How long the server asked us to wait, when it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::RateLimited { retry_after, .. } => *retry_after,
+            _ => None,
         }
     }
 }
@@ -192,8 +313,9 @@ pub struct GeminiConfig {
     pub model: String,
     /// Per attempt, from connecting until the whole body has arrived.
     pub request_timeout: Duration,
-    /// Attempts per image for 429/5xx/timeouts/transport errors, the first one included. The
-    /// single retry after a key refresh comes on top.
+    /// Calls one image may cost over every delivery of its job, the first one included
+    /// (`IMAGEGEN_GEMINI_MAX_ATTEMPTS`): the worker's budget per image. The single retry after a
+    /// key refresh comes on top.
     pub max_attempts: u32,
     /// Lower bound of the jittered backoff, and the scale of its exponential growth.
     pub backoff_base: Duration,
@@ -228,7 +350,9 @@ impl fmt::Debug for InlineImage {
 impl fmt::Debug for GeneratedImage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GeneratedImage")
-            .field("mime_type", &self.mime_type)
+            .field("format", &self.format)
+            .field("width", &self.width)
+            .field("height", &self.height)
             .field("bytes", &self.data.len())
             .finish()
     }

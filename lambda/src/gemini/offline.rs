@@ -5,14 +5,15 @@
 //! picture; so a developer can see at a glance that the right image came back.
 
 use std::io::Cursor;
-use std::time::Instant;
 
 use async_trait::async_trait;
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use image::{ExtendedColorType, ImageEncoder};
 use sha2::{Digest, Sha256};
 
-use super::{GenerateError, GeneratedImage, Generation, ImageGenerator, ImageRequest, Usage};
+use super::{
+    CallBudget, GenerateError, GeneratedImage, ImageAttempt, ImageGenerator, ImageRequest, Usage,
+};
 
 /// Longest side of every offline image, in pixels.
 const LONGEST_SIDE: u32 = 512;
@@ -25,31 +26,28 @@ pub struct OfflineGenerator;
 
 #[async_trait]
 impl ImageGenerator for OfflineGenerator {
-    async fn generate(&self, req: &ImageRequest) -> Result<Generation, GenerateError> {
-        let started = Instant::now();
-        if req.count == 0 {
-            return Err(GenerateError::InvalidRequest {
+    async fn generate_image(
+        &self,
+        req: &ImageRequest,
+        index: u8,
+        _budget: CallBudget,
+    ) -> ImageAttempt {
+        let outcome = if req.count == 0 {
+            Err(GenerateError::InvalidRequest {
                 message: "count must be at least 1".into(),
-            });
-        }
-        let (width, height) = dimensions(req.aspect_ratio.as_deref())?;
-        let images = (0..req.count)
-            .map(|index| {
-                let digest = seed(&req.prompt, index);
-                encode_png(&paint(&digest, width, height), width, height).map(|data| {
-                    GeneratedImage {
-                        mime_type: "image/png".into(),
-                        data,
-                    }
-                })
             })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Generation {
-            images,
+        } else {
+            dimensions(req.aspect_ratio.as_deref()).and_then(|(width, height)| {
+                let digest = seed(&req.prompt, index);
+                encode_png(&paint(&digest, width, height), width, height)
+                    .and_then(GeneratedImage::validate)
+            })
+        };
+        ImageAttempt {
+            calls: u32::from(outcome.is_ok()),
+            outcome,
             usage: Usage::default(),
-            calls: u32::from(req.count),
-            latency: started.elapsed(),
-        })
+        }
     }
 
     fn name(&self) -> &'static str {
@@ -199,11 +197,11 @@ mod tests {
     #[tokio::test]
     async fn same_prompt_same_bytes() {
         let a = OfflineGenerator
-            .generate(&request("a red fox", None, 2))
+            .generate(&request("a red fox", None, 2), 1)
             .await
             .unwrap();
         let b = OfflineGenerator
-            .generate(&request("a red fox", None, 2))
+            .generate(&request("a red fox", None, 2), 1)
             .await
             .unwrap();
         assert_eq!(a.images, b.images);
@@ -215,11 +213,11 @@ mod tests {
     #[tokio::test]
     async fn prompt_and_index_change_the_image() {
         let fox = OfflineGenerator
-            .generate(&request("a red fox", None, 2))
+            .generate(&request("a red fox", None, 2), 1)
             .await
             .unwrap();
         let owl = OfflineGenerator
-            .generate(&request("a grey owl", None, 1))
+            .generate(&request("a grey owl", None, 1), 1)
             .await
             .unwrap();
         assert_eq!(fox.images.len(), 2);
@@ -260,11 +258,12 @@ mod tests {
     async fn decodes_as_png_with_aspect_ratio_dimensions() {
         for (ratio, expected) in [(None, (512, 512)), (Some("9:16"), (288, 512))] {
             let generation = OfflineGenerator
-                .generate(&request("dimensions", ratio, 1))
+                .generate(&request("dimensions", ratio, 1), 1)
                 .await
                 .unwrap();
             let image = &generation.images[0];
-            assert_eq!(image.mime_type, "image/png");
+            assert_eq!(image.mime_type(), "image/png");
+            assert_eq!((image.width, image.height), expected, "{ratio:?}");
             let decoded =
                 image::load_from_memory_with_format(&image.data, image::ImageFormat::Png).unwrap();
             assert_eq!((decoded.width(), decoded.height()), expected, "{ratio:?}");
@@ -275,7 +274,7 @@ mod tests {
     async fn rejects_what_gemini_would_reject() {
         for (ratio, count) in [(Some("wide"), 1), (Some("0:1"), 1), (None, 0)] {
             let err = OfflineGenerator
-                .generate(&request("x", ratio, count))
+                .generate(&request("x", ratio, count), 1)
                 .await
                 .unwrap_err();
             assert_eq!(err.code(), "invalid_request");

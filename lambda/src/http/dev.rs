@@ -116,9 +116,23 @@ async fn download(
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such object"))?;
     let mut res = blob.data.into_response();
+    let headers = res.headers_mut();
     if let Ok(ct) = HeaderValue::from_str(&blob.content_type) {
-        res.headers_mut().insert(header::CONTENT_TYPE, ct);
+        headers.insert(header::CONTENT_TYPE, ct);
     }
+    if let Ok(disposition) = HeaderValue::from_str(&crate::blobs::content_disposition(&key)) {
+        headers.insert(header::CONTENT_DISPOSITION, disposition);
+    }
+    // The bytes are an image whose type came from the bytes; make sure no browser reads them
+    // as anything else, or runs anything in them.
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'"),
+    );
     Ok(res)
 }
 

@@ -21,6 +21,8 @@ pub enum ErrorCode {
     Unprocessable,
     RateLimited,
     QuotaExceeded,
+    /// The model refused as many of the tenant's images today as its refusal limit allows.
+    RefusalLimitExceeded,
     UpstreamError,
     Internal,
     /// The request's head or body did not arrive, or was not answered, in time (the server in
@@ -44,7 +46,9 @@ impl ErrorCode {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::RateLimited | Self::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited | Self::QuotaExceeded | Self::RefusalLimitExceeded => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Self::UpstreamError => StatusCode::BAD_GATEWAY,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -237,6 +241,15 @@ impl From<crate::domain::admission::AdmitError> for ApiError {
                 format!("the {scope} image quota is used up"),
             )
             .with_detail("quota", scope)
+            .retry_after(retry_after),
+            E::RefusalLimitExceeded { limit, retry_after } => Self::new(
+                ErrorCode::RefusalLimitExceeded,
+                format!(
+                    "the model refused {limit} of this tenant's images today, its daily limit; \
+                     new jobs are accepted again when the day ends (UTC)"
+                ),
+            )
+            .with_detail("quota", "daily_refusals")
             .retry_after(retry_after),
             E::Store(e) => e.into(),
             E::Blob(e) => e.into(),

@@ -14,6 +14,7 @@ use serde_json::{Map, Value, json};
 
 use crate::config::Config;
 use crate::domain::ids::{ID_HEX_PATTERN, MAX_TENANT_LEN, TENANT_PATTERN};
+use crate::domain::jobs::OUTCOME_CODES;
 use crate::domain::keys::KEY_ID_PATTERN;
 use crate::domain::request::{
     ASPECT_RATIOS, MAX_COUNT, MAX_PROMPT_CHARS, MAX_REFERENCE_IMAGES, MIN_COUNT, prompt_pattern,
@@ -238,6 +239,20 @@ fn request_rules(doc: &mut Value) {
         json!({"format": "int64", "minimum": 1}),
     );
 
+    // Codes are part of the contract: a client can switch on them.
+    let mut codes: Vec<Value> = OUTCOME_CODES.iter().map(|c| json!(c)).collect();
+    set(
+        doc,
+        "/components/schemas/JobFailure/properties/code",
+        json!({"enum": codes.clone()}),
+    );
+    codes.push(Value::Null);
+    set(
+        doc,
+        "/components/schemas/ImageOutcomeView/properties/code",
+        json!({"enum": codes}),
+    );
+
     let key = "/components/schemas/CreateKeyRequest/properties";
     set(
         doc,
@@ -245,7 +260,7 @@ fn request_rules(doc: &mut Value) {
         json!({"minLength": 1, "maxLength": MAX_TENANT_LEN, "pattern": TENANT_PATTERN}),
     );
     set(doc, &format!("{key}/scopes"), json!({"minItems": 1}));
-    for positive in ["rate_per_minute", "burst"] {
+    for positive in ["rate_per_minute", "burst", "daily_refusal_limit"] {
         set(doc, &format!("{key}/{positive}"), json!({"minimum": 1}));
     }
     set(

@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use crate::App;
-use crate::domain::jobs::{Job, JobFailure, JobStatus};
+use crate::domain::jobs::{ImageState, Job, JobFailure, JobStatus};
 use crate::domain::keys::Scope;
 use crate::domain::limits::EffectiveLimits;
 
@@ -59,13 +59,36 @@ pub struct ImageView {
     pub bytes: u64,
 }
 
+/// What became of one requested image.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImageOutcomeView {
+    /// Its position among the requested images, from 0.
+    pub index: u32,
+    pub state: ImageState,
+    /// Refused or failed: why, as a stable code; pending: the last retryable failure, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Delivered: its position in the job's `images`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<u32>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct JobView {
     pub job_id: String,
     pub status: JobStatus,
     pub created_at: String,
     pub updated_at: String,
+    /// The delivered images, in the order requested.
     pub images: Vec<ImageView>,
+    /// One per requested image once a worker has taken the job up (empty before): delivered,
+    /// refused or failed, or still pending.
+    pub outcomes: Vec<ImageOutcomeView>,
+    /// Once the job has ended: the images charged to the quota, which are the delivered ones.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub charged_images: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<JobFailure>,
     pub links: Links,
@@ -90,12 +113,33 @@ impl JobView {
                 bytes: image.bytes,
             });
         }
+        let mut delivered = 0;
+        let outcomes = job
+            .outcomes
+            .iter()
+            .zip(0u32..)
+            .map(|(outcome, index)| {
+                let image = (outcome.state == ImageState::Delivered).then(|| {
+                    delivered += 1;
+                    delivered - 1
+                });
+                ImageOutcomeView {
+                    index,
+                    state: outcome.state,
+                    code: outcome.code.clone(),
+                    message: outcome.message.clone(),
+                    image,
+                }
+            })
+            .collect();
         Ok(Self {
             job_id: job.job_id.to_string(),
             status: job.status,
             created_at: rfc3339(job.created_at),
             updated_at: rfc3339(job.updated_at),
             images,
+            outcomes,
+            charged_images: job.status.is_final().then(|| job.delivered_images()),
             error: job.error.clone(),
             links: Links {
                 self_: job_link(job),
@@ -127,7 +171,8 @@ pub struct UploadView {
 pub struct UsageWindow {
     /// `minute`, `day` or `month`.
     pub window: String,
-    /// What the window counts: `requests` or `images`.
+    /// What the window counts: `requests`, `images` (charged), or `refused` (images the model
+    /// declined: not charged, bounded by the key's `daily_refusal_limit`).
     pub measure: String,
     pub limit: u64,
     pub used: u64,

@@ -28,3 +28,37 @@ pub enum QueueError {
 pub trait JobQueue: Send + Sync {
     async fn enqueue(&self, message: &JobMessage) -> Result<(), QueueError>;
 }
+
+/// A message in the dead-letter queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    pub message_id: String,
+    pub body: String,
+}
+
+/// The dead-letter queue, as the janitor reads it.
+#[async_trait]
+pub trait DeadLetters: Send + Sync {
+    /// Up to `max` messages not looked at within `hide`: they stay in the queue (for people to
+    /// inspect, and for its alarm) but are hidden from the next reads for `hide`.
+    async fn receive(
+        &self,
+        max: usize,
+        hide: std::time::Duration,
+    ) -> Result<Vec<DeadLetter>, QueueError>;
+}
+
+/// What the worker does with a delivered SQS message besides reporting it failed: the SQS
+/// adapter implements it; the in-process queue of the dev server redelivers by itself.
+#[async_trait]
+pub trait MessageControl: Send + Sync {
+    /// Makes the message visible again after `delay` instead of after the visibility timeout.
+    async fn retry_after(
+        &self,
+        receipt_handle: &str,
+        delay: std::time::Duration,
+    ) -> Result<(), QueueError>;
+    /// Sends a message nobody can process straight to the dead-letter queue (the caller then
+    /// reports it done, so it is not retried).
+    async fn dead_letter(&self, body: &str, reason: &str) -> Result<(), QueueError>;
+}

@@ -14,7 +14,7 @@ use futures_util::future::join_all;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::layout::{API_KEYS, COUNTERS, IDEMPOTENCY, JOBS};
+use super::layout::{self, API_KEYS, COUNTERS, IDEMPOTENCY, JOBS};
 use super::{IdempotencyRecord, JobCursor, KeyCursor, Reservation, Store, StoreError};
 use crate::domain::ids::JobId;
 use crate::domain::jobs::{Expected, Job};
@@ -51,6 +51,7 @@ pub struct DynamoStore {
 const RECORD: &str = "record";
 const COUNT: &str = "n";
 const BY_TENANT: &str = "by_tenant";
+const OPEN_BY_DEADLINE: &str = "open_by_deadline";
 
 fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
@@ -103,7 +104,7 @@ impl DynamoStore {
     }
 
     fn job_item(job: &Job) -> Result<HashMap<String, AttributeValue>, StoreError> {
-        Ok(HashMap::from([
+        let mut item = HashMap::from([
             (JOBS.hash_key.to_owned(), s(job.job_id.as_str())),
             ("tenant".to_owned(), s(&job.tenant)),
             ("created_sort".to_owned(), s(job.created_sort())),
@@ -111,7 +112,12 @@ impl DynamoStore {
             ("attempts".to_owned(), n(job.attempts)),
             ("expires_at".to_owned(), n(job.expires_at)),
             (RECORD.to_owned(), encode(job)?),
-        ]))
+        ]);
+        if let Some(sort) = job.open_deadline_sort() {
+            item.insert("open".to_owned(), s(layout::OPEN));
+            item.insert("deadline_sort".to_owned(), s(sort));
+        }
+        Ok(item)
     }
 
     fn key_item(key: &ApiKey) -> Result<HashMap<String, AttributeValue>, StoreError> {
@@ -449,6 +455,27 @@ impl Store for DynamoStore {
             ))),
             Err(e) => Err(unavailable(e)),
         }
+    }
+
+    async fn overdue_jobs(
+        &self,
+        now: time::OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<Job>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.tables.jobs)
+            .index_name(OPEN_BY_DEADLINE)
+            .key_condition_expression("#open = :o AND deadline_sort < :d")
+            .expression_attribute_names("#open", "open")
+            .expression_attribute_values(":o", s(layout::OPEN))
+            .expression_attribute_values(":d", s(crate::domain::jobs::overdue_before(now)))
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.items().iter().map(decode::<Job>).collect()
     }
 
     async fn list_jobs(

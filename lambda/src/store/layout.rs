@@ -24,19 +24,31 @@ pub struct TableLayout {
     pub indexes: &'static [IndexLayout],
 }
 
-/// Jobs by id; a tenant's jobs newest first through `by_tenant`.
+/// Jobs by id; a tenant's jobs newest first through `by_tenant`; jobs still queued or running
+/// by deadline through the sparse `open_by_deadline` (only open jobs carry its keys).
 pub const JOBS: TableLayout = TableLayout {
     suffix: "jobs",
     env_var: "IMAGEGEN_JOBS_TABLE",
     hash_key: "job_id",
     range_key: None,
     ttl_attribute: Some("expires_at"),
-    indexes: &[IndexLayout {
-        name: "by_tenant",
-        hash_key: "tenant",
-        range_key: Some("created_sort"),
-    }],
+    indexes: &[
+        IndexLayout {
+            name: "by_tenant",
+            hash_key: "tenant",
+            range_key: Some("created_sort"),
+        },
+        IndexLayout {
+            name: "open_by_deadline",
+            hash_key: "open",
+            range_key: Some("deadline_sort"),
+        },
+    ],
 };
+
+/// The one value of the jobs' `open` key: every open job is in one index partition, which a
+/// few thousand open jobs at a time fit easily.
+pub const OPEN: &str = "open";
 
 /// API keys by key id (only a SHA-256 of each secret is stored).
 pub const API_KEYS: TableLayout = TableLayout {

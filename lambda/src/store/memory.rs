@@ -191,6 +191,25 @@ impl Store for MemoryStore {
         })
     }
 
+    async fn overdue_jobs(
+        &self,
+        now: time::OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<Job>, StoreError> {
+        // A scan: the embedded store holds one developer's jobs.
+        let before = crate::domain::jobs::overdue_before(now);
+        Ok(self.with(|s| {
+            let mut open: Vec<(String, Job)> = s
+                .jobs
+                .values()
+                .filter_map(|job| Some((job.open_deadline_sort()?, job.clone())))
+                .filter(|(sort, _)| *sort < before)
+                .collect();
+            open.sort_by(|a, b| a.0.cmp(&b.0));
+            open.into_iter().take(limit).map(|(_, job)| job).collect()
+        }))
+    }
+
     async fn list_jobs(
         &self,
         tenant: &str,

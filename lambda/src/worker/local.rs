@@ -6,17 +6,28 @@ use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::Worker;
+use crate::domain::jobs::JobFailure;
 use crate::queue::LocalQueue;
 use crate::queue::local::Delivery;
 
-/// Runs until the queue closes. A failed delivery comes back after `retry_delay`, up to the
-/// configured receive count (then it is dropped, as SQS would move it to the DLQ).
+/// Runs until the queue closes. A failed delivery comes back after `retry_delay` (or the sooner
+/// delay the step asked for), up to the configured receive count; then the job is ended as the
+/// janitor ends a dead-lettered one. The janitor's deadline sweep runs every `sweep_every`.
 pub fn spawn(
     worker: Arc<Worker>,
     queue: LocalQueue,
     mut rx: UnboundedReceiver<Delivery>,
     retry_delay: Duration,
+    sweep_every: Duration,
 ) {
+    let sweeper = worker.clone();
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(sweep_every);
+        loop {
+            ticks.tick().await;
+            super::janitor::run(&sweeper, None).await;
+        }
+    });
     tokio::spawn(async move {
         while let Some(delivery) = rx.recv().await {
             let worker = worker.clone();
@@ -29,10 +40,18 @@ pub fn spawn(
                     let max = worker.app.config.max_receive_count;
                     if delivery.receive_count >= max {
                         tracing::error!(job_id = %delivery.message.job_id, error = %e, "message exhausted its receives (dead-lettered)");
+                        let failure = JobFailure {
+                            code: "delivery_exhausted".into(),
+                            message: "the job could not be processed after repeated attempts"
+                                .into(),
+                        };
+                        if let Err(e) = worker.abandon(&delivery.message.job_id, failure).await {
+                            tracing::warn!(job_id = %delivery.message.job_id, error = %e, "could not end a dead-lettered job; the sweep will");
+                        }
                         return;
                     }
                     tracing::info!(job_id = %delivery.message.job_id, error = %e, "delivery failed; will be redelivered");
-                    tokio::time::sleep(retry_delay).await;
+                    tokio::time::sleep(e.upstream_hint().unwrap_or(retry_delay)).await;
                     if queue.redeliver(delivery).is_err() {
                         tracing::warn!("queue closed; dropping a redelivery");
                     }

@@ -3,10 +3,16 @@
 //! to the step concurrently, and only failed messages are reported back for retry
 //! (`ReportBatchItemFailures`).
 
+pub mod janitor;
 pub mod local;
 pub mod step;
 
+use std::panic::AssertUnwindSafe;
+
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use futures_util::FutureExt as _;
+
+use crate::queue::MessageControl;
 
 pub use crate::queue::JobMessage;
 pub use step::{StepError, StepOutcome, Worker};
@@ -17,6 +23,23 @@ pub enum MessageError {
     MissingBody,
     #[error("message body is not a job message: {0}")]
     Malformed(#[from] serde_json::Error),
+}
+
+/// What invokes the worker function: a batch from the jobs queue, or the janitor's schedule
+/// (an EventBridge rule whose input is `{"imagegen":"janitor"}`).
+#[derive(Debug)]
+pub enum Invocation {
+    Jobs(SqsEvent),
+    Janitor,
+}
+
+impl Invocation {
+    pub fn parse(event: serde_json::Value) -> Result<Self, serde_json::Error> {
+        if event.get("imagegen").and_then(serde_json::Value::as_str) == Some("janitor") {
+            return Ok(Self::Janitor);
+        }
+        serde_json::from_value(event).map(Self::Jobs)
+    }
 }
 
 pub fn decode(message: &SqsMessage) -> Result<JobMessage, MessageError> {
@@ -33,12 +56,18 @@ pub fn receive_count(message: &SqsMessage) -> u32 {
         .unwrap_or(1)
 }
 
-/// Runs `step` for every message concurrently and lists the ones that failed.
-pub async fn handle_batch<F, Fut, E>(event: SqsEvent, step: F) -> SqsBatchResponse
+/// Runs `step` for every message concurrently and lists the ones to retry. Each record is on
+/// its own: a body that is not a job message goes straight to the dead-letter queue (retrying
+/// cannot fix it); a panic fails only its record, logged with its job id; a step that asks to
+/// come back sooner gets its message's visibility shortened to that.
+pub async fn handle_batch<F, Fut>(
+    event: SqsEvent,
+    control: &dyn MessageControl,
+    step: F,
+) -> SqsBatchResponse
 where
     F: Fn(JobMessage, u32) -> Fut,
-    Fut: std::future::Future<Output = Result<(), E>>,
-    E: std::fmt::Display,
+    Fut: std::future::Future<Output = Result<StepOutcome, StepError>>,
 {
     let runs = event.records.iter().map(|message| {
         let id = message.message_id.clone().unwrap_or_default();
@@ -46,14 +75,41 @@ where
         let receives = receive_count(message);
         let step = &step;
         async move {
-            let outcome = match decoded {
-                Ok(job) => step(job, receives).await.map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
+            let job = match decoded {
+                Ok(job) => job,
+                Err(e) => {
+                    tracing::error!(message_id = %id, error = %e, "not a job message; dead-lettering it");
+                    let body = message.body.as_deref().unwrap_or_default();
+                    return match control.dead_letter(body, &e.to_string()).await {
+                        Ok(()) => None,
+                        Err(send) => {
+                            tracing::error!(message_id = %id, error = %send, "dead-lettering failed; the queue's redrive will");
+                            Some(id)
+                        }
+                    };
+                }
             };
+            let job_id = job.job_id.clone();
+            let outcome = AssertUnwindSafe(step(job, receives)).catch_unwind().await;
             match outcome {
-                Ok(()) => None,
-                Err(reason) => {
-                    tracing::warn!(message_id = %id, %reason, "job message failed");
+                Ok(Ok(_)) => None,
+                Ok(Err(e)) => {
+                    tracing::warn!(message_id = %id, %job_id, reason = %e, "job message will be retried");
+                    if let (Some(delay), Some(receipt)) =
+                        (e.retry_delay(), message.receipt_handle.as_deref())
+                        && let Err(change) = control.retry_after(receipt, delay).await
+                    {
+                        tracing::warn!(message_id = %id, %job_id, error = %change, "could not shorten the retry delay");
+                    }
+                    Some(id)
+                }
+                Err(panic) => {
+                    let text = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| (*s).to_owned())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "a non-string panic".into());
+                    tracing::error!(message_id = %id, %job_id, panic = %text, "processing a job message panicked");
                     Some(id)
                 }
             }
@@ -75,7 +131,34 @@ where
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use async_trait::async_trait;
+
     use super::*;
+    use crate::queue::QueueError;
+
+    #[derive(Default)]
+    struct Recorded {
+        delays: Mutex<Vec<(String, Duration)>>,
+        dead: Mutex<Vec<String>>,
+    }
+
+    #[async_trait]
+    impl MessageControl for Recorded {
+        async fn retry_after(&self, receipt: &str, delay: Duration) -> Result<(), QueueError> {
+            self.delays
+                .lock()
+                .unwrap()
+                .push((receipt.to_owned(), delay));
+            Ok(())
+        }
+        async fn dead_letter(&self, body: &str, _reason: &str) -> Result<(), QueueError> {
+            self.dead.lock().unwrap().push(body.to_owned());
+            Ok(())
+        }
+    }
 
     fn event(bodies: &[(&str, Option<&str>)]) -> SqsEvent {
         let mut event = SqsEvent::default();
@@ -84,6 +167,7 @@ mod tests {
             .map(|(id, body)| {
                 let mut m = SqsMessage::default();
                 m.message_id = Some((*id).to_owned());
+                m.receipt_handle = Some(format!("receipt-{id}"));
                 m.body = body.map(str::to_owned);
                 m
             })
@@ -91,27 +175,33 @@ mod tests {
         event
     }
 
+    fn job(n: u32) -> String {
+        format!(r#"{{"job_id":"job_{n:032}"}}"#)
+    }
+
     #[tokio::test]
-    async fn only_failed_and_malformed_messages_are_reported_for_retry() {
+    async fn each_record_stands_alone_in_a_batch() {
+        let bodies = [job(1), job(2), job(3), job(4)];
         let ev = event(&[
-            (
-                "ok",
-                Some(r#"{"job_id":"job_00000000000000000000000000000001"}"#),
-            ),
+            ("ok", Some(&bodies[0])),
             ("bad-json", Some("not json")),
             ("no-body", None),
             ("bad-id", Some(r#"{"job_id":"j1"}"#)),
-            (
-                "step-fails",
-                Some(r#"{"job_id":"job_00000000000000000000000000000002"}"#),
-            ),
+            ("step-fails", Some(&bodies[1])),
+            ("panics", Some(&bodies[2])),
+            ("deferred", Some(&bodies[3])),
         ]);
-        let res = handle_batch(ev, |job, receives| async move {
+        let control = Recorded::default();
+        let res = handle_batch(ev, &control, |job, receives| async move {
             assert_eq!(receives, 1);
-            if job.job_id.as_str().ends_with('2') {
-                Err("gemini down")
-            } else {
-                Ok(())
+            match job.job_id.as_str().chars().last() {
+                Some('2') => Err(StepError::Transient("gemini down".into())),
+                Some('3') => panic!("a bug in one job"),
+                Some('4') => Err(StepError::Deferred {
+                    reason: "upstream_rate_limited".into(),
+                    hint: Some(Duration::from_secs(60)),
+                }),
+                _ => Ok(StepOutcome::Succeeded),
             }
         })
         .await;
@@ -120,6 +210,15 @@ mod tests {
             .iter()
             .map(|f| f.item_identifier.as_str())
             .collect();
-        assert_eq!(ids, ["bad-json", "no-body", "bad-id", "step-fails"]);
+        // Unreadable messages are dead-lettered at once, not retried.
+        assert_eq!(ids, ["step-fails", "panics", "deferred"]);
+        assert_eq!(
+            *control.dead.lock().unwrap(),
+            ["not json", "", r#"{"job_id":"j1"}"#]
+        );
+        assert_eq!(
+            *control.delays.lock().unwrap(),
+            [("receipt-deferred".to_owned(), Duration::from_secs(60))]
+        );
     }
 }

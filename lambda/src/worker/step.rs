@@ -1,15 +1,22 @@
-//! One job, one attempt: claim it, load its reference images, call the generator, store the
-//! images, finish it. Every write is conditional on the state it read, so a redelivered or
-//! concurrent message does nothing twice: no second image set, no second charge.
+//! One job, one delivery: claim it, load its reference images, ask the generator for every
+//! image still pending (each within what is left of its call budget), store what came back,
+//! then either finish the job or put it back on the queue with the outcomes so far. Every write
+//! is conditional on the state it read, so a redelivered or concurrent message does nothing
+//! twice: no second image set, no second charge, no second refund.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::App;
 use crate::blobs;
 use crate::domain::admission;
-use crate::domain::jobs::{Job, JobFailure, JobStatus, StoredImage};
-use crate::gemini::{GenerateError, ImageGenerator, ImageRequest, InlineImage};
+use crate::domain::jobs::{
+    ImageOutcome, ImageState, Job, JobFailure, JobStatus, MAX_DEFER, StoredImage,
+};
+use crate::gemini::{
+    CallBudget, GenerateError, GeneratedImage, ImageAttempt, ImageGenerator, ImageRequest,
+    InlineImage, Usage,
+};
 use crate::queue::JobMessage;
 use crate::store::StoreError;
 use crate::telemetry::Unit;
@@ -30,6 +37,31 @@ pub enum StepError {
     Busy,
     #[error("transient failure ({0}); will retry")]
     Transient(String),
+    /// Images are still pending and should be tried again soon, not after the whole visibility
+    /// timeout: after `hint` when the upstream asked for a wait (capped at [`MAX_DEFER`]).
+    #[error("images still pending ({reason}); retrying after {hint:?}")]
+    Deferred {
+        reason: String,
+        hint: Option<Duration>,
+    },
+}
+
+impl StepError {
+    /// How soon the message should come back, when sooner than the visibility timeout.
+    pub fn retry_delay(&self) -> Option<Duration> {
+        match self {
+            StepError::Deferred { hint, .. } => Some(hint.unwrap_or(RETRY_SOON)),
+            _ => None,
+        }
+    }
+
+    /// The wait the upstream asked for, if any.
+    pub fn upstream_hint(&self) -> Option<Duration> {
+        match self {
+            StepError::Deferred { hint, .. } => *hint,
+            _ => None,
+        }
+    }
 }
 
 impl From<StoreError> for StepError {
@@ -38,14 +70,26 @@ impl From<StoreError> for StepError {
     }
 }
 
+/// How soon pending images are tried again when no hint says otherwise.
+const RETRY_SOON: Duration = Duration::from_secs(10);
+/// What an invocation keeps back from its lease (the worker's timeout) for storing the images
+/// and writing the job after the last model call.
+const FINISH_GRACE: Duration = Duration::from_secs(15);
+
 pub struct Worker {
     pub app: App,
     pub generator: Arc<dyn ImageGenerator>,
+    /// Model calls one image may cost over every delivery (`IMAGEGEN_GEMINI_MAX_ATTEMPTS`).
+    pub image_attempts: u32,
 }
 
 impl Worker {
-    pub fn new(app: App, generator: Arc<dyn ImageGenerator>) -> Self {
-        Self { app, generator }
+    pub fn new(app: App, generator: Arc<dyn ImageGenerator>, image_attempts: u32) -> Self {
+        Self {
+            app,
+            generator,
+            image_attempts: image_attempts.max(1),
+        }
     }
 
     /// Processes one delivery; `receive_count` is SQS's ApproximateReceiveCount.
@@ -75,16 +119,16 @@ impl Worker {
             Err(StoreError::Conflict(_)) => return Err(StepError::Busy),
             Err(e) => return Err(e.into()),
         }
-        let last_attempt = receive_count >= app.config.max_receive_count;
+        let last_delivery = receive_count >= app.config.max_receive_count;
         tracing::info!(job_id = %claimed.job_id, tenant = %claimed.tenant, attempt = claimed.attempts, receive_count, "job claimed");
-        self.run(claimed, last_attempt).await
+        self.run(claimed, last_delivery).await
     }
 
-    async fn run(&self, job: Job, last_attempt: bool) -> Result<StepOutcome, StepError> {
-        let app = &self.app;
+    async fn run(&self, job: Job, last_delivery: bool) -> Result<StepOutcome, StepError> {
+        let started = Instant::now();
         let mut references = Vec::with_capacity(job.params.reference_keys.len());
         for key in &job.params.reference_keys {
-            match app.blobs.get(key).await {
+            match self.app.blobs.get(key).await {
                 Ok(Some(blob)) => references.push(InlineImage {
                     mime_type: blob.content_type,
                     data: blob.data,
@@ -94,12 +138,20 @@ impl Worker {
                         code: "reference_missing".into(),
                         message: "a reference image expired before the job ran".into(),
                     };
-                    return self.fail(job, failure, false).await;
+                    return self.fail(job, failure).await;
                 }
                 Err(e) => {
-                    return self
-                        .retry_or_fail(job, "blob_unavailable", e.to_string(), false, last_attempt)
-                        .await;
+                    tracing::warn!(job_id = %job.job_id, error = %e, "reference image unavailable");
+                    if last_delivery {
+                        let failure = JobFailure {
+                            code: "blob_unavailable".into(),
+                            message: "the job's reference images could not be read".into(),
+                        };
+                        return self.fail(job, failure).await;
+                    }
+                    let requeued = job.requeued(job.outcomes.clone(), self.app.clock.now());
+                    self.app.store.update_job(&requeued, job.expected()).await?;
+                    return Err(StepError::Transient("blob_unavailable".into()));
                 }
             }
         }
@@ -109,166 +161,280 @@ impl Worker {
             aspect_ratio: job.params.aspect_ratio.clone(),
             count: job.params.count,
         };
-        let started = Instant::now();
-        let result = self.generator.generate(&request).await;
-        let latency_ms = started.elapsed().as_secs_f64() * 1e3;
-        match result {
-            Ok(generation) if !generation.images.is_empty() => {
-                app.metrics.emit(
-                    &[("Generator", self.generator.name())],
-                    &[
-                        ("GeminiRequests", f64::from(generation.calls), Unit::Count),
-                        ("GeminiLatency", latency_ms, Unit::Milliseconds),
-                    ],
-                );
-                self.succeed(job, generation.images).await
+        let until = started + invocation_budget(self.app.config.worker_lease);
+
+        let mut outcomes = job.outcomes.clone();
+        let pending: Vec<usize> = (0..outcomes.len())
+            .filter(|&i| outcomes[i].state == ImageState::Pending)
+            .collect();
+        let attempts = futures_util::future::join_all(pending.iter().map(|&i| {
+            let calls = self.image_attempts.saturating_sub(outcomes[i].calls);
+            self.attempt(&request, i, calls, until)
+        }))
+        .await;
+
+        let mut usage = Usage::default();
+        let mut calls = 0;
+        // Calls that ended in an image or a refusal: the model did its job on those.
+        let mut answered = 0;
+        let mut hint: Option<Duration> = None;
+        for (&i, attempt) in pending.iter().zip(attempts) {
+            usage += attempt.usage;
+            calls += attempt.calls;
+            let outcome = &mut outcomes[i];
+            outcome.calls += attempt.calls;
+            if attempt
+                .outcome
+                .as_ref()
+                .map_or_else(GenerateError::is_refusal, |_| true)
+            {
+                answered += 1;
             }
-            Ok(generation) => {
-                app.metrics.emit(
-                    &[("Generator", self.generator.name())],
-                    &[
-                        ("GeminiRequests", f64::from(generation.calls), Unit::Count),
-                        ("GeminiErrors", 1.0, Unit::Count),
-                    ],
-                );
-                let failure = JobFailure {
-                    code: "no_image".into(),
-                    message: "the model answered without an image".into(),
-                };
-                self.fail(job, failure, true).await
-            }
-            Err(e) => {
-                app.metrics.emit(
-                    &[("Generator", self.generator.name())],
-                    &[
-                        ("GeminiRequests", 1.0, Unit::Count),
-                        ("GeminiErrors", 1.0, Unit::Count),
-                    ],
-                );
-                tracing::warn!(job_id = %job.job_id, code = e.code(), error = %e, "generation failed");
-                self.generation_failed(job, e, last_attempt).await
+            match attempt.outcome {
+                Ok(image) => self.store_image(&job, i, image, outcome).await,
+                Err(e) if e.is_refusal() => {
+                    outcome.end(ImageState::Refused, e.code(), public_message(&e));
+                }
+                Err(e) if !e.retryable() || outcome.calls >= self.image_attempts => {
+                    tracing::warn!(job_id = %job.job_id, image = i, code = e.code(), error = %e, "image failed");
+                    outcome.end(ImageState::Failed, e.code(), public_message(&e));
+                }
+                Err(e) => {
+                    tracing::info!(job_id = %job.job_id, image = i, code = e.code(), calls = outcome.calls, "image still pending");
+                    outcome.code = Some(e.code().to_owned());
+                    outcome.message = Some(public_message(&e));
+                    if let Some(after) = e.retry_after() {
+                        hint = Some(hint.map_or(after, |h| h.max(after)));
+                    }
+                }
             }
         }
-    }
+        self.emit_calls(calls, calls.saturating_sub(answered), &usage, started);
 
-    async fn generation_failed(
-        &self,
-        job: Job,
-        e: GenerateError,
-        last_attempt: bool,
-    ) -> Result<StepOutcome, StepError> {
-        let message = public_message(&e);
-        if e.retryable() && !last_attempt {
-            return self
-                .retry_or_fail(job, e.code(), message, e.charged(), false)
-                .await;
-        }
-        let failure = JobFailure {
-            code: e.code().to_owned(),
-            message,
-        };
-        self.fail(job, failure, e.charged()).await
-    }
-
-    /// Puts the job back to `queued` for the next delivery, or fails it on the last attempt.
-    async fn retry_or_fail(
-        &self,
-        job: Job,
-        code: &str,
-        message: String,
-        charged: bool,
-        last_attempt: bool,
-    ) -> Result<StepOutcome, StepError> {
-        if last_attempt {
-            let failure = JobFailure {
-                code: code.to_owned(),
-                message,
-            };
-            return self.fail(job, failure, charged).await;
-        }
-        let mut queued = job.clone();
-        queued.status = JobStatus::Queued;
-        queued.updated_at = self.app.clock.now();
-        self.app.store.update_job(&queued, job.expected()).await?;
-        Err(StepError::Transient(code.to_owned()))
-    }
-
-    async fn succeed(
-        &self,
-        job: Job,
-        images: Vec<crate::gemini::GeneratedImage>,
-    ) -> Result<StepOutcome, StepError> {
-        let app = &self.app;
-        let mut stored = Vec::with_capacity(images.len());
-        for (n, image) in images.into_iter().enumerate() {
-            let (ext, width, height) = match crate::images::dimensions(&image.data) {
-                Some((format, w, h)) => (format.extension(), w, h),
-                None => ("bin", 0, 0),
-            };
-            let key = blobs::generated_key(&job.tenant, job.job_id.as_str(), n, ext);
-            let bytes = image.data.len() as u64;
-            if let Err(e) = app.blobs.put(&key, &image.mime_type, image.data).await {
-                // Gemini already charged: a retry would pay again, so fail rather than retry.
-                let failure = JobFailure {
-                    code: "storage_failed".into(),
-                    message: format!("the images could not be stored: {e}"),
-                };
-                return self.fail(job, failure, true).await;
+        let still_pending = outcomes.iter().any(|o| o.state == ImageState::Pending);
+        if still_pending && !last_delivery {
+            let reason = outcomes
+                .iter()
+                .find_map(|o| o.code.clone())
+                .unwrap_or_else(|| "pending".into());
+            let requeued = job.requeued(outcomes, self.app.clock.now());
+            match self.app.store.update_job(&requeued, job.expected()).await {
+                Ok(()) => {}
+                Err(StoreError::Conflict(_)) => return Ok(StepOutcome::Skipped),
+                Err(e) => return Err(e.into()),
             }
-            stored.push(StoredImage {
-                key,
-                mime_type: image.mime_type,
-                width,
-                height,
-                bytes,
+            return Err(StepError::Deferred {
+                reason,
+                hint: hint.map(|h| h.min(MAX_DEFER)),
             });
         }
-        let delivered = u32::try_from(stored.len()).unwrap_or(u32::MAX);
-        let unspent = job.reserved_images.saturating_sub(delivered);
+        for outcome in outcomes
+            .iter_mut()
+            .filter(|o| o.state == ImageState::Pending)
+        {
+            // The last delivery: what is still pending will not get another one.
+            let code = outcome
+                .code
+                .clone()
+                .unwrap_or_else(|| "delivery_exhausted".into());
+            let message = outcome
+                .message
+                .clone()
+                .unwrap_or_else(|| "the job ran out of deliveries".into());
+            outcome.end(ImageState::Failed, &code, message);
+        }
+        self.finish(job, outcomes).await
+    }
+
+    /// One pending image: its remaining calls, or no call when none are left.
+    async fn attempt(
+        &self,
+        request: &ImageRequest,
+        index: usize,
+        calls: u32,
+        until: Instant,
+    ) -> ImageAttempt {
+        if calls == 0 {
+            return ImageAttempt {
+                outcome: Err(GenerateError::Unavailable {
+                    attempts: 0,
+                    message: "the image's model calls are used up".into(),
+                }),
+                calls: 0,
+                usage: Usage::default(),
+            };
+        }
+        let index = u8::try_from(index).unwrap_or(u8::MAX);
+        self.generator
+            .generate_image(request, index, CallBudget { calls, until })
+            .await
+    }
+
+    /// Stores a generated image under this attempt's key; a storage failure leaves the image
+    /// pending (its calls are spent, so a retry stays within the budget).
+    async fn store_image(
+        &self,
+        job: &Job,
+        index: usize,
+        image: GeneratedImage,
+        outcome: &mut ImageOutcome,
+    ) {
+        let key = blobs::generated_key(
+            &job.tenant,
+            job.job_id.as_str(),
+            job.attempts,
+            index,
+            image.format.extension(),
+        );
+        let stored = StoredImage {
+            key: key.clone(),
+            mime_type: image.mime_type().to_owned(),
+            width: image.width,
+            height: image.height,
+            bytes: image.data.len() as u64,
+        };
+        match self
+            .app
+            .blobs
+            .put(&key, image.mime_type(), image.data)
+            .await
+        {
+            Ok(()) => {
+                outcome.state = ImageState::Delivered;
+                outcome.code = None;
+                outcome.message = None;
+                outcome.image = Some(stored);
+            }
+            Err(e) => {
+                tracing::warn!(job_id = %job.job_id, image = index, error = %e, "storing an image failed");
+                if outcome.calls >= self.image_attempts {
+                    outcome.end(
+                        ImageState::Failed,
+                        "storage_failed",
+                        "the image could not be stored".into(),
+                    );
+                } else {
+                    outcome.code = Some("storage_failed".into());
+                    outcome.message = Some("the image could not be stored".into());
+                }
+            }
+        }
+    }
+
+    /// Ends the job once no image is pending: one conditional write, then (only if it won) the
+    /// refund of every image not delivered and the count of refusals.
+    async fn finish(
+        &self,
+        job: Job,
+        outcomes: Vec<ImageOutcome>,
+    ) -> Result<StepOutcome, StepError> {
+        let app = &self.app;
         let now = app.clock.now();
-        let mut done = job.succeeded(stored, now);
-        done.refunded_images = unspent;
+        let done = job.finished(outcomes, now);
         match app.store.update_job(&done, job.expected()).await {
             Ok(()) => {}
             Err(StoreError::Conflict(_)) => return Ok(StepOutcome::Skipped),
             Err(e) => return Err(e.into()),
         }
-        if let Err(e) = admission::refund(app, &job, unspent).await {
-            tracing::error!(job_id = %job.job_id, error = %e, "refund of unspent images failed");
-        }
+        self.settle(&done).await;
+        let delivered = done.delivered_images();
         let duration_ms = (now - job.created_at).as_seconds_f64() * 1e3;
         app.metrics.emit(
             &[],
             &[
                 ("ImagesGenerated", f64::from(delivered), Unit::Count),
+                ("ImagesRefused", f64::from(done.refused_images), Unit::Count),
                 ("JobDuration", duration_ms, Unit::Milliseconds),
             ],
         );
-        tracing::info!(job_id = %job.job_id, tenant = %job.tenant, images = delivered, "job succeeded");
-        Ok(StepOutcome::Succeeded)
+        tracing::info!(
+            job_id = %job.job_id,
+            tenant = %job.tenant,
+            status = done.status.as_str(),
+            delivered,
+            refused = done.refused_images,
+            refunded = done.refunded_images,
+            code = done.error.as_ref().map(|e| e.code.as_str()),
+            "job finished"
+        );
+        Ok(if done.status == JobStatus::Succeeded {
+            StepOutcome::Succeeded
+        } else {
+            StepOutcome::Failed
+        })
     }
 
-    /// Fails the job for good; what Gemini did not charge goes back to the quota.
-    async fn fail(
+    /// Ends a job that will not run again (the queue gave up on its message, or it is past its
+    /// deadline): its pending images fail with `failure`, what is not delivered is refunded.
+    /// Nothing to do for an unknown or finished job.
+    pub async fn abandon(
         &self,
-        job: Job,
+        job_id: &crate::domain::ids::JobId,
         failure: JobFailure,
-        charged: bool,
     ) -> Result<StepOutcome, StepError> {
-        let app = &self.app;
-        let refund = if charged { 0 } else { job.reserved_images };
-        let failed = job.failed(failure.clone(), refund, app.clock.now());
-        match app.store.update_job(&failed, job.expected()).await {
-            Ok(()) => {}
-            Err(StoreError::Conflict(_)) => return Ok(StepOutcome::Skipped),
-            Err(e) => return Err(e.into()),
+        let Some(job) = self.app.store.get_job(job_id).await? else {
+            return Ok(StepOutcome::Skipped);
+        };
+        if job.status.is_final() {
+            return Ok(StepOutcome::Skipped);
         }
-        if let Err(e) = admission::refund(app, &job, refund).await {
-            tracing::error!(job_id = %job.job_id, error = %e, "quota refund failed");
-        }
-        tracing::info!(job_id = %job.job_id, tenant = %job.tenant, code = %failure.code, refunded = refund, "job failed");
-        Ok(StepOutcome::Failed)
+        tracing::warn!(job_id = %job.job_id, tenant = %job.tenant, status = job.status.as_str(), code = %failure.code, "ending an abandoned job");
+        self.fail(job, failure).await
     }
+
+    /// Fails the job's pending images for good: everything not delivered goes back to the quota.
+    async fn fail(&self, job: Job, failure: JobFailure) -> Result<StepOutcome, StepError> {
+        let mut outcomes = job.outcomes_or_pending();
+        for outcome in outcomes
+            .iter_mut()
+            .filter(|o| o.state == ImageState::Pending)
+        {
+            outcome.end(ImageState::Failed, &failure.code, failure.message.clone());
+        }
+        self.finish(job, outcomes).await
+    }
+
+    /// The refund and the refusal count of a job that just ended (its final write won, so this
+    /// runs once per job).
+    async fn settle(&self, done: &Job) {
+        let app = &self.app;
+        if let Err(e) = admission::refund(app, done, done.refunded_images).await {
+            tracing::error!(job_id = %done.job_id, error = %e, refund = done.refunded_images, "quota refund failed");
+        }
+        if done.refused_images > 0 {
+            let (counter, _) = admission::refusal_counter(
+                &done.tenant,
+                app.clock.now(),
+                u64::from(done.refused_images),
+            );
+            if let Err(e) = app.store.reserve(&[counter]).await {
+                tracing::error!(job_id = %done.job_id, error = %e, "refusal count failed");
+            }
+        }
+    }
+
+    fn emit_calls(&self, calls: u32, failed: u32, usage: &Usage, started: Instant) {
+        let latency_ms = started.elapsed().as_secs_f64() * 1e3;
+        self.app.metrics.emit(
+            &[("Generator", self.generator.name())],
+            &[
+                ("GeminiRequests", f64::from(calls), Unit::Count),
+                ("GeminiErrors", f64::from(failed), Unit::Count),
+                ("GeminiLatency", latency_ms, Unit::Milliseconds),
+                (
+                    "GeminiOutputTokens",
+                    usage.output_tokens as f64,
+                    Unit::Count,
+                ),
+            ],
+        );
+    }
+}
+
+/// How long one invocation may spend on model calls: its lease (the worker's timeout) less
+/// what storing and the final write need, and at least half the lease.
+fn invocation_budget(lease: Duration) -> Duration {
+    lease.saturating_sub(FINISH_GRACE).max(lease / 2)
 }
 
 /// What a client may read about a generation failure (no upstream internals).
@@ -281,6 +447,7 @@ fn public_message(e: &GenerateError) -> String {
             "the model is rate limiting this service; try again later".into()
         }
         "upstream_timeout" => "the model did not answer in time".into(),
+        "upstream_malformed" => "the model's answer held no usable image".into(),
         _ => "the image model failed; try again later".into(),
     }
 }

@@ -23,7 +23,7 @@ use imagegen::domain::jobs::{Expected, Job};
 use imagegen::domain::keys::{ApiKey, sha256_hex};
 use imagegen::domain::limits::{CounterAdd, DefaultLimits};
 use imagegen::gemini::{
-    GenerateError, Generation, ImageGenerator, ImageRequest, OfflineGenerator, Usage,
+    CallBudget, GenerateError, ImageAttempt, ImageGenerator, ImageRequest, OfflineGenerator, Usage,
 };
 use imagegen::queue::LocalQueue;
 use imagegen::queue::local::Delivery;
@@ -94,6 +94,7 @@ type StoreWrap = Box<dyn FnOnce(Arc<MemoryStore>) -> Arc<dyn Store>>;
 pub struct Builder {
     config: Config,
     generator: Arc<dyn ImageGenerator>,
+    image_attempts: u32,
     wrap_store: Option<StoreWrap>,
     background: bool,
 }
@@ -106,6 +107,12 @@ impl Builder {
 
     pub fn generator(mut self, generator: Arc<dyn ImageGenerator>) -> Self {
         self.generator = generator;
+        self
+    }
+
+    /// Model calls one image may cost over every delivery (default 3, the deployed default).
+    pub fn image_attempts(mut self, attempts: u32) -> Self {
+        self.image_attempts = attempts;
         self
     }
 
@@ -147,13 +154,18 @@ impl Builder {
             config: Arc::new(self.config),
             metrics,
         };
-        let worker = Arc::new(Worker::new(app.clone(), self.generator.clone()));
+        let worker = Arc::new(Worker::new(
+            app.clone(),
+            self.generator.clone(),
+            self.image_attempts,
+        ));
         let rx = if self.background {
             imagegen::worker::local::spawn(
                 worker.clone(),
                 queue.clone(),
                 rx,
                 Duration::from_millis(10),
+                Duration::from_secs(3600),
             );
             None
         } else {
@@ -214,6 +226,7 @@ impl Harness {
         Builder {
             config,
             generator: Arc::new(OfflineGenerator),
+            image_attempts: 3,
             wrap_store: None,
             background: false,
         }
@@ -307,14 +320,21 @@ impl Harness {
     }
 
     /// `used` of one window (`minute`, `day`, `month`) of `GET /v1/usage`.
+    /// What `GET /v1/usage` says is used: `minute` (requests), `day` or `month` (images
+    /// charged), or `refused` (images refused today).
     pub async fn used(&self, key: &Key, window: &str) -> u64 {
         let res = self.call("GET", "/v1/usage", Some(&key.key), None).await;
         assert_eq!(res.status, StatusCode::OK, "{}", res.json);
+        let (window, measure) = match window {
+            "refused" => ("day", "refused"),
+            "minute" => ("minute", "requests"),
+            other => (other, "images"),
+        };
         res.json["windows"]
             .as_array()
             .unwrap()
             .iter()
-            .find(|w| w["window"] == window)
+            .find(|w| w["window"] == window && w["measure"] == measure)
             .unwrap()["used"]
             .as_u64()
             .unwrap()
@@ -627,7 +647,7 @@ pub enum Mode {
     Offline,
     /// Always fails with this error.
     Fail(fn() -> GenerateError),
-    /// Offline images, but at most this many, whatever was asked.
+    /// Offline images for the first `n` images of a job; the others are refused (`no_image`).
     AtMost(u8),
     /// Fails the first `n` calls with this error, then behaves like `Offline`.
     FailTimes(u32, fn() -> GenerateError),
@@ -678,27 +698,36 @@ impl TestGenerator {
     }
 }
 
+/// One call per image asked for (no retries inside): what the worker sees of a model whose
+/// calls each end one way.
 #[async_trait]
 impl ImageGenerator for TestGenerator {
-    async fn generate(&self, req: &ImageRequest) -> Result<Generation, GenerateError> {
+    async fn generate_image(
+        &self,
+        req: &ImageRequest,
+        index: u8,
+        budget: CallBudget,
+    ) -> ImageAttempt {
         let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
         self.requests.lock().unwrap().push(req.clone());
         if let Some(gate) = &self.gate {
             gate.entered.notify_one();
             gate.release.acquire().await.unwrap().forget();
         }
+        let fail = |e: GenerateError| ImageAttempt {
+            outcome: Err(e),
+            calls: 1,
+            usage: Usage::default(),
+        };
         match self.mode {
-            Mode::Offline => OfflineGenerator.generate(req).await,
-            Mode::Fail(make) => Err(make()),
-            Mode::AtMost(n) => {
-                let mut req = req.clone();
-                req.count = req.count.min(n);
-                let mut generation = OfflineGenerator.generate(&req).await?;
-                generation.usage = Usage::default();
-                Ok(generation)
+            Mode::Fail(make) => fail(make()),
+            Mode::FailTimes(n, make) if call <= n => fail(make()),
+            Mode::AtMost(n) if index >= n => fail(GenerateError::NoImage {
+                finish_reason: "STOP".into(),
+            }),
+            Mode::Offline | Mode::AtMost(_) | Mode::FailTimes(..) => {
+                OfflineGenerator.generate_image(req, index, budget).await
             }
-            Mode::FailTimes(n, make) if call <= n => Err(make()),
-            Mode::FailTimes(..) => OfflineGenerator.generate(req).await,
         }
     }
 
@@ -809,6 +838,14 @@ impl Store for FaultyStore {
     async fn update_job(&self, job: &Job, expected: Expected) -> Result<(), StoreError> {
         self.check("update_job")?;
         self.inner.update_job(job, expected).await
+    }
+    async fn overdue_jobs(
+        &self,
+        now: time::OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<Job>, StoreError> {
+        self.check("overdue_jobs")?;
+        self.inner.overdue_jobs(now, limit).await
     }
     async fn list_jobs(
         &self,

@@ -109,6 +109,18 @@ async fn create_key_submit_run_poll_and_download() {
         let dl = h.fetch(url).await;
         dl.assert_status(200);
         assert_eq!(dl.header("content-type"), Some("image/png"));
+        // Never sniffed as anything else, never able to run anything, saved under a name
+        // that says which job and image it is.
+        assert_eq!(dl.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(
+            dl.header("content-security-policy"),
+            Some("default-src 'none'")
+        );
+        let disposition = dl.header("content-disposition").unwrap();
+        assert!(
+            disposition.starts_with("inline; filename=\"job_") && disposition.ends_with(".png\""),
+            "{disposition}"
+        );
         assert_eq!(dl.bytes.len() as u64, image["bytes"].as_u64().unwrap());
         assert!(dl.bytes.starts_with(b"\x89PNG\r\n\x1a\n"));
         let decoded =
@@ -219,7 +231,8 @@ async fn every_route_of_the_contract_works_for_its_scope() {
         [
             ("minute", "requests"),
             ("day", "images"),
-            ("month", "images")
+            ("month", "images"),
+            ("day", "refused")
         ]
     );
     for w in usage.json["windows"].as_array().unwrap() {

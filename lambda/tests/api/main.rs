@@ -11,6 +11,7 @@
 mod common;
 
 mod errors;
+mod faults;
 mod flow;
 mod hostile;
 mod idempotency;

@@ -66,17 +66,23 @@ async fn a_failure_before_gemini_charged_is_refunded() {
         matches!(outcomes[..], [(_, Ok(StepOutcome::Failed))]),
         "{outcomes:?}"
     );
-    assert_eq!(generator.calls(), 1);
+    // One call per image; each image failed on its only delivery.
+    assert_eq!(generator.calls(), 3);
     let job = h.get_job(&key, job_id).await;
     assert_eq!(job.json["status"], "failed");
     assert_eq!(job.json["error"]["code"], "upstream_rate_limited");
+    assert_eq!(job.json["charged_images"], 0);
+    for outcome in job.json["outcomes"].as_array().unwrap() {
+        assert_eq!(outcome["state"], "failed");
+        assert_eq!(outcome["code"], "upstream_rate_limited");
+    }
     assert_eq!(h.used(&key, "day").await, 0);
     assert_eq!(h.used(&key, "month").await, 0);
     assert_eq!(h.stored_job(job_id).await.refunded_images, 3);
 }
 
 #[tokio::test]
-async fn a_charged_failure_keeps_the_charge() {
+async fn a_refusal_is_not_charged_but_counted() {
     let generator = TestGenerator::new(Mode::Fail(|| GenerateError::ContentBlocked {
         reason: "SAFETY".into(),
     }));
@@ -87,16 +93,26 @@ async fn a_charged_failure_keeps_the_charge() {
         .await;
     let job_id = res.json["job_id"].as_str().unwrap();
     let outcomes = h.run_worker().await;
-    // Not retryable: one attempt, failed for good.
+    // Not retryable: one call per image, refused for good.
     assert!(
         matches!(outcomes[..], [(_, Ok(StepOutcome::Failed))]),
         "{outcomes:?}"
     );
-    assert_eq!(generator.calls(), 1);
+    assert_eq!(generator.calls(), 2);
     let job = h.get_job(&key, job_id).await;
     assert_eq!(job.json["status"], "failed");
     assert_eq!(job.json["error"]["code"], "content_blocked");
-    assert_eq!(h.used(&key, "day").await, 2);
+    assert_eq!(job.json["charged_images"], 0);
+    let states: Vec<_> = job.json["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| format!("{}/{}", o["state"], o["code"]))
+        .collect();
+    assert_eq!(states, [r#""refused"/"content_blocked""#; 2]);
+    // The client got nothing, so pays nothing; the refusals are counted.
+    assert_eq!(h.used(&key, "day").await, 0);
+    assert_eq!(h.used(&key, "refused").await, 2);
 }
 
 #[tokio::test]
@@ -113,8 +129,18 @@ async fn fewer_images_than_asked_refunds_the_difference() {
     let job = h.get_job(&key, job_id).await;
     assert_eq!(job.json["status"], "succeeded");
     assert_eq!(job.json["images"].as_array().unwrap().len(), 1);
+    assert_eq!(job.json["charged_images"], 1);
+    let states: Vec<_> = job.json["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["state"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(states, ["delivered", "refused", "refused"]);
+    assert_eq!(job.json["outcomes"][0]["image"], 0);
     assert_eq!(h.used(&key, "day").await, 1);
     assert_eq!(h.used(&key, "month").await, 1);
+    assert_eq!(h.used(&key, "refused").await, 2);
 }
 
 #[tokio::test]
@@ -205,6 +231,53 @@ async fn the_monthly_quota_outlasts_the_day() {
     // December is a new month.
     h.advance(time::Duration::days(5));
     h.post_image(&key, json!({"prompt": "d", "count": 2}))
+        .await
+        .assert_status(202);
+}
+
+#[tokio::test]
+async fn past_the_daily_refusal_limit_new_jobs_get_429_with_their_own_code() {
+    let generator = TestGenerator::new(Mode::Fail(|| GenerateError::ContentBlocked {
+        reason: "IMAGE_SAFETY".into(),
+    }));
+    let h = Harness::builder().generator(generator.clone()).build();
+    let key = h
+        .create_key_with(json!({
+            "tenant": "acme", "scopes": ALL_SCOPES, "daily_quota": 10, "daily_refusal_limit": 2
+        }))
+        .await;
+    let res = h
+        .post_image(&key, json!({"prompt": "refused twice", "count": 2}))
+        .await;
+    res.assert_status(202);
+    h.run_worker().await;
+    assert_eq!(h.used(&key, "refused").await, 2);
+    assert_eq!(h.used(&key, "day").await, 0, "refusals are not charged");
+
+    let res = h.post_image(&key, json!({"prompt": "again"})).await;
+    res.assert_status(429);
+    assert_eq!(res.json["error"]["code"], "refusal_limit_exceeded");
+    assert_eq!(res.json["error"]["details"][0]["field"], "quota");
+    assert_eq!(res.json["error"]["details"][0]["issue"], "daily_refusals");
+    // Until the end of the UTC day.
+    let retry = res.retry_after();
+    assert!((1..=24 * 3600).contains(&retry), "{retry}");
+    assert_eq!(generator.calls(), 2, "nothing reached the model");
+    assert_eq!(h.used(&key, "day").await, 0, "nothing was reserved");
+
+    // The usage document shows the limit the key set; another key of its own defaults to its
+    // daily quota.
+    let usage = h.call("GET", "/v1/usage", Some(&key.key), None).await.json;
+    assert_eq!(usage["limits"]["daily_refusal_limit"], 2);
+    let other = h
+        .create_key_with(json!({"tenant": "other", "scopes": ALL_SCOPES, "daily_quota": 7}))
+        .await;
+    let usage = h
+        .call("GET", "/v1/usage", Some(&other.key), None)
+        .await
+        .json;
+    assert_eq!(usage["limits"]["daily_refusal_limit"], 7);
+    h.post_image(&other, json!({"prompt": "fine"}))
         .await
         .assert_status(202);
 }

@@ -260,7 +260,8 @@ async fn logs_and_metrics_carry_what_operators_need_and_no_secrets() {
     assert!(
         records
             .iter()
-            .any(|r| r["fields"]["message"] == "job succeeded"
+            .any(|r| r["fields"]["message"] == "job finished"
+                && r["fields"]["status"] == "succeeded"
                 && r["fields"]["job_id"] == job_id.as_str())
     );
     // The key refresh happened and said so without the key.

@@ -27,6 +27,7 @@ use imagegen::aws::{Clients, Resources, SdkConfig};
 use imagegen::config::{Config, Vars};
 use imagegen::domain::keys::{KeyLimits, Scope};
 use imagegen::gemini::GeminiClient;
+use imagegen::queue::sqs::SqsMessageControl;
 use imagegen::store::dynamo::TableNames;
 use imagegen::store::layout::{TABLES, TableLayout};
 use imagegen::telemetry::Metrics;
@@ -204,7 +205,17 @@ impl TestEnv {
     }
 
     pub fn worker(&self, gemini: GeminiClient) -> Worker {
-        Worker::new(self.app.clone(), Arc::new(gemini))
+        let attempts = gemini.config().max_attempts;
+        Worker::new(self.app.clone(), Arc::new(gemini), attempts)
+    }
+
+    /// The worker's hold on the jobs queue and the dead-letter queue, as `bin/worker.rs` has it.
+    pub fn message_control(&self) -> SqsMessageControl {
+        SqsMessageControl::new(
+            self.clients.sqs.clone(),
+            self.resources.queue_url.clone(),
+            self.dlq_url.clone(),
+        )
     }
 
     /// Receives up to `want` messages of the jobs queue (with ApproximateReceiveCount),
@@ -253,9 +264,11 @@ impl TestEnv {
     /// One worker Lambda invocation on `messages`: `imagegen::worker::handle_batch` with
     /// `Worker::process`, as `bin/worker.rs` runs it.
     pub async fn run_worker(&self, worker: &Worker, messages: &[Message]) -> SqsBatchResponse {
-        handle_batch(self.sqs_event(messages), |message, receives| async move {
-            worker.process(&message, receives).await.map(drop)
-        })
+        handle_batch(
+            self.sqs_event(messages),
+            &self.message_control(),
+            |message, receives| async move { worker.process(&message, receives).await },
+        )
         .await
     }
 

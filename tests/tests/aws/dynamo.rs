@@ -5,7 +5,7 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::types::{AttributeValue, TimeToLiveStatus};
 use futures_util::future::join_all;
 use imagegen::domain::ids::JobId;
-use imagegen::domain::jobs::{Job, JobParams, JobStatus};
+use imagegen::domain::jobs::{Job, JobFailure, JobParams, JobStatus};
 use imagegen::domain::keys::{KeyLimits, Scope, issue};
 use imagegen::domain::limits::CounterAdd;
 use imagegen::store::layout::TABLES;
@@ -34,14 +34,67 @@ fn job(tenant: &str, created_at: OffsetDateTime) -> Job {
         },
         attempts: 0,
         images: Vec::new(),
+        outcomes: Vec::new(),
         error: None,
         quota_counters: vec![format!("img#tenant#{tenant}#d")],
         reserved_images: 2,
         refunded_images: 0,
+        refused_images: 0,
         created_at,
         updated_at: created_at,
         expires_at: (created_at + Duration::days(30)).unix_timestamp(),
+        deadline_at: (created_at + Duration::hours(1)).unix_timestamp(),
     }
+}
+
+/// The janitor's query: open jobs past their deadline, through the sparse index, and never a
+/// finished one (its record no longer carries the index keys).
+#[tokio::test]
+async fn overdue_jobs_are_the_open_ones_past_their_deadline() {
+    let env = TestEnv::new().await.unwrap();
+    let store = &env.app.store;
+    let now = now();
+    let mut overdue = job("acme", now - Duration::hours(3));
+    overdue.deadline_at = (now - Duration::minutes(5)).unix_timestamp();
+    let mut running = job("acme", now - Duration::hours(2));
+    running.deadline_at = (now - Duration::minutes(1)).unix_timestamp();
+    let fresh = job("acme", now);
+    let mut finished = job("acme", now - Duration::hours(4));
+    finished.deadline_at = (now - Duration::hours(3)).unix_timestamp();
+    for j in [&overdue, &running, &fresh, &finished] {
+        store.create_job(j).await.unwrap();
+    }
+    let claimed = running.claimed(now);
+    store
+        .update_job(&claimed, running.expected())
+        .await
+        .unwrap();
+    let done = finished.failed(
+        JobFailure {
+            code: "internal".into(),
+            message: "x".into(),
+        },
+        now,
+    );
+    store.update_job(&done, finished.expected()).await.unwrap();
+
+    let found: Vec<_> = store
+        .overdue_jobs(now, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|j| j.job_id)
+        .collect();
+    // Earliest deadline first.
+    assert_eq!(found, [overdue.job_id.clone(), running.job_id.clone()]);
+    assert_eq!(store.overdue_jobs(now, 1).await.unwrap().len(), 1);
+    assert!(
+        store
+            .overdue_jobs(now - Duration::hours(1), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 fn counter(pk: &str, amount: u64, limit: u64) -> CounterAdd {

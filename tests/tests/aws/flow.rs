@@ -174,7 +174,8 @@ async fn a_posted_job_runs_through_sqs_and_the_worker_to_a_png_behind_a_presigne
         env.object_keys(&format!("generated/acme/{job_id}/"))
             .await
             .unwrap(),
-        [format!("generated/acme/{job_id}/0.png")]
+        [format!("generated/acme/{job_id}/a1/0.png")],
+        "objects are per attempt"
     );
 
     let reply = env
@@ -193,6 +194,12 @@ async fn a_posted_job_runs_through_sqs_and_the_worker_to_a_png_behind_a_presigne
     let url = shown["url"].as_str().unwrap();
     let response = http_client().unwrap().get(url).send().await.unwrap();
     assert_eq!(response.status(), 200, "{url}");
+    assert_eq!(response.headers()["content-type"], "image/png");
+    // Saved under a name that says which job and image it is.
+    assert_eq!(
+        response.headers()["content-disposition"],
+        format!("inline; filename=\"{job_id}-0.png\"").as_str()
+    );
     let downloaded = response.bytes().await.unwrap();
     assert!(downloaded.starts_with(b"\x89PNG\r\n\x1a\n"));
     let decoded = image::load_from_memory(&downloaded).unwrap();
@@ -276,13 +283,30 @@ async fn a_redelivered_message_makes_no_second_image_set_and_no_second_charge() 
     assert_eq!(job_status(&env, &job_id).await, (JobStatus::Succeeded, 1));
 }
 
+/// Gemini throttling every call and asking for a minute.
+async fn gemini_throttling() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(GEMINI_PATH))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", "60")
+                .set_body_json(json!({
+                    "error": {"code": 429, "message": "Resource has been exhausted.", "status": "RESOURCE_EXHAUSTED"}
+                })),
+        )
+        .mount(&server)
+        .await;
+    server
+}
+
 #[tokio::test]
-async fn a_job_gemini_always_fails_ends_failed_on_its_last_delivery_with_the_quota_refunded() {
+async fn a_throttled_image_comes_back_after_the_hint_and_fails_when_its_calls_are_spent() {
     let env = TestEnv::new().await.unwrap();
     let max_receive_count = env.app.config.max_receive_count;
     assert_eq!(max_receive_count, 3);
     let key = env.api_key("acme", &SCOPES).await.unwrap();
-    let gemini = gemini_failing().await;
+    let gemini = gemini_throttling().await;
     let job_id = post_job(&env, &key).await;
     assert_eq!(
         images_used(&env, &key).await,
@@ -290,11 +314,11 @@ async fn a_job_gemini_always_fails_ends_failed_on_its_last_delivery_with_the_quo
         "reserved at admission"
     );
 
-    // Exactly what the worker Lambda does with its environment.
+    // Exactly what the worker Lambda does with its environment: 3 calls per image in all.
     let vars: HashMap<&str, String> = HashMap::from([
         ("IMAGEGEN_GEMINI_SECRET_ARN", env.secret_arn.clone()),
         ("IMAGEGEN_GEMINI_BASE_URL", gemini.uri()),
-        ("IMAGEGEN_GEMINI_MAX_ATTEMPTS", "1".to_owned()),
+        ("IMAGEGEN_GEMINI_MAX_ATTEMPTS", "3".to_owned()),
     ]);
     let vars = Vars(move |name: &str| vars.get(name).cloned());
     let worker = env.worker(imagegen::aws::gemini_from_vars(&env.sdk, &vars).unwrap());
@@ -304,16 +328,27 @@ async fn a_job_gemini_always_fails_ends_failed_on_its_last_delivery_with_the_quo
         assert_eq!(messages.len(), 1, "delivery {delivery}");
         assert_eq!(receive_count(&messages[0]), delivery);
         let response = env.run_worker(&worker, &messages).await;
+        // One call per delivery: a minute's hint is not slept in a Lambda.
+        assert_eq!(
+            gemini.received_requests().await.unwrap().len(),
+            delivery as usize
+        );
         if delivery < max_receive_count {
-            // Reported for retry; the job waits for the next delivery.
+            // Reported for retry, its visibility set to the hint: not back within the moment.
             assert_eq!(response.batch_item_failures.len(), 1, "delivery {delivery}");
             assert_eq!(
                 job_status(&env, &job_id).await,
                 (JobStatus::Queued, delivery)
             );
+            assert!(
+                env.receive(1, Duration::from_millis(300))
+                    .await
+                    .unwrap()
+                    .is_empty(),
+                "the message came back before the hint"
+            );
         } else {
-            // The last attempt consumes the message: it fails the job rather than letting
-            // the message fall into the DLQ with the job still queued.
+            // The last delivery spends the image's last call and ends the job.
             assert!(response.batch_item_failures.is_empty(), "{response:?}");
         }
         env.settle(&messages, &response).await.unwrap();
@@ -324,38 +359,16 @@ async fn a_job_gemini_always_fails_ends_failed_on_its_last_delivery_with_the_quo
         .await
         .unwrap();
     assert_eq!(reply.json["status"], "failed", "{}", reply.json);
-    assert_eq!(
-        reply.json["error"]["code"], "upstream_error",
-        "{}",
-        reply.json
-    );
-    assert!(
-        reply.json["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty())
-    );
+    assert_eq!(reply.json["error"]["code"], "upstream_rate_limited");
+    assert_eq!(reply.json["outcomes"][0]["state"], "failed");
+    assert_eq!(reply.json["charged_images"], 0);
     assert_eq!(images_used(&env, &key).await, (0, 0), "refunded");
-    assert_eq!(
-        gemini.received_requests().await.unwrap().len(),
-        max_receive_count as usize
-    );
-    assert!(
-        env.receive(1, Duration::from_millis(300))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert_eq!(gemini.received_requests().await.unwrap().len(), 3);
     assert!(env.dead_letters().await.unwrap().is_empty());
-    assert!(
-        env.object_keys(&format!("generated/acme/{job_id}/"))
-            .await
-            .unwrap()
-            .is_empty()
-    );
 }
 
 #[tokio::test]
-async fn a_message_that_fails_every_delivery_moves_to_the_dead_letter_queue() {
+async fn a_message_no_worker_can_read_goes_straight_to_the_dead_letter_queue() {
     let env = TestEnv::new().await.unwrap();
     let gemini = gemini_failing().await;
     let worker = env.worker(env.gemini(&gemini.uri(), 1).unwrap());
@@ -367,17 +380,14 @@ async fn a_message_that_fails_every_delivery_moves_to_the_dead_letter_queue() {
         .send()
         .await
         .unwrap();
-    let max_receive_count = env.app.config.max_receive_count;
-    for delivery in 1..=max_receive_count {
-        let messages = env.receive(1, Duration::from_secs(5)).await.unwrap();
-        assert_eq!(messages.len(), 1, "delivery {delivery}");
-        let response = env.run_worker(&worker, &messages).await;
-        assert_eq!(response.batch_item_failures.len(), 1);
-        env.settle(&messages, &response).await.unwrap();
-    }
-    // SQS's redrive (maxReceiveCount 3) moves it on the next receive.
+    let messages = env.receive(1, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(messages.len(), 1);
+    let response = env.run_worker(&worker, &messages).await;
+    // Not retried: retrying cannot make it a job message.
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    env.settle(&messages, &response).await.unwrap();
     assert!(
-        env.receive(1, Duration::from_millis(500))
+        env.receive(1, Duration::from_millis(300))
             .await
             .unwrap()
             .is_empty()
@@ -386,4 +396,64 @@ async fn a_message_that_fails_every_delivery_moves_to_the_dead_letter_queue() {
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].body(), Some(r#"{"job_id":"not-a-job-id"}"#));
     assert!(gemini.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_janitor_ends_a_dead_lettered_job_and_an_overdue_one_and_refunds_both() {
+    let env = TestEnv::new().await.unwrap();
+    let key = env.api_key("acme", &SCOPES).await.unwrap();
+    let gemini = gemini_failing().await;
+    let worker = env.worker(env.gemini(&gemini.uri(), 1).unwrap());
+
+    // Job 1: its message is in the dead-letter queue (as SQS's redrive leaves it).
+    let dead_job = post_job(&env, &key).await;
+    let messages = env.receive(1, Duration::from_secs(5)).await.unwrap();
+    env.settle(&messages, &Default::default()).await.unwrap();
+    env.clients
+        .sqs
+        .send_message()
+        .queue_url(&env.dlq_url)
+        .message_body(messages[0].body().unwrap())
+        .send()
+        .await
+        .unwrap();
+    // Job 2: still queued past its deadline (its message lost, say).
+    let late_job = post_job(&env, &key).await;
+    let late_id = JobId::parse(&late_job).unwrap();
+    let late = env.app.store.get_job(&late_id).await.unwrap().unwrap();
+    let mut overdue = late.clone();
+    overdue.deadline_at = time::OffsetDateTime::now_utc().unix_timestamp() - 1;
+    env.app
+        .store
+        .update_job(&overdue, late.expected())
+        .await
+        .unwrap();
+    assert_eq!(images_used(&env, &key).await, (2, 2));
+
+    let control = env.message_control();
+    let report = imagegen::worker::janitor::run(&worker, Some(&control)).await;
+    assert_eq!(report.dead_lettered, 1, "{report:?}");
+    assert_eq!(report.overdue, 1, "{report:?}");
+    assert_eq!(report.errors, 0, "{report:?}");
+
+    for (job_id, code) in [
+        (&dead_job, "delivery_exhausted"),
+        (&late_job, "deadline_exceeded"),
+    ] {
+        let reply = env
+            .call(Method::GET, &format!("/v1/jobs/{job_id}"), &key, None)
+            .await
+            .unwrap();
+        assert_eq!(reply.json["status"], "failed", "{}", reply.json);
+        assert_eq!(reply.json["error"]["code"], code);
+        assert_eq!(reply.json["outcomes"][0]["code"], code);
+    }
+    assert_eq!(images_used(&env, &key).await, (0, 0), "refunded once each");
+    assert!(gemini.received_requests().await.unwrap().is_empty());
+
+    // The dead letter stays for people (hidden from the janitor's next reads); a second run
+    // finds nothing to do and refunds nothing twice.
+    let again = imagegen::worker::janitor::run(&worker, Some(&control)).await;
+    assert_eq!(again, Default::default());
+    assert_eq!(images_used(&env, &key).await, (0, 0));
 }

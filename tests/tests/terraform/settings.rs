@@ -274,19 +274,27 @@ fn documented_defaults_are_the_codes_defaults() {
 }
 
 /// The queue's redrive count and the code's last attempt, the worker's timeout, the queue's
-/// visibility timeout and the job lease: each pair from one tfvars variable.
+/// visibility timeout and the job lease: each from one tfvars variable, and the visibility
+/// timeout the code reads is the queue module's own.
 #[test]
 fn values_that_must_agree_with_the_infrastructure_come_from_one_variable() {
     let mut problems = Vec::new();
     for env in ENVIRONMENTS {
         let functions = function_environments(env);
         let agree = [
-            ("IMAGEGEN_MAX_RECEIVE_COUNT", "max_receive_count"),
-            ("IMAGEGEN_WORKER_LEASE_SECONDS", "worker_timeout_seconds"),
+            ("IMAGEGEN_MAX_RECEIVE_COUNT", "var.max_receive_count"),
+            (
+                "IMAGEGEN_WORKER_LEASE_SECONDS",
+                "var.worker_timeout_seconds",
+            ),
+            (
+                "IMAGEGEN_QUEUE_VISIBILITY_SECONDS",
+                "module.queue.visibility_timeout_seconds",
+            ),
         ];
         for (function, vars) in &functions {
-            for (var, variable) in agree {
-                let want = format!("tostring(var.{variable})");
+            for (var, source) in agree {
+                let want = format!("tostring({source})");
                 if vars.get(var) != Some(&want) {
                     problems.push(format!(
                         "environments/{env}: module.{function} sets {var} = {:?}, expected {want}",
@@ -307,5 +315,8 @@ fn values_that_must_agree_with_the_infrastructure_come_from_one_variable() {
             }
         }
     }
-    assert_none(problems, "settings that can disagree with the infrastructure");
+    assert_none(
+        problems,
+        "settings that can disagree with the infrastructure",
+    );
 }

@@ -35,6 +35,10 @@ pub struct CreateKeyRequest {
     /// The tenant's images per month (default: the service's).
     #[serde(default, deserialize_with = "crate::http::json::optional_integer")]
     pub monthly_quota: Option<u32>,
+    /// Images the model may refuse per day before new jobs get 429 `refusal_limit_exceeded`
+    /// (default: the daily quota).
+    #[serde(default, deserialize_with = "crate::http::json::optional_integer")]
+    pub daily_refusal_limit: Option<u32>,
     /// RFC 3339; the key stops working then. A time already past is a 422.
     #[serde(default, with = "time::serde::rfc3339::option")]
     #[schema(value_type = Option<String>)]
@@ -69,6 +73,7 @@ pub async fn create_key(
             burst: req.burst,
             daily_quota: req.daily_quota,
             monthly_quota: req.monthly_quota,
+            daily_refusal_limit: req.daily_refusal_limit,
         },
         expires_at: req.expires_at,
     };

@@ -55,6 +55,14 @@ pub async fn usage(
             Measure::Images,
             l.monthly_quota,
         ),
+        (
+            "day",
+            "refused",
+            Subject::Tenant(&caller.tenant),
+            Window::Day,
+            Measure::Refusals,
+            l.daily_refusal_limit,
+        ),
     ];
     let counters: Vec<_> = windows
         .iter()
