@@ -139,10 +139,10 @@ locals {
         resources = [module.queue.queue_arn]
       },
       {
-        # Unreadable messages go straight to the DLQ; the janitor reads it (and hides what it
-        # reconciled) but never deletes from it.
+        # Unreadable messages go straight to the DLQ; the janitor reads it (hiding what it read
+        # through ReceiveMessage's VisibilityTimeout) but never deletes from it.
         sid       = "DeadLetters"
-        actions   = ["sqs:ChangeMessageVisibility", "sqs:ReceiveMessage", "sqs:SendMessage"]
+        actions   = ["sqs:ReceiveMessage", "sqs:SendMessage"]
         resources = [module.queue.dlq_arn]
       },
       {

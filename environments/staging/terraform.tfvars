@@ -12,7 +12,7 @@ api_timeout_seconds         = 30
 api_reserved_concurrency    = 10
 worker_memory_mb            = 1024
 worker_timeout_seconds      = 120
-worker_reserved_concurrency = 5
+worker_reserved_concurrency = 6
 log_retention_days          = 14
 application_log_level       = "INFO"
 

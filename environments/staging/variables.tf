@@ -114,12 +114,12 @@ variable "worker_timeout_seconds" {
 }
 
 variable "worker_reserved_concurrency" {
-  description = "Reserved concurrency of the worker function (at least worker_max_concurrency)."
+  description = "Reserved concurrency of the worker function: more than worker_max_concurrency, since the janitor's schedule runs in it too."
   type        = number
 
   validation {
-    condition     = var.worker_reserved_concurrency >= var.worker_max_concurrency
-    error_message = "worker_reserved_concurrency must be >= worker_max_concurrency, or the event source mapping gets throttled."
+    condition     = var.worker_reserved_concurrency > var.worker_max_concurrency
+    error_message = "worker_reserved_concurrency must be > worker_max_concurrency: the event source mapping may use all of the latter, and the janitor needs one more."
   }
 }
 
@@ -148,6 +148,12 @@ variable "gemini_timeout_seconds" {
   validation {
     condition     = var.gemini_timeout_seconds >= 1 && var.gemini_timeout_seconds <= 600 && floor(var.gemini_timeout_seconds) == var.gemini_timeout_seconds
     error_message = "gemini_timeout_seconds must be a whole number between 1 and 600."
+  }
+
+  # A call must fit in one worker invocation (the worker checks the same at start-up).
+  validation {
+    condition     = var.gemini_timeout_seconds <= max(var.worker_timeout_seconds - 15, floor(var.worker_timeout_seconds / 2))
+    error_message = "gemini_timeout_seconds must leave 15 s of worker_timeout_seconds (or half of it) for storing the image."
   }
 }
 

@@ -534,7 +534,7 @@ pub fn sqs_message(data: &[u8]) {
             Ok(rt) => rt,
             Err(e) => panic!("tokio runtime: {e}"),
         };
-        let control = DeadLetterRecorder::default();
+        let control = imagegen::queue::RecordedControl::default();
         let response = rt.block_on(worker::handle_batch(event, &control, |_, _| async {
             Ok(StepOutcome::Succeeded)
         }));
@@ -543,35 +543,11 @@ pub fn sqs_message(data: &[u8]) {
             "batch failures: {:?}",
             response.batch_item_failures
         );
-        let dead = control.bodies.lock().map(|b| b.clone()).unwrap_or_default();
+        let dead: Vec<String> = control
+            .dead_letters()
+            .into_iter()
+            .map(|(body, _)| body)
+            .collect();
         assert_eq!(dead, expected, "dead letters");
-    }
-}
-
-/// Keeps what the worker dead-letters; visibility changes are not part of this harness.
-#[derive(Default)]
-struct DeadLetterRecorder {
-    bodies: std::sync::Mutex<Vec<String>>,
-}
-
-#[async_trait::async_trait]
-impl imagegen::queue::MessageControl for DeadLetterRecorder {
-    async fn retry_after(
-        &self,
-        _receipt_handle: &str,
-        _delay: std::time::Duration,
-    ) -> Result<(), imagegen::queue::QueueError> {
-        Ok(())
-    }
-
-    async fn dead_letter(
-        &self,
-        body: &str,
-        _reason: &str,
-    ) -> Result<(), imagegen::queue::QueueError> {
-        if let Ok(mut bodies) = self.bodies.lock() {
-            bodies.push(body.to_owned());
-        }
-        Ok(())
     }
 }

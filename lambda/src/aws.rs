@@ -219,9 +219,10 @@ pub fn worker_from_vars<F: Fn(&str) -> Option<String>>(
     let resources = Resources::from_vars(vars)?;
     let dead_letter_url = vars.required("IMAGEGEN_DEAD_LETTER_QUEUE_URL")?;
     let sdk = sdk_config_from_vars(vars);
-    let generator = gemini_from_vars(&sdk, vars)?;
-    let metrics = Metrics::stdout(&config.metrics_namespace, &config.environment);
     let clients = Clients::new(&sdk, &resources);
+    let generator = gemini_on(clients.secrets_manager.clone(), vars)?;
+    config.check_gemini_fits(generator.config())?;
+    let metrics = Metrics::stdout(&config.metrics_namespace, &config.environment);
     let control = SqsMessageControl::new(
         clients.sqs.clone(),
         resources.queue_url.clone(),

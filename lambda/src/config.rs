@@ -61,7 +61,36 @@ impl Default for Config {
     }
 }
 
+/// What a worker invocation keeps back from its lease (the worker's timeout) for storing the
+/// images and writing the job after the last model call.
+const FINISH_GRACE: Duration = Duration::from_secs(15);
+
 impl Config {
+    /// How long one worker invocation may spend on model calls: its lease less what storing and
+    /// the final write need, and at least half the lease.
+    pub fn invocation_budget(&self) -> Duration {
+        self.worker_lease
+            .saturating_sub(FINISH_GRACE)
+            .max(self.worker_lease / 2)
+    }
+
+    /// A model call must fit in a worker invocation: one that outlived the Lambda would never
+    /// record its calls against the image's budget.
+    pub fn check_gemini_fits(&self, gemini: &GeminiConfig) -> Result<(), ConfigError> {
+        if gemini.request_timeout > self.invocation_budget() {
+            return Err(ConfigError {
+                var: "IMAGEGEN_GEMINI_TIMEOUT_SECONDS",
+                problem: format!(
+                    "{} s does not fit in a worker invocation ({} s of IMAGEGEN_WORKER_LEASE_SECONDS={} s)",
+                    gemini.request_timeout.as_secs(),
+                    self.invocation_budget().as_secs(),
+                    self.worker_lease.as_secs()
+                ),
+            });
+        }
+        Ok(())
+    }
+
     /// How long after its creation a job may still be queued or running; the janitor ends it
     /// after that. Every delivery (maxReceiveCount of them) may wait the longer of the queue's
     /// visibility timeout and the longest upstream deferral, then run for a lease; five

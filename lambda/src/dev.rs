@@ -76,6 +76,7 @@ impl DevServer {
         config.admin_key_sha256 = Some(sha256_hex(&admin));
 
         let gemini_config = config::gemini_config(vars)?;
+        config.check_gemini_fits(&gemini_config)?;
         let image_attempts = gemini_config.max_attempts;
         let (generator, gemini): (Arc<dyn ImageGenerator>, _) =
             match vars.optional("GEMINI_API_KEY") {

@@ -40,12 +40,13 @@ resource "aws_dynamodb_table" "jobs" {
     projection_type = "ALL"
   }
 
-  # Sparse: only queued and running jobs carry `open`; the janitor finds the overdue ones here.
+  # Sparse: only queued and running jobs carry `open`; the janitor finds the overdue ones here
+  # (their ids: it reads each job afresh).
   global_secondary_index {
     name            = "open_by_deadline"
     hash_key        = "open"
     range_key       = "deadline_sort"
-    projection_type = "ALL"
+    projection_type = "KEYS_ONLY"
   }
 
   ttl {

@@ -23,33 +23,6 @@ async fn the_router_answers_a_real_api_gateway_rest_event_for_healthz() {
     assert_eq!(body["status"], "ok");
 }
 
-/// Records what the worker asks of the queue.
-#[derive(Default)]
-struct Recorded {
-    dead_letters: std::sync::Mutex<Vec<(String, String)>>,
-}
-
-#[async_trait::async_trait]
-impl imagegen::queue::MessageControl for Recorded {
-    async fn retry_after(
-        &self,
-        _receipt: &str,
-        _delay: std::time::Duration,
-    ) -> Result<(), imagegen::queue::QueueError> {
-        Ok(())
-    }
-    async fn dead_letter(
-        &self,
-        body: &str,
-        reason: &str,
-    ) -> Result<(), imagegen::queue::QueueError> {
-        if let Ok(mut letters) = self.dead_letters.lock() {
-            letters.push((body.to_owned(), reason.to_owned()));
-        }
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn a_saved_sqs_event_runs_each_job_and_dead_letters_what_is_not_a_job_message() {
     let event: serde_json::Value =
@@ -60,7 +33,7 @@ async fn a_saved_sqs_event_runs_each_job_and_dead_letters_what_is_not_a_job_mess
         panic!("an SQS event is a batch of jobs");
     };
     let seen = std::sync::Mutex::new(Vec::new());
-    let control = Recorded::default();
+    let control = imagegen::queue::RecordedControl::default();
     let response = imagegen::worker::handle_batch(batch, &control, |job, receives| {
         seen.lock()
             .unwrap()
@@ -74,7 +47,7 @@ async fn a_saved_sqs_event_runs_each_job_and_dead_letters_what_is_not_a_job_mess
     );
     // Not retried (it never becomes a job message): straight to the dead-letter queue.
     assert!(response.batch_item_failures.is_empty());
-    let dead = control.dead_letters.lock().unwrap();
+    let dead = control.dead_letters();
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].0, "not a job message");
     assert!(dead[0].1.contains("not a job message"), "{}", dead[0].1);

@@ -820,6 +820,9 @@ resource "aws_iam_policy" "heredoc" {
 // DynamoDB: the tables the service's code uses
 
 /// A table as the database module declares it.
+/// A declared index: (hash key, range key, projection type).
+type DeclaredIndex = (Option<String>, Option<String>, Option<String>);
+
 #[derive(Debug, Default)]
 struct DeclaredTable {
     resource: String,
@@ -828,7 +831,7 @@ struct DeclaredTable {
     attributes: BTreeMap<String, String>,
     ttl: Option<(String, bool)>,
     billing_mode: Option<String>,
-    indexes: BTreeMap<String, (Option<String>, Option<String>)>,
+    indexes: BTreeMap<String, DeclaredIndex>,
     local_indexes: usize,
 }
 
@@ -870,7 +873,11 @@ fn declared_tables() -> (String, BTreeMap<String, DeclaredTable>) {
                     .map(|i| {
                         (
                             string(i.body(), "name").unwrap_or_default(),
-                            (string(i.body(), "hash_key"), string(i.body(), "range_key")),
+                            (
+                                string(i.body(), "hash_key"),
+                                string(i.body(), "range_key"),
+                                string(i.body(), "projection_type"),
+                            ),
                         )
                     })
                     .collect(),
@@ -914,11 +921,17 @@ fn compare_table(layout: &TableLayout, table: &DeclaredTable, at: &str) -> Vec<S
                 "{at}: global_secondary_index \"{}\" is missing",
                 index.name
             )),
-            Some((hash, range)) => {
+            Some((hash, range, projection)) => {
                 if hash.as_deref() != Some(index.hash_key) || range.as_deref() != index.range_key {
                     problems.push(format!(
                         "{at}: index \"{}\" is keyed ({hash:?}, {range:?}), the service uses ({:?}, {:?})",
                         index.name, index.hash_key, index.range_key
+                    ));
+                }
+                if projection.as_deref() != Some(index.projection) {
+                    problems.push(format!(
+                        "{at}: index \"{}\" projects {projection:?}, the service reads {}",
+                        index.name, index.projection
                     ));
                 }
             }
@@ -1082,6 +1095,10 @@ fn every_function_gets_every_table_name_from_the_database_module() {
 // The settings the functions read against what the environments set.
 #[path = "terraform/settings.rs"]
 mod settings;
+
+// The janitor's schedule.
+#[path = "terraform/janitor.rs"]
+mod janitor;
 
 // ---------------------------------------------------------------------------------------------
 // CI

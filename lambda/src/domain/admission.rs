@@ -117,24 +117,6 @@ pub async fn admit(
         }
     };
 
-    let (refusals, refusals_end) = refusal_counter(&caller.tenant, now, 0);
-    let refused = app.store.counter_values(&[refusals.pk]).await;
-    if refused
-        .as_ref()
-        .map_or(0, |v| v.first().copied().unwrap_or(0))
-        >= u64::from(caller.limits.daily_refusal_limit)
-    {
-        release_claim().await;
-        return Err(AdmitError::RefusalLimitExceeded {
-            limit: caller.limits.daily_refusal_limit,
-            retry_after: limits::seconds_until(refusals_end, now),
-        });
-    }
-    if let Err(e) = refused {
-        release_claim().await;
-        return Err(e.into());
-    }
-
     let counters = quota_counters(app, caller, now, u64::from(new.count));
     match app
         .store
@@ -163,10 +145,14 @@ pub async fn admit(
                 .unwrap_or_else(|| counters[0].clone());
             app.metrics
                 .emit(&[("Scope", scope)], &[("QuotaExceeded", 1.0, Unit::Count)]);
-            return Err(AdmitError::QuotaExceeded {
-                scope,
-                retry_after: limits::seconds_until(ends, now),
-            });
+            let retry_after = limits::seconds_until(ends, now);
+            if scope == REFUSALS_SCOPE {
+                return Err(AdmitError::RefusalLimitExceeded {
+                    limit: caller.limits.daily_refusal_limit,
+                    retry_after,
+                });
+            }
+            return Err(AdmitError::QuotaExceeded { scope, retry_after });
         }
         Err(e) => {
             release_claim().await;
@@ -175,6 +161,7 @@ pub async fn admit(
     }
 
     let reserved: Vec<CounterAdd> = counters.into_iter().map(|(c, _, _)| c).collect();
+    let (images_reserved, refusals_reserved) = reserved.split_at(reserved.len() - 1);
     let job = Job {
         job_id: job_id.clone(),
         tenant: caller.tenant.clone(),
@@ -191,7 +178,8 @@ pub async fn admit(
         images: Vec::new(),
         outcomes: Vec::new(),
         error: None,
-        quota_counters: reserved.iter().map(|c| c.pk.clone()).collect(),
+        quota_counters: images_reserved.iter().map(|c| c.pk.clone()).collect(),
+        refusal_counter: refusals_reserved.first().map(|c| c.pk.clone()),
         reserved_images: u32::from(new.count),
         refunded_images: 0,
         refused_images: 0,
@@ -202,30 +190,50 @@ pub async fn admit(
     };
     match store_and_enqueue(app, job, prepared).await {
         Ok(job) => Ok(Admitted::New(job)),
-        Err((job, e)) => {
-            // Nothing reached Gemini: the reservation goes back and the job records why.
-            if let Err(refund_err) = app.store.release(&reserved).await {
+        Err(NotQueued { job, stored, error }) => {
+            // Nothing reached Gemini. The reservation goes back once: here if no job record
+            // exists, or with the write that ends the stored one; if that write loses (the
+            // message went out after all and a worker has the job) or fails, the worker or the
+            // janitor ends the job and refunds it instead.
+            let give_back = if stored {
+                let failed = job.failed(
+                    JobFailure {
+                        code: "not_queued".into(),
+                        message: "the job could not be queued; it was not charged".into(),
+                    },
+                    app.clock.now(),
+                );
+                match app.store.update_job(&failed, job.expected()).await {
+                    Ok(()) => true,
+                    Err(e) => {
+                        tracing::warn!(error = %e, job_id = %job_id, "a job that was not queued could not be ended; the janitor will");
+                        false
+                    }
+                }
+            } else {
+                true
+            };
+            if give_back && let Err(refund_err) = app.store.release(&reserved).await {
                 tracing::error!(error = %refund_err, job_id = %job_id, "quota refund failed");
             }
-            let failed = job.failed(
-                JobFailure {
-                    code: "not_queued".into(),
-                    message: "the job could not be queued; it was not charged".into(),
-                },
-                app.clock.now(),
-            );
-            let _ = app.store.update_job(&failed, job.expected()).await;
             release_claim().await;
-            Err(e)
+            Err(error)
         }
     }
+}
+
+/// A job admission could not queue: whether its record was stored, and why.
+struct NotQueued {
+    job: Job,
+    stored: bool,
+    error: AdmitError,
 }
 
 async fn store_and_enqueue(
     app: &App,
     mut job: Job,
     prepared: Vec<images::PreparedImage>,
-) -> Result<Job, (Job, AdmitError)> {
+) -> Result<Job, NotQueued> {
     for (n, image) in prepared.into_iter().enumerate() {
         let key = blobs::reference_key(
             &job.tenant,
@@ -238,18 +246,37 @@ async fn store_and_enqueue(
             .put(&key, image.format.mime_type(), image.data)
             .await
         {
-            return Err((job, e.into()));
+            return Err(NotQueued {
+                job,
+                stored: false,
+                error: e.into(),
+            });
         }
         job.params.reference_keys.push(key);
     }
     if let Err(e) = app.store.create_job(&job).await {
-        return Err((job, e.into()));
+        // A create that timed out may still have written (and a retried one then finds its own
+        // record): look, so the reservation is given back once, with the write that ends it.
+        // If even that read fails, the record most likely is not there (the store is failing):
+        // refund now. The rare record written nonetheless ends at its deadline with a second
+        // refund; holding the reservation instead would cost every tenant of a throttled table
+        // its quota until the month ends.
+        let stored = matches!(app.store.get_job(&job.job_id).await, Ok(Some(_)));
+        return Err(NotQueued {
+            job,
+            stored,
+            error: e.into(),
+        });
     }
     let message = JobMessage {
         job_id: job.job_id.clone(),
     };
     if let Err(e) = app.queue.enqueue(&message).await {
-        return Err((job, e.into()));
+        return Err(NotQueued {
+            job,
+            stored: true,
+            error: e.into(),
+        });
     }
     Ok(job)
 }
@@ -268,25 +295,32 @@ async fn replay(
     }
 }
 
-/// Tenant day, tenant month and the global daily image budget, in that order, each with the
-/// name reported when it is exhausted and the end of its window.
-/// The tenant's refused images today. No cap on the add: the worker counts refusals that have
-/// happened; admission compares the count with the key's limit.
+/// The scope of the refusal allowance among a job's reservations.
+const REFUSALS_SCOPE: &str = "daily_refusals";
+
+/// The tenant's refusals today, capped by `limit`. Admission reserves every requested image on
+/// it, as it does on the image quotas: each may yet be refused. When the job ends, what was not
+/// refused goes back, so the counter holds today's refusals plus the images still in flight,
+/// and refusals can never pass the limit.
 pub fn refusal_counter(
     tenant: &str,
     now: time::OffsetDateTime,
-    refused: u64,
+    amount: u64,
+    limit: u32,
 ) -> (CounterAdd, time::OffsetDateTime) {
     limits::counter(
         Measure::Refusals,
         &Subject::Tenant(tenant),
         Window::Day,
         now,
-        refused,
-        u32::MAX,
+        amount,
+        limit,
     )
 }
 
+/// The counters a job of `images` reserves on, all or nothing: the tenant's day and month, the
+/// global daily image budget, and (last) the tenant's refusal allowance, in that order, each
+/// with the name reported when it is exhausted and the end of its window.
 fn quota_counters(
     app: &App,
     caller: &Caller,
@@ -320,28 +354,40 @@ fn quota_counters(
         images,
         g,
     );
+    let (refusals, refusals_ends) =
+        refusal_counter(&caller.tenant, now, images, l.daily_refusal_limit);
     vec![
         (day, "daily", day_ends),
         (month, "monthly", month_ends),
         (global, "global_daily", global_ends),
+        (refusals, REFUSALS_SCOPE, refusals_ends),
     ]
 }
 
-/// Gives `images` back to the windows a job reserved them in.
-pub async fn refund(app: &App, job: &Job, images: u32) -> Result<(), StoreError> {
-    if images == 0 {
-        return Ok(());
-    }
+/// Gives back what an ended job did not use, to the windows it reserved in: its undelivered
+/// images to the image quotas, its unrefused images to the refusal allowance.
+pub async fn release_unused(app: &App, job: &Job) -> Result<(), StoreError> {
+    let give_back = |pk: &String, amount: u32| CounterAdd {
+        pk: pk.clone(),
+        amount: u64::from(amount),
+        limit: u64::MAX,
+        expires_at: job.expires_at,
+    };
+    let unrefused = job.reserved_images.saturating_sub(job.refused_images);
     let adds: Vec<CounterAdd> = job
         .quota_counters
         .iter()
-        .map(|pk| CounterAdd {
-            pk: pk.clone(),
-            amount: u64::from(images),
-            limit: u64::MAX,
-            expires_at: job.expires_at,
-        })
+        .map(|pk| give_back(pk, job.refunded_images))
+        .chain(
+            job.refusal_counter
+                .iter()
+                .map(|pk| give_back(pk, unrefused)),
+        )
+        .filter(|add| add.amount > 0)
         .collect();
+    if adds.is_empty() {
+        return Ok(());
+    }
     app.store.release(&adds).await
 }
 

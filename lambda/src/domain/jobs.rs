@@ -139,6 +139,18 @@ impl ImageOutcome {
         self.code = Some(code.to_owned());
         self.message = Some(message);
     }
+
+    /// On the job's last delivery: a still pending image fails with its last failure, or
+    /// `delivery_exhausted` when it had none.
+    pub fn give_up(&mut self) {
+        if self.state != ImageState::Pending {
+            return;
+        }
+        let last = JobFailure::delivery_exhausted();
+        let code = self.code.take().unwrap_or(last.code);
+        let message = self.message.take().unwrap_or(last.message);
+        self.end(ImageState::Failed, &code, message);
+    }
 }
 
 /// Why a job failed, in words a client can act on.
@@ -146,6 +158,24 @@ impl ImageOutcome {
 pub struct JobFailure {
     pub code: String,
     pub message: String,
+}
+
+impl JobFailure {
+    /// The queue gave up on the job's message (maxReceiveCount deliveries, or the DLQ).
+    pub fn delivery_exhausted() -> Self {
+        Self {
+            code: "delivery_exhausted".into(),
+            message: "the job could not be processed after repeated attempts".into(),
+        }
+    }
+
+    /// Still queued or running past its deadline (`Config::job_deadline`).
+    pub fn deadline_exceeded() -> Self {
+        Self {
+            code: "deadline_exceeded".into(),
+            message: "the job did not finish in time".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -167,6 +197,10 @@ pub struct Job {
     pub error: Option<JobFailure>,
     /// Quota counters this job's images were reserved on, so a refund hits the same windows.
     pub quota_counters: Vec<String>,
+    /// The tenant's refusal allowance this job reserved its images on (none on records older
+    /// than refusal limits).
+    #[serde(default)]
+    pub refusal_counter: Option<String>,
     pub reserved_images: u32,
     pub refunded_images: u32,
     /// Images the model refused, counted on the tenant's daily refusal counter when the job

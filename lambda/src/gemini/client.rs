@@ -188,7 +188,10 @@ impl GeminiClient {
                         matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)
                             || (status == StatusCode::BAD_REQUEST
                                 && error.reason.as_deref() == Some(API_KEY_INVALID));
-                    if auth_failure && !key_refreshed {
+                    if auth_failure
+                        && !key_refreshed
+                        && Instant::now() + self.config.request_timeout <= budget.until
+                    {
                         // The key may have been rotated since we cached it: fetch it afresh
                         // and try once more. This retry is not part of the image's budget.
                         tracing::warn!(
@@ -228,6 +231,7 @@ impl GeminiClient {
                                 status: s.as_u16(),
                                 attempts: attempt,
                                 message: error.message,
+                                retry_after,
                             },
                             retry_after,
                         ),
@@ -244,6 +248,7 @@ impl GeminiClient {
                                 status: s.as_u16(),
                                 attempts: attempt,
                                 message: error.message,
+                                retry_after: None,
                             });
                         }
                     }

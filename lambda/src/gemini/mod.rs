@@ -225,6 +225,8 @@ pub enum GenerateError {
         status: u16,
         attempts: u32,
         message: String,
+        /// The server's `Retry-After`, if it sent one.
+        retry_after: Option<Duration>,
     },
     /// No complete answer within the request timeout, on every attempt.
     #[error("Gemini did not answer in time ({attempts} attempt(s))")]
@@ -298,7 +300,9 @@ impl GenerateError {
     /// How long the server asked us to wait, when it did.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            Self::RateLimited { retry_after, .. } => *retry_after,
+            Self::RateLimited { retry_after, .. } | Self::Upstream { retry_after, .. } => {
+                *retry_after
+            }
             _ => None,
         }
     }
@@ -405,6 +409,7 @@ mod tests {
             status: 404,
             attempts: 1,
             message: String::new(),
+            retry_after: None,
         };
         assert_eq!(not_found.code(), "upstream_error");
         assert!(!not_found.retryable());

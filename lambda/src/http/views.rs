@@ -171,8 +171,9 @@ pub struct UploadView {
 pub struct UsageWindow {
     /// `minute`, `day` or `month`.
     pub window: String,
-    /// What the window counts: `requests`, `images` (charged), or `refused` (images the model
-    /// declined: not charged, bounded by the key's `daily_refusal_limit`).
+    /// What the window counts: `requests`; `images` (charged, and reserved for jobs still
+    /// running); or `refused` (images the model declined today, not charged, and the images of
+    /// jobs still running, each of which may yet be: bounded by the key's `daily_refusal_limit`).
     pub measure: String,
     pub limit: u64,
     pub used: u64,

@@ -2,6 +2,7 @@
 //! dev server) and SQS (deployed).
 
 pub mod local;
+pub mod recorded;
 pub mod sqs;
 
 use async_trait::async_trait;
@@ -10,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::ids::JobId;
 
 pub use local::LocalQueue;
+pub use recorded::RecordedControl;
 
 /// What the API enqueues for one job: only its id; the job record holds the rest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

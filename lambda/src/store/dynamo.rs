@@ -461,7 +461,7 @@ impl Store for DynamoStore {
         &self,
         now: time::OffsetDateTime,
         limit: usize,
-    ) -> Result<Vec<Job>, StoreError> {
+    ) -> Result<Vec<JobId>, StoreError> {
         let out = self
             .client
             .query()
@@ -475,7 +475,21 @@ impl Store for DynamoStore {
             .send()
             .await
             .map_err(unavailable)?;
-        out.items().iter().map(decode::<Job>).collect()
+        // One unreadable row must not stop the janitor: log it and go on.
+        Ok(out
+            .items()
+            .iter()
+            .filter_map(|item| {
+                let id = item
+                    .get(JOBS.hash_key)
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|s| JobId::parse(s));
+                if id.is_none() {
+                    tracing::error!(item = ?item.keys().collect::<Vec<_>>(), "an open job without a readable id");
+                }
+                id
+            })
+            .collect())
     }
 
     async fn list_jobs(

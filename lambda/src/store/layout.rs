@@ -8,6 +8,8 @@ pub struct IndexLayout {
     pub name: &'static str,
     pub hash_key: &'static str,
     pub range_key: Option<&'static str>,
+    /// What the index copies: `ALL` attributes, or `KEYS_ONLY` (DynamoDB's projection types).
+    pub projection: &'static str,
 }
 
 /// One table: every key attribute is a string (`S`), billing is on demand.
@@ -37,11 +39,14 @@ pub const JOBS: TableLayout = TableLayout {
             name: "by_tenant",
             hash_key: "tenant",
             range_key: Some("created_sort"),
+            projection: "ALL",
         },
+        // Ids only: the janitor reads each job afresh before it ends it.
         IndexLayout {
             name: "open_by_deadline",
             hash_key: "open",
             range_key: Some("deadline_sort"),
+            projection: "KEYS_ONLY",
         },
     ],
 };
@@ -61,6 +66,7 @@ pub const API_KEYS: TableLayout = TableLayout {
         name: "by_tenant",
         hash_key: "tenant",
         range_key: None,
+        projection: "ALL",
     }],
 };
 

@@ -195,18 +195,18 @@ impl Store for MemoryStore {
         &self,
         now: time::OffsetDateTime,
         limit: usize,
-    ) -> Result<Vec<Job>, StoreError> {
+    ) -> Result<Vec<JobId>, StoreError> {
         // A scan: the embedded store holds one developer's jobs.
         let before = crate::domain::jobs::overdue_before(now);
         Ok(self.with(|s| {
-            let mut open: Vec<(String, Job)> = s
+            let mut open: Vec<(String, JobId)> = s
                 .jobs
                 .values()
-                .filter_map(|job| Some((job.open_deadline_sort()?, job.clone())))
+                .filter_map(|job| Some((job.open_deadline_sort()?, job.job_id.clone())))
                 .filter(|(sort, _)| *sort < before)
                 .collect();
             open.sort_by(|a, b| a.0.cmp(&b.0));
-            open.into_iter().take(limit).map(|(_, job)| job).collect()
+            open.into_iter().take(limit).map(|(_, id)| id).collect()
         }))
     }
 

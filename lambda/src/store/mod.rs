@@ -97,13 +97,13 @@ pub trait Store: Send + Sync {
     async fn get_job(&self, job_id: &JobId) -> Result<Option<Job>, StoreError>;
     /// Writes `job` iff the stored one matches `expected`; `Conflict` otherwise.
     async fn update_job(&self, job: &Job, expected: Expected) -> Result<(), StoreError>;
-    /// Jobs still queued or running whose deadline is before `now`, earliest first, `limit`
-    /// at most.
+    /// Ids of the jobs still queued or running whose deadline is before `now`, earliest first,
+    /// `limit` at most.
     async fn overdue_jobs(
         &self,
         now: time::OffsetDateTime,
         limit: usize,
-    ) -> Result<Vec<Job>, StoreError>;
+    ) -> Result<Vec<JobId>, StoreError>;
     /// A tenant's jobs, newest first, `limit` at most, after `cursor`.
     async fn list_jobs(
         &self,

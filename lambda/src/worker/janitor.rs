@@ -44,14 +44,12 @@ pub async fn run(worker: &Worker, dead_letters: Option<&dyn DeadLetters>) -> Jan
                         report.unreadable += 1;
                         continue;
                     };
-                    let failure = JobFailure {
-                        code: "delivery_exhausted".into(),
-                        message: "the job could not be processed after repeated attempts".into(),
-                    };
                     tally(
                         &mut report.dead_lettered,
                         &mut report.errors,
-                        worker.abandon(&message.job_id, failure).await,
+                        worker
+                            .abandon(&message.job_id, JobFailure::delivery_exhausted())
+                            .await,
                     );
                 }
             }
@@ -63,16 +61,14 @@ pub async fn run(worker: &Worker, dead_letters: Option<&dyn DeadLetters>) -> Jan
     }
     let now = worker.app.clock.now();
     match worker.app.store.overdue_jobs(now, BATCH).await {
-        Ok(jobs) => {
-            for job in jobs {
-                let failure = JobFailure {
-                    code: "deadline_exceeded".into(),
-                    message: "the job did not finish in time".into(),
-                };
+        Ok(ids) => {
+            for job_id in ids {
                 tally(
                     &mut report.overdue,
                     &mut report.errors,
-                    worker.abandon(&job.job_id, failure).await,
+                    worker
+                        .abandon(&job_id, JobFailure::deadline_exceeded())
+                        .await,
                 );
             }
         }
@@ -106,6 +102,8 @@ fn tally(ended: &mut u32, errors: &mut u32, result: Result<StepOutcome, super::S
     match result {
         Ok(StepOutcome::Failed | StepOutcome::Succeeded) => *ended += 1,
         Ok(StepOutcome::Skipped) => {}
+        // A worker holds it within its lease: its own to finish (or the deadline sweep's).
+        Err(super::StepError::Busy) => {}
         Err(e) => {
             tracing::warn!(error = %e, "a job could not be ended; the next run retries it");
             *errors += 1;

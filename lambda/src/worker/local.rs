@@ -40,11 +40,7 @@ pub fn spawn(
                     let max = worker.app.config.max_receive_count;
                     if delivery.receive_count >= max {
                         tracing::error!(job_id = %delivery.message.job_id, error = %e, "message exhausted its receives (dead-lettered)");
-                        let failure = JobFailure {
-                            code: "delivery_exhausted".into(),
-                            message: "the job could not be processed after repeated attempts"
-                                .into(),
-                        };
+                        let failure = JobFailure::delivery_exhausted();
                         if let Err(e) = worker.abandon(&delivery.message.job_id, failure).await {
                             tracing::warn!(job_id = %delivery.message.job_id, error = %e, "could not end a dead-lettered job; the sweep will");
                         }

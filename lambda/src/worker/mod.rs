@@ -131,34 +131,10 @@ where
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
     use std::time::Duration;
 
-    use async_trait::async_trait;
-
     use super::*;
-    use crate::queue::QueueError;
-
-    #[derive(Default)]
-    struct Recorded {
-        delays: Mutex<Vec<(String, Duration)>>,
-        dead: Mutex<Vec<String>>,
-    }
-
-    #[async_trait]
-    impl MessageControl for Recorded {
-        async fn retry_after(&self, receipt: &str, delay: Duration) -> Result<(), QueueError> {
-            self.delays
-                .lock()
-                .unwrap()
-                .push((receipt.to_owned(), delay));
-            Ok(())
-        }
-        async fn dead_letter(&self, body: &str, _reason: &str) -> Result<(), QueueError> {
-            self.dead.lock().unwrap().push(body.to_owned());
-            Ok(())
-        }
-    }
+    use crate::queue::RecordedControl;
 
     fn event(bodies: &[(&str, Option<&str>)]) -> SqsEvent {
         let mut event = SqsEvent::default();
@@ -191,7 +167,7 @@ mod tests {
             ("panics", Some(&bodies[2])),
             ("deferred", Some(&bodies[3])),
         ]);
-        let control = Recorded::default();
+        let control = RecordedControl::default();
         let res = handle_batch(ev, &control, |job, receives| async move {
             assert_eq!(receives, 1);
             match job.job_id.as_str().chars().last() {
@@ -212,12 +188,10 @@ mod tests {
             .collect();
         // Unreadable messages are dead-lettered at once, not retried.
         assert_eq!(ids, ["step-fails", "panics", "deferred"]);
+        let bodies: Vec<_> = control.dead_letters().into_iter().map(|(b, _)| b).collect();
+        assert_eq!(bodies, ["not json", "", r#"{"job_id":"j1"}"#]);
         assert_eq!(
-            *control.dead.lock().unwrap(),
-            ["not json", "", r#"{"job_id":"j1"}"#]
-        );
-        assert_eq!(
-            *control.delays.lock().unwrap(),
+            control.delays(),
             [("receipt-deferred".to_owned(), Duration::from_secs(60))]
         );
     }

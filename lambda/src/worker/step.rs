@@ -72,9 +72,6 @@ impl From<StoreError> for StepError {
 
 /// How soon pending images are tried again when no hint says otherwise.
 const RETRY_SOON: Duration = Duration::from_secs(10);
-/// What an invocation keeps back from its lease (the worker's timeout) for storing the images
-/// and writing the job after the last model call.
-const FINISH_GRACE: Duration = Duration::from_secs(15);
 
 pub struct Worker {
     pub app: App,
@@ -108,9 +105,7 @@ impl Worker {
             return Ok(StepOutcome::Skipped);
         }
         let now = app.clock.now();
-        let lease = time::Duration::try_from(app.config.worker_lease)
-            .unwrap_or(time::Duration::MINUTE * 15);
-        if job.status == JobStatus::Running && job.updated_at + lease > now {
+        if self.leased(&job) {
             return Err(StepError::Busy);
         }
         let claimed = job.claimed(now);
@@ -122,6 +117,13 @@ impl Worker {
         let last_delivery = receive_count >= app.config.max_receive_count;
         tracing::info!(job_id = %claimed.job_id, tenant = %claimed.tenant, attempt = claimed.attempts, receive_count, "job claimed");
         self.run(claimed, last_delivery).await
+    }
+
+    /// A worker claimed the job and may still be at it: no invocation outlives the lease.
+    fn leased(&self, job: &Job) -> bool {
+        let lease = time::Duration::try_from(self.app.config.worker_lease)
+            .unwrap_or(time::Duration::MINUTE * 15);
+        job.status == JobStatus::Running && job.updated_at + lease > self.app.clock.now()
     }
 
     async fn run(&self, job: Job, last_delivery: bool) -> Result<StepOutcome, StepError> {
@@ -161,7 +163,7 @@ impl Worker {
             aspect_ratio: job.params.aspect_ratio.clone(),
             count: job.params.count,
         };
-        let until = started + invocation_budget(self.app.config.worker_lease);
+        let until = started + self.app.config.invocation_budget();
 
         let mut outcomes = job.outcomes.clone();
         let pending: Vec<usize> = (0..outcomes.len())
@@ -218,7 +220,7 @@ impl Worker {
                 .find_map(|o| o.code.clone())
                 .unwrap_or_else(|| "pending".into());
             let requeued = job.requeued(outcomes, self.app.clock.now());
-            match self.app.store.update_job(&requeued, job.expected()).await {
+            match self.write(&requeued, &job).await {
                 Ok(()) => {}
                 Err(StoreError::Conflict(_)) => return Ok(StepOutcome::Skipped),
                 Err(e) => return Err(e.into()),
@@ -228,22 +230,12 @@ impl Worker {
                 hint: hint.map(|h| h.min(MAX_DEFER)),
             });
         }
-        for outcome in outcomes
-            .iter_mut()
-            .filter(|o| o.state == ImageState::Pending)
-        {
-            // The last delivery: what is still pending will not get another one.
-            let code = outcome
-                .code
-                .clone()
-                .unwrap_or_else(|| "delivery_exhausted".into());
-            let message = outcome
-                .message
-                .clone()
-                .unwrap_or_else(|| "the job ran out of deliveries".into());
-            outcome.end(ImageState::Failed, &code, message);
+        // The last delivery: what is still pending will not get another one.
+        for outcome in &mut outcomes {
+            outcome.give_up();
         }
-        self.finish(job, outcomes).await
+        let done = job.finished(outcomes, self.app.clock.now());
+        self.finish(&job, done).await
     }
 
     /// One pending image: its remaining calls, or no call when none are left.
@@ -321,17 +313,12 @@ impl Worker {
         }
     }
 
-    /// Ends the job once no image is pending: one conditional write, then (only if it won) the
-    /// refund of every image not delivered and the count of refusals.
-    async fn finish(
-        &self,
-        job: Job,
-        outcomes: Vec<ImageOutcome>,
-    ) -> Result<StepOutcome, StepError> {
+    /// Writes the ended job `done` over `job` (conditional on `job`'s state), then, only if
+    /// that write won, releases what it did not use.
+    async fn finish(&self, job: &Job, done: Job) -> Result<StepOutcome, StepError> {
         let app = &self.app;
-        let now = app.clock.now();
-        let done = job.finished(outcomes, now);
-        match app.store.update_job(&done, job.expected()).await {
+        let now = done.updated_at;
+        match self.write(&done, job).await {
             Ok(()) => {}
             Err(StoreError::Conflict(_)) => return Ok(StepOutcome::Skipped),
             Err(e) => return Err(e.into()),
@@ -366,7 +353,8 @@ impl Worker {
 
     /// Ends a job that will not run again (the queue gave up on its message, or it is past its
     /// deadline): its pending images fail with `failure`, what is not delivered is refunded.
-    /// Nothing to do for an unknown or finished job.
+    /// Nothing to do for an unknown or finished job; a job a worker holds within its lease is
+    /// left to that worker (`Busy`: if it never finishes, the deadline sweep ends it).
     pub async fn abandon(
         &self,
         job_id: &crate::domain::ids::JobId,
@@ -378,38 +366,45 @@ impl Worker {
         if job.status.is_final() {
             return Ok(StepOutcome::Skipped);
         }
+        if self.leased(&job) {
+            return Err(StepError::Busy);
+        }
         tracing::warn!(job_id = %job.job_id, tenant = %job.tenant, status = job.status.as_str(), code = %failure.code, "ending an abandoned job");
         self.fail(job, failure).await
     }
 
     /// Fails the job's pending images for good: everything not delivered goes back to the quota.
     async fn fail(&self, job: Job, failure: JobFailure) -> Result<StepOutcome, StepError> {
-        let mut outcomes = job.outcomes_or_pending();
-        for outcome in outcomes
-            .iter_mut()
-            .filter(|o| o.state == ImageState::Pending)
-        {
-            outcome.end(ImageState::Failed, &failure.code, failure.message.clone());
-        }
-        self.finish(job, outcomes).await
+        let done = job.failed(failure, self.app.clock.now());
+        self.finish(&job, done).await
     }
 
-    /// The refund and the refusal count of a job that just ended (its final write won, so this
-    /// runs once per job).
-    async fn settle(&self, done: &Job) {
-        let app = &self.app;
-        if let Err(e) = admission::refund(app, done, done.refunded_images).await {
-            tracing::error!(job_id = %done.job_id, error = %e, refund = done.refunded_images, "quota refund failed");
-        }
-        if done.refused_images > 0 {
-            let (counter, _) = admission::refusal_counter(
-                &done.tenant,
-                app.clock.now(),
-                u64::from(done.refused_images),
-            );
-            if let Err(e) = app.store.reserve(&[counter]).await {
-                tracing::error!(job_id = %done.job_id, error = %e, "refusal count failed");
+    /// Writes `next` over `job` (conditional on `job`'s state), once more after a moment if the
+    /// store was unavailable: this write records the calls and objects the delivery spent, and
+    /// losing it would spend them again on the next delivery.
+    async fn write(&self, next: &Job, job: &Job) -> Result<(), StoreError> {
+        match self.app.store.update_job(next, job.expected()).await {
+            Err(StoreError::Unavailable(e)) => {
+                tracing::warn!(job_id = %job.job_id, error = %e, "job write failed; retrying once");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                match self.app.store.update_job(next, job.expected()).await {
+                    // The first write may have landed after all: then it is ours.
+                    Err(StoreError::Conflict(c)) => match self.app.store.get_job(&job.job_id).await
+                    {
+                        Ok(Some(current)) if current == *next => Ok(()),
+                        _ => Err(StoreError::Conflict(c)),
+                    },
+                    other => other,
+                }
             }
+            other => other,
+        }
+    }
+
+    /// The refund of a job that just ended: its final write won, so this runs once per job.
+    async fn settle(&self, done: &Job) {
+        if let Err(e) = admission::release_unused(&self.app, done).await {
+            tracing::error!(job_id = %done.job_id, error = %e, refund = done.refunded_images, "quota refund failed");
         }
     }
 
@@ -429,12 +424,6 @@ impl Worker {
             ],
         );
     }
-}
-
-/// How long one invocation may spend on model calls: its lease (the worker's timeout) less
-/// what storing and the final write need, and at least half the lease.
-fn invocation_budget(lease: Duration) -> Duration {
-    lease.saturating_sub(FINISH_GRACE).max(lease / 2)
 }
 
 /// What a client may read about a generation failure (no upstream internals).

@@ -843,7 +843,7 @@ impl Store for FaultyStore {
         &self,
         now: time::OffsetDateTime,
         limit: usize,
-    ) -> Result<Vec<Job>, StoreError> {
+    ) -> Result<Vec<JobId>, StoreError> {
         self.check("overdue_jobs")?;
         self.inner.overdue_jobs(now, limit).await
     }

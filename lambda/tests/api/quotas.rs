@@ -281,3 +281,28 @@ async fn past_the_daily_refusal_limit_new_jobs_get_429_with_their_own_code() {
         .await
         .assert_status(202);
 }
+
+#[tokio::test]
+async fn images_in_flight_count_against_the_refusal_limit_until_they_are_delivered() {
+    let h = Harness::builder().build();
+    let key = h
+        .create_key_with(json!({
+            "tenant": "acme", "scopes": ALL_SCOPES, "daily_quota": 10, "daily_refusal_limit": 2
+        }))
+        .await;
+    // Two images not yet run: either may still be refused, so a third would pass the limit.
+    h.post_image(&key, json!({"prompt": "two foxes", "count": 2}))
+        .await
+        .assert_status(202);
+    assert_eq!(h.used(&key, "refused").await, 2);
+    h.post_image(&key, json!({"prompt": "one more"}))
+        .await
+        .assert_error(429, "refusal_limit_exceeded");
+    // Delivered, they no longer count as possible refusals.
+    h.run_worker().await;
+    assert_eq!(h.used(&key, "refused").await, 0);
+    assert_eq!(h.used(&key, "day").await, 2);
+    h.post_image(&key, json!({"prompt": "one more"}))
+        .await
+        .assert_status(202);
+}

@@ -421,7 +421,7 @@ async fn create_table(
                 .set_key_schema(Some(key_schema(index.hash_key, index.range_key)?))
                 .projection(
                     Projection::builder()
-                        .projection_type(ProjectionType::All)
+                        .projection_type(ProjectionType::from(index.projection))
                         .build(),
                 )
                 .build()?,

@@ -37,6 +37,7 @@ fn job(tenant: &str, created_at: OffsetDateTime) -> Job {
         outcomes: Vec::new(),
         error: None,
         quota_counters: vec![format!("img#tenant#{tenant}#d")],
+        refusal_counter: None,
         reserved_images: 2,
         refunded_images: 0,
         refused_images: 0,
@@ -83,7 +84,6 @@ async fn overdue_jobs_are_the_open_ones_past_their_deadline() {
         .await
         .unwrap()
         .into_iter()
-        .map(|j| j.job_id)
         .collect();
     // Earliest deadline first.
     assert_eq!(found, [overdue.job_id.clone(), running.job_id.clone()]);

@@ -155,6 +155,14 @@ fn every_variable_a_function_reads_is_deployed_or_has_a_documented_default() {
                 problems.push(format!("environments/{env}: no module.{function}"));
                 continue;
             };
+            let deployed = read.iter().filter(|v| set.contains_key(*v)).count();
+            println!(
+                "environments/{env}: module.{function} reads {} variables; Terraform sets {} \
+                 ({deployed} of them read); {} take a documented default",
+                read.len(),
+                set.len(),
+                read.len() - deployed
+            );
             for var in read {
                 let at = format!("environments/{env}: module.{function} reads {var}");
                 let Some(doc) = documented.get(var) else {

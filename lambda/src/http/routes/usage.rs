@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::State;
 
 use crate::App;
+use crate::domain::admission;
 use crate::domain::limits::{self, Measure, Subject, Window};
 use crate::http::auth::{Authorized, scope};
 use crate::http::views::{UsageView, UsageWindow, timestamp};
@@ -55,37 +56,31 @@ pub async fn usage(
             Measure::Images,
             l.monthly_quota,
         ),
-        (
-            "day",
-            "refused",
-            Subject::Tenant(&caller.tenant),
-            Window::Day,
-            Measure::Refusals,
-            l.daily_refusal_limit,
-        ),
     ];
+    // The same counter admission reserves on (refusals today plus images still in flight).
+    let (refusals, refusals_end) =
+        admission::refusal_counter(&caller.tenant, now, 0, l.daily_refusal_limit);
     let counters: Vec<_> = windows
         .iter()
-        .map(|(_, _, subject, window, measure, limit)| {
-            limits::counter(*measure, subject, *window, now, 0, *limit)
+        .map(|(name, measure, subject, window, counted, limit)| {
+            let (counter, ends) = limits::counter(*counted, subject, *window, now, 0, *limit);
+            (*name, *measure, counter, ends)
         })
+        .chain([("day", "refused", refusals, refusals_end)])
         .collect();
-    let pks: Vec<String> = counters.iter().map(|(c, _)| c.pk.clone()).collect();
+    let pks: Vec<String> = counters.iter().map(|(_, _, c, _)| c.pk.clone()).collect();
     let used = app.store.counter_values(&pks).await?;
-    let windows = windows
+    let windows = counters
         .iter()
-        .zip(&counters)
         .zip(used)
-        .map(
-            |(((name, measure, ..), (counter, ends)), used)| UsageWindow {
-                window: (*name).into(),
-                measure: (*measure).into(),
-                limit: counter.limit,
-                used,
-                remaining: counter.limit.saturating_sub(used),
-                resets_at: timestamp(*ends),
-            },
-        )
+        .map(|((name, measure, counter, ends), used)| UsageWindow {
+            window: (*name).into(),
+            measure: (*measure).into(),
+            limit: counter.limit,
+            used,
+            remaining: counter.limit.saturating_sub(used),
+            resets_at: timestamp(*ends),
+        })
         .collect();
     Ok(Json(UsageView {
         tenant: caller.tenant,
