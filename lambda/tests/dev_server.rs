@@ -526,6 +526,22 @@ mod composition {
                 .unwrap();
             assert_eq!(err.var, var);
         }
+        // A model call that would not fit in a worker invocation, as the worker refuses it.
+        let err = compose(&[
+            ("IMAGEGEN_WORKER_LEASE_SECONDS", "60"),
+            ("IMAGEGEN_GEMINI_TIMEOUT_SECONDS", "50"),
+        ])
+        .err()
+        .unwrap();
+        assert_eq!(err.var, "IMAGEGEN_GEMINI_TIMEOUT_SECONDS");
+        assert!(err.problem.contains("45 s"), "{}", err.problem);
+        assert!(
+            compose(&[
+                ("IMAGEGEN_WORKER_LEASE_SECONDS", "60"),
+                ("IMAGEGEN_GEMINI_TIMEOUT_SECONDS", "45"),
+            ])
+            .is_ok()
+        );
     }
 
     fn request() -> ImageRequest {
