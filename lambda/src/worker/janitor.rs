@@ -88,13 +88,17 @@ pub async fn run(worker: &Worker, dead_letters: Option<&dyn DeadLetters>) -> Jan
             ("JobsOverdue", f64::from(report.overdue), Unit::Count),
         ],
     );
-    tracing::info!(
-        dead_lettered = report.dead_lettered,
-        overdue = report.overdue,
-        unreadable = report.unreadable,
-        errors = report.errors,
-        "janitor finished"
-    );
+    if report == JanitorReport::default() {
+        tracing::debug!("janitor found nothing to do");
+    } else {
+        tracing::info!(
+            dead_lettered = report.dead_lettered,
+            overdue = report.overdue,
+            unreadable = report.unreadable,
+            errors = report.errors,
+            "janitor finished"
+        );
+    }
     report
 }
 
