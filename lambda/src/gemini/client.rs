@@ -127,17 +127,14 @@ impl GeminiClient {
         prompt_chars: usize,
         budget: CallBudget,
     ) -> ImageAttempt {
+        if budget.calls == 0 {
+            let error = GenerateError::Config {
+                message: "an image was asked for with no calls left in its budget".into(),
+            };
+            return ImageAttempt::failed(error, 0);
+        }
         let mut usage = Usage::default();
         let mut calls = 0;
-        if budget.calls == 0 {
-            return ImageAttempt {
-                outcome: Err(GenerateError::Config {
-                    message: "an image was asked for with no calls left in its budget".into(),
-                }),
-                calls,
-                usage,
-            };
-        }
         let outcome = self
             .call_until_done(body, index, prompt_chars, budget, &mut calls, &mut usage)
             .await;
@@ -381,13 +378,7 @@ impl ImageGenerator for GeminiClient {
         let started = Instant::now();
         let body = match request_body(req) {
             Ok(body) => body,
-            Err(e) => {
-                return ImageAttempt {
-                    outcome: Err(e),
-                    calls: 0,
-                    usage: Usage::default(),
-                };
-            }
+            Err(e) => return ImageAttempt::failed(e, 0),
         };
         let attempt = self
             .generate_one(&body, index, req.prompt.chars().count(), budget)

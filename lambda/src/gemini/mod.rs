@@ -136,6 +136,17 @@ pub struct ImageAttempt {
     pub usage: Usage,
 }
 
+impl ImageAttempt {
+    /// An attempt that ended in `error` after `calls` calls, no tokens billed.
+    pub fn failed(error: GenerateError, calls: u32) -> Self {
+        Self {
+            outcome: Err(error),
+            calls,
+            usage: Usage::default(),
+        }
+    }
+}
+
 /// Turns a prompt into images.
 #[async_trait]
 pub trait ImageGenerator: Send + Sync {

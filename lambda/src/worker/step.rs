@@ -247,14 +247,11 @@ impl Worker {
         until: Instant,
     ) -> ImageAttempt {
         if calls == 0 {
-            return ImageAttempt {
-                outcome: Err(GenerateError::Unavailable {
-                    attempts: 0,
-                    message: "the image's model calls are used up".into(),
-                }),
-                calls: 0,
-                usage: Usage::default(),
+            let error = GenerateError::Unavailable {
+                attempts: 0,
+                message: "the image's model calls are used up".into(),
             };
+            return ImageAttempt::failed(error, 0);
         }
         let index = u8::try_from(index).unwrap_or(u8::MAX);
         self.generator
@@ -379,24 +376,16 @@ impl Worker {
         self.finish(&job, done).await
     }
 
-    /// Writes `next` over `job` (conditional on `job`'s state), once more after a moment if the
-    /// store was unavailable: this write records the calls and objects the delivery spent, and
-    /// losing it would spend them again on the next delivery.
+    /// Writes `next` over `job` (conditional on `job`'s state). The store's client already
+    /// retries a write that timed out; when its first try had landed, the retry meets its own
+    /// write as a conflict. Only a conflict with something else is one: this write records the
+    /// calls and objects the delivery spent, and the refund follows it.
     async fn write(&self, next: &Job, job: &Job) -> Result<(), StoreError> {
         match self.app.store.update_job(next, job.expected()).await {
-            Err(StoreError::Unavailable(e)) => {
-                tracing::warn!(job_id = %job.job_id, error = %e, "job write failed; retrying once");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                match self.app.store.update_job(next, job.expected()).await {
-                    // The first write may have landed after all: then it is ours.
-                    Err(StoreError::Conflict(c)) => match self.app.store.get_job(&job.job_id).await
-                    {
-                        Ok(Some(current)) if current == *next => Ok(()),
-                        _ => Err(StoreError::Conflict(c)),
-                    },
-                    other => other,
-                }
-            }
+            Err(StoreError::Conflict(c)) => match self.app.store.get_job(&job.job_id).await {
+                Ok(Some(current)) if current == *next => Ok(()),
+                _ => Err(StoreError::Conflict(c)),
+            },
             other => other,
         }
     }

@@ -23,7 +23,7 @@ use imagegen::domain::jobs::{Expected, Job};
 use imagegen::domain::keys::{ApiKey, sha256_hex};
 use imagegen::domain::limits::{CounterAdd, DefaultLimits};
 use imagegen::gemini::{
-    CallBudget, GenerateError, ImageAttempt, ImageGenerator, ImageRequest, OfflineGenerator, Usage,
+    CallBudget, GenerateError, ImageAttempt, ImageGenerator, ImageRequest, OfflineGenerator,
 };
 use imagegen::queue::LocalQueue;
 use imagegen::queue::local::Delivery;
@@ -714,11 +714,7 @@ impl ImageGenerator for TestGenerator {
             gate.entered.notify_one();
             gate.release.acquire().await.unwrap().forget();
         }
-        let fail = |e: GenerateError| ImageAttempt {
-            outcome: Err(e),
-            calls: 1,
-            usage: Usage::default(),
-        };
+        let fail = |e: GenerateError| ImageAttempt::failed(e, 1);
         match self.mode {
             Mode::Fail(make) => fail(make()),
             Mode::FailTimes(n, make) if call <= n => fail(make()),
@@ -873,6 +869,33 @@ pub fn png(width: u32, height: u32) -> Vec<u8> {
     let mut out = std::io::Cursor::new(Vec::new());
     img.write_to(&mut out, image::ImageFormat::Png).unwrap();
     out.into_inner()
+}
+
+/// A PNG whose header claims `width` x `height` (the pixel data is a 1x1 image's).
+pub fn png_claiming(width: u32, height: u32) -> Vec<u8> {
+    let mut bytes = png(1, 1);
+    // IHDR: 8-byte signature, 4-byte length, "IHDR", then width and height, then the CRC
+    // over type + data (17 bytes).
+    bytes[16..20].copy_from_slice(&width.to_be_bytes());
+    bytes[20..24].copy_from_slice(&height.to_be_bytes());
+    let crc = crc32(&bytes[12..29]);
+    bytes[29..33].copy_from_slice(&crc.to_be_bytes());
+    bytes
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
 }
 
 pub fn jpeg(width: u32, height: u32) -> Vec<u8> {

@@ -40,33 +40,6 @@ fn client(server: &MockServer, backoff: Duration) -> GeminiClient {
     GeminiClient::new(config, key).unwrap()
 }
 
-/// A PNG signature and header declaring 20000 x 20000 pixels: past the generated-image bound.
-fn oversized_png() -> Vec<u8> {
-    fn crc32(bytes: &[u8]) -> u32 {
-        let mut crc = !0u32;
-        for &b in bytes {
-            crc ^= u32::from(b);
-            for _ in 0..8 {
-                crc = if crc & 1 == 1 {
-                    (crc >> 1) ^ 0xEDB8_8320
-                } else {
-                    crc >> 1
-                };
-            }
-        }
-        !crc
-    }
-    let mut ihdr = b"IHDR".to_vec();
-    ihdr.extend(20_000u32.to_be_bytes());
-    ihdr.extend(20_000u32.to_be_bytes());
-    ihdr.extend([8, 6, 0, 0, 0]);
-    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    out.extend(13u32.to_be_bytes());
-    out.extend(&ihdr);
-    out.extend(crc32(&ihdr).to_be_bytes());
-    out
-}
-
 fn answer_with(mime_type: &str, data: &[u8]) -> Value {
     json!({
         "candidates": [{"content": {"parts": [
@@ -249,179 +222,119 @@ const FAST: Duration = Duration::from_millis(1);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fault_matrix() {
-    let mut rows = Vec::new();
-    let failed = |code: &'static str| -> &'static str {
-        match code {
-            "upstream_rate_limited" => "failed/upstream_rate_limited",
-            "upstream_error" => "failed/upstream_error",
-            "upstream_timeout" => "failed/upstream_timeout",
-            _ => "failed/upstream_malformed",
-        }
-    };
-
-    rows.push(
-        case(
-            "429 once, then an image",
-            1,
-            stand_in(first(1, status(429), image_answer())).await,
-            FAST,
-            expect("succeeded", vec!["delivered"], 2, 1, 0),
-        )
-        .await,
-    );
-    rows.push(
-        case(
-            "429 every time, 60 s hint",
-            1,
-            stand_in(always(status(429).insert_header("retry-after", "60"))).await,
-            FAST,
-            // One call per delivery (the hint is not slept), three deliveries.
-            expect("failed", vec![failed("upstream_rate_limited")], 3, 0, 0),
-        )
-        .await,
-    );
-    rows.push(
-        case(
-            "500 every time",
-            1,
-            stand_in(always(status(500))).await,
-            FAST,
-            expect("failed", vec![failed("upstream_error")], 3, 0, 0),
-        )
-        .await,
-    );
-    rows.push(
-        case(
-            "503 then an image",
-            1,
-            stand_in(first(1, status(503), image_answer())).await,
-            FAST,
-            expect("succeeded", vec!["delivered"], 2, 1, 0),
-        )
-        .await,
-    );
-    rows.push(
-        case(
-            "no answer within the timeout",
-            1,
-            stand_in(always(image_answer().set_delay(Duration::from_secs(2)))).await,
-            FAST,
-            expect("failed", vec![failed("upstream_timeout")], 3, 0, 0),
-        )
-        .await,
-    );
-    rows.push(
-        case(
-            "malformed JSON",
-            1,
-            stand_in(always(
-                ResponseTemplate::new(200).set_body_string("{\"candidates\": [ oops"),
-            ))
-            .await,
-            FAST,
-            expect("failed", vec![failed("upstream_malformed")], 3, 0, 0),
-        )
-        .await,
-    );
+    let ok = |body: Value| ResponseTemplate::new(200).set_body_json(body);
     let whole = serde_json::to_string(&answer_with("image/png", &png(16, 8))).unwrap();
-    rows.push(
-        case(
-            "truncated body",
-            1,
-            stand_in(always(
-                ResponseTemplate::new(200).set_body_string(&whole[..whole.len() / 2]),
-            ))
-            .await,
-            FAST,
-            expect("failed", vec![failed("upstream_malformed")], 3, 0, 0),
-        )
-        .await,
-    );
-    for (name, reason) in [
-        ("finishReason IMAGE_SAFETY", "IMAGE_SAFETY"),
-        ("finishReason PROHIBITED_CONTENT", "PROHIBITED_CONTENT"),
-        ("finishReason RECITATION", "RECITATION"),
-        ("finishReason SAFETY", "SAFETY"),
-    ] {
-        rows.push(
-            case(
-                name,
-                1,
-                stand_in(always(finish(reason))).await,
-                FAST,
-                expect("failed", vec!["refused/content_blocked"], 1, 0, 1),
-            )
-            .await,
-        );
-    }
-    rows.push(
-        case(
-            "prompt blocked",
-            1,
-            stand_in(always(ResponseTemplate::new(200).set_body_json(json!({
-                "promptFeedback": {"blockReason": "PROHIBITED_CONTENT"},
-                "usageMetadata": {"promptTokenCount": 10, "totalTokenCount": 10}
-            }))))
-            .await,
-            FAST,
+    let svg = br#"<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>"#;
+    let refused = |reason: &str| {
+        (
+            always(finish(reason)),
             expect("failed", vec!["refused/content_blocked"], 1, 0, 1),
         )
-        .await,
-    );
-    rows.push(
-        case(
+    };
+    // One image each; a retryable failure costs the whole budget of 3 calls.
+    let single: Vec<(&str, (Vec<Step>, Expect))> = vec![
+        (
+            "429 once, then an image",
+            (
+                first(1, status(429), image_answer()),
+                expect("succeeded", vec!["delivered"], 2, 1, 0),
+            ),
+        ),
+        (
+            // One call per delivery (the hint is not slept), three deliveries.
+            "429 every time, 60 s hint",
+            (
+                always(status(429).insert_header("retry-after", "60")),
+                expect("failed", vec!["failed/upstream_rate_limited"], 3, 0, 0),
+            ),
+        ),
+        (
+            "500 every time",
+            (
+                always(status(500)),
+                expect("failed", vec!["failed/upstream_error"], 3, 0, 0),
+            ),
+        ),
+        (
+            "503 then an image",
+            (
+                first(1, status(503), image_answer()),
+                expect("succeeded", vec!["delivered"], 2, 1, 0),
+            ),
+        ),
+        (
+            "no answer within the timeout",
+            (
+                always(image_answer().set_delay(Duration::from_secs(2))),
+                expect("failed", vec!["failed/upstream_timeout"], 3, 0, 0),
+            ),
+        ),
+        (
+            "malformed JSON",
+            (
+                always(ResponseTemplate::new(200).set_body_string("{\"candidates\": [ oops")),
+                expect("failed", vec!["failed/upstream_malformed"], 3, 0, 0),
+            ),
+        ),
+        (
+            "truncated body",
+            (
+                always(ResponseTemplate::new(200).set_body_string(&whole[..whole.len() / 2])),
+                expect("failed", vec!["failed/upstream_malformed"], 3, 0, 0),
+            ),
+        ),
+        ("finishReason IMAGE_SAFETY", refused("IMAGE_SAFETY")),
+        (
+            "finishReason PROHIBITED_CONTENT",
+            refused("PROHIBITED_CONTENT"),
+        ),
+        ("finishReason RECITATION", refused("RECITATION")),
+        ("finishReason SAFETY", refused("SAFETY")),
+        (
+            "prompt blocked",
+            (
+                always(ok(json!({
+                    "promptFeedback": {"blockReason": "PROHIBITED_CONTENT"},
+                    "usageMetadata": {"promptTokenCount": 10, "totalTokenCount": 10}
+                }))),
+                expect("failed", vec!["refused/content_blocked"], 1, 0, 1),
+            ),
+        ),
+        (
             "text only",
-            1,
-            stand_in(always(ResponseTemplate::new(200).set_body_json(json!({
-                "candidates": [{"content": {"parts": [{"text": "I'd rather describe it."}]}, "finishReason": "STOP"}]
-            }))))
-            .await,
-            FAST,
-            expect("failed", vec!["refused/no_image"], 1, 0, 1),
-        )
-        .await,
-    );
-    rows.push(
-        case(
+            (
+                always(ok(json!({
+                    "candidates": [{"content": {"parts": [{"text": "I'd rather describe it."}]}, "finishReason": "STOP"}]
+                }))),
+                expect("failed", vec!["refused/no_image"], 1, 0, 1),
+            ),
+        ),
+        (
             "non-image bytes as image/png",
-            1,
-            stand_in(always(ResponseTemplate::new(200).set_body_json(
-                answer_with("image/png", b"plain text, not pixels"),
-            )))
-            .await,
-            FAST,
-            expect("failed", vec![failed("upstream_malformed")], 3, 0, 0),
-        )
-        .await,
-    );
-    let svg = br#"<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>"#;
-    rows.push(
-        case(
+            (
+                always(ok(answer_with("image/png", b"plain text, not pixels"))),
+                expect("failed", vec!["failed/upstream_malformed"], 3, 0, 0),
+            ),
+        ),
+        (
             "SVG with a script",
-            1,
-            stand_in(always(
-                ResponseTemplate::new(200).set_body_json(answer_with("image/svg+xml", svg)),
-            ))
-            .await,
-            FAST,
-            expect("failed", vec![failed("upstream_malformed")], 3, 0, 0),
-        )
-        .await,
-    );
-    rows.push(
-        case(
+            (
+                always(ok(answer_with("image/svg+xml", svg))),
+                expect("failed", vec!["failed/upstream_malformed"], 3, 0, 0),
+            ),
+        ),
+        (
             "oversized image (20000x20000)",
-            1,
-            stand_in(always(
-                ResponseTemplate::new(200)
-                    .set_body_json(answer_with("image/png", &oversized_png())),
-            ))
-            .await,
-            FAST,
-            expect("failed", vec![failed("upstream_malformed")], 3, 0, 0),
-        )
-        .await,
-    );
+            (
+                always(ok(answer_with("image/png", &png_claiming(20_000, 20_000)))),
+                expect("failed", vec!["failed/upstream_malformed"], 3, 0, 0),
+            ),
+        ),
+    ];
+    let mut rows = Vec::new();
+    for (name, (steps, expected)) in single {
+        rows.push(case(name, 1, stand_in(steps).await, FAST, expected).await);
+    }
     // 4 images: the first call is refused, the next three get a 500, then images. Backoff long
     // enough that every image's first call lands before any retry.
     let mixed = vec![

@@ -259,33 +259,6 @@ async fn upload_urls_expire_and_cannot_be_tampered_with() {
         .assert_error(403, "forbidden");
 }
 
-/// A PNG whose header claims `width` x `height` (the pixel data is a 1x1 image's).
-fn png_claiming(width: u32, height: u32) -> Vec<u8> {
-    let mut bytes = png(1, 1);
-    // IHDR: 8-byte signature, 4-byte length, "IHDR", then width and height, then the CRC
-    // over type + data (17 bytes).
-    bytes[16..20].copy_from_slice(&width.to_be_bytes());
-    bytes[20..24].copy_from_slice(&height.to_be_bytes());
-    let crc = crc32(&bytes[12..29]);
-    bytes[29..33].copy_from_slice(&crc.to_be_bytes());
-    bytes
-}
-
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
 #[tokio::test]
 async fn a_decompression_bomb_is_refused_from_its_header() {
     let h = Harness::new();
