@@ -40,62 +40,78 @@ locals {
 
   # DynamoDB item actions, per table. Transactions (TransactWriteItems/TransactGetItems)
   # are authorized through these item actions; they are not IAM actions themselves.
-  api_statements = [
-    {
-      sid       = "JobsTable"
-      actions   = ["dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
-      resources = [module.database.jobs_table_arn]
-    },
-    {
-      sid       = "ApiKeysTable"
-      actions   = ["dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
-      resources = [module.database.api_keys_table_arn]
-    },
-    {
-      sid       = "CountersTable"
-      actions   = ["dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
-      resources = [module.database.counters_table_arn]
-    },
-    {
-      sid       = "IdempotencyTable"
-      actions   = ["dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
-      resources = [module.database.idempotency_table_arn]
-    },
-    {
-      sid       = "TenantIndexes"
-      actions   = ["dynamodb:Query"]
-      resources = module.database.index_arns
-    },
-    {
-      # Presigned PUT URLs for reference uploads are signed with this role; admission reads
-      # an upload back, validates it and stores the prepared copy under uploads/ too.
-      sid       = "Uploads"
-      actions   = ["s3:GetObject", "s3:PutObject"]
-      resources = ["${module.storage.bucket_arn}/uploads/*"]
-    },
-    {
-      # Without ListBucket S3 answers 403 instead of 404 for a missing upload.
-      sid       = "ListUploads"
-      actions   = ["s3:ListBucket"]
-      resources = [module.storage.bucket_arn]
-      conditions = [{
-        test     = "StringLike"
-        variable = "s3:prefix"
-        values   = ["uploads/*"]
-      }]
-    },
-    {
-      # Presigned GET URLs for generated images are signed with this role.
-      sid       = "PresignDownloads"
-      actions   = ["s3:GetObject"]
-      resources = ["${module.storage.bucket_arn}/generated/*"]
-    },
-    {
-      sid       = "EnqueueJobs"
-      actions   = ["sqs:SendMessage"]
-      resources = [module.queue.queue_arn]
-    },
-  ]
+  # No s3:GetObject on generated/: downloads are CloudFront URLs signed with the download
+  # signing key, and the distribution reads the objects through its origin access control.
+  api_statements = concat(
+    [
+      {
+        sid       = "JobsTable"
+        actions   = ["dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
+        resources = [module.database.jobs_table_arn]
+      },
+      {
+        sid       = "ApiKeysTable"
+        actions   = ["dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
+        resources = [module.database.api_keys_table_arn]
+      },
+      {
+        sid       = "CountersTable"
+        actions   = ["dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+        resources = [module.database.counters_table_arn]
+      },
+      {
+        sid       = "IdempotencyTable"
+        actions   = ["dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+        resources = [module.database.idempotency_table_arn]
+      },
+      {
+        sid       = "TenantIndexes"
+        actions   = ["dynamodb:Query"]
+        resources = module.database.index_arns
+      },
+      {
+        # Presigned PUT URLs for reference uploads are signed with this role; admission reads
+        # an upload back, validates it and stores the prepared copy under uploads/ too.
+        sid       = "Uploads"
+        actions   = ["s3:GetObject", "s3:PutObject"]
+        resources = ["${module.storage.bucket_arn}/uploads/*"]
+      },
+      {
+        # Without ListBucket S3 answers 403 instead of 404 for a missing upload.
+        sid       = "ListUploads"
+        actions   = ["s3:ListBucket"]
+        resources = [module.storage.bucket_arn]
+        conditions = [{
+          test     = "StringLike"
+          variable = "s3:prefix"
+          values   = ["uploads/*"]
+        }]
+      },
+      {
+        sid       = "EnqueueJobs"
+        actions   = ["sqs:SendMessage"]
+        resources = [module.queue.queue_arn]
+      },
+      {
+        # The key that signs download URLs (IMAGEGEN_DOWNLOAD_SIGNING_KEY_SECRET_ARN).
+        sid       = "ReadDownloadSigningKey"
+        actions   = ["secretsmanager:GetSecretValue"]
+        resources = [module.download_signing_key.secret_arn]
+      },
+    ],
+    var.secrets_kms_key_arn == null ? [] : [
+      {
+        sid       = "DecryptDownloadSigningKey"
+        actions   = ["kms:Decrypt"]
+        resources = [var.secrets_kms_key_arn]
+        conditions = [{
+          test     = "StringEquals"
+          variable = "kms:ViaService"
+          values   = ["secretsmanager.${var.aws_region}.amazonaws.com"]
+        }]
+      },
+    ],
+  )
 
   worker_statements = concat(
     [
@@ -189,6 +205,20 @@ module "storage" {
   uploads_expiration_days   = var.uploads_expiration_days
   cors_allowed_origins      = var.cors_allowed_origins
   access_log_bucket         = local.access_log_bucket
+
+  # Downloads go through the distribution; the bucket admits it for generated/ only.
+  cloudfront_downloads_enabled = true
+  cloudfront_distribution_arn  = module.downloads.distribution_arn
+}
+
+module "downloads" {
+  source = "../../modules/downloads"
+
+  name_prefix                 = local.name_prefix
+  bucket_regional_domain_name = module.storage.bucket_regional_domain_name
+  signing_key_secret_arn      = module.download_signing_key.secret_arn
+  price_class                 = var.download_price_class
+  cors_allowed_origins        = var.cors_allowed_origins
 }
 
 module "queue" {
@@ -214,6 +244,21 @@ module "secrets" {
   reader_role_arns        = [module.worker.role_arn]
 }
 
+# The download signing key: modules/downloads generates it and writes its value (JSON with
+# key_pair_id and private_key_pem), so the principal that applies Terraform reads it back
+# (the AWS provider calls GetSecretValue on every refresh) and the deny on other readers is off;
+# that principal holds the key in the state anyway.
+module "download_signing_key" {
+  source = "../../modules/secrets"
+
+  name                    = "${local.project}/${var.environment}/download-signing-key"
+  description             = "CloudFront key that signs download URLs (JSON: key_pair_id, private_key_pem); generated and written by Terraform (modules/downloads)."
+  recovery_window_in_days = var.secret_recovery_window_days
+  kms_key_arn             = var.secrets_kms_key_arn
+  reader_role_arns        = [module.api.role_arn]
+  deny_other_readers      = false
+}
+
 module "api" {
   source = "../../modules/lambda_function"
 
@@ -232,6 +277,9 @@ module "api" {
 
   environment_variables = merge(local.service_environment, {
     AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH = "true"
+    # Download URLs: <base URL>/<object key>, signed with the key in this secret.
+    IMAGEGEN_DOWNLOAD_BASE_URL               = "https://${module.downloads.domain_name}"
+    IMAGEGEN_DOWNLOAD_SIGNING_KEY_SECRET_ARN = module.download_signing_key.secret_arn
   })
 }
 

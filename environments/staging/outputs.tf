@@ -33,6 +33,16 @@ output "bucket_name" {
   value       = module.storage.bucket_name
 }
 
+output "download_domain_name" {
+  description = "Domain name of the CloudFront distribution that serves generated images (download URLs are https://<it>/generated/...)."
+  value       = module.downloads.domain_name
+}
+
+output "download_signing_key_secret_arn" {
+  description = "ARN of the secret holding the download signing key (written by Terraform; rotate with `terraform apply -replace=module.downloads.tls_private_key.signing`)."
+  value       = module.download_signing_key.secret_arn
+}
+
 output "table_names" {
   description = "DynamoDB table names by logical name."
   value       = module.database.table_names

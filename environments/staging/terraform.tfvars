@@ -38,6 +38,9 @@ uploads_expiration_days        = 1
 cors_allowed_origins           = []
 s3_access_logging_enabled      = true
 
+# Downloads: a CloudFront distribution serves generated images with security headers
+download_price_class = "PriceClass_100"
+
 # Queue
 max_receive_count              = 3
 worker_batch_size              = 1

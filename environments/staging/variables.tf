@@ -258,6 +258,14 @@ variable "access_log_bucket" {
   default     = null
 }
 
+# --- Downloads (CloudFront) ---
+
+variable "download_price_class" {
+  description = "Price class of the download distribution (PriceClass_100, PriceClass_200 or PriceClass_All): the edge locations that serve generated images."
+  type        = string
+  default     = "PriceClass_100"
+}
+
 # --- Queue ---
 
 variable "max_receive_count" {

@@ -13,6 +13,7 @@ pub use aws_types::SdkConfig;
 use aws_types::region::Region;
 
 use crate::App;
+use crate::blobs::cloudfront::CloudFrontUrls;
 use crate::blobs::s3::S3Blobs;
 use crate::config::{Config, ConfigError, Vars};
 use crate::domain::SystemClock;
@@ -56,6 +57,45 @@ impl Resources {
             queue_url: vars.required("IMAGEGEN_QUEUE_URL")?,
             endpoint_url,
         })
+    }
+}
+
+/// Where deployed downloads come from: the CloudFront distribution in front of the bucket's
+/// `generated/` objects (`IMAGEGEN_DOWNLOAD_BASE_URL`, `https://…` without a trailing slash) and
+/// the secret that holds its signing key (`IMAGEGEN_DOWNLOAD_SIGNING_KEY_SECRET_ARN`). Both or
+/// neither: without them downloads are presigned S3 URLs (an emulator has no CloudFront).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Downloads {
+    pub base_url: String,
+    pub signing_key_secret_arn: String,
+}
+
+impl Downloads {
+    pub fn from_vars<F: Fn(&str) -> Option<String>>(
+        vars: &Vars<F>,
+    ) -> Result<Option<Self>, ConfigError> {
+        const BASE: &str = "IMAGEGEN_DOWNLOAD_BASE_URL";
+        const SECRET: &str = "IMAGEGEN_DOWNLOAD_SIGNING_KEY_SECRET_ARN";
+        let (base_url, secret) = (vars.optional(BASE), vars.optional(SECRET));
+        let (base_url, signing_key_secret_arn) = match (base_url, secret) {
+            (None, None) => return Ok(None),
+            (Some(base), Some(secret)) => (base, secret),
+            (Some(_), None) => return vars.required(SECRET).map(|_| None),
+            (None, Some(_)) => return vars.required(BASE).map(|_| None),
+        };
+        let host = base_url.strip_prefix("https://").unwrap_or_default();
+        if host.is_empty() || host.contains(['/', '?', '#', '@']) {
+            return Err(ConfigError {
+                var: BASE,
+                problem: format!(
+                    "`{base_url}` is not an https:// origin without path or trailing slash"
+                ),
+            });
+        }
+        Ok(Some(Self {
+            base_url,
+            signing_key_secret_arn,
+        }))
     }
 }
 
@@ -172,14 +212,36 @@ pub fn app(sdk: &SdkConfig, config: Config, resources: &Resources, metrics: Metr
     app_on(&Clients::new(sdk, resources), config, resources, metrics)
 }
 
-/// The App on AWS adapters that use `clients`.
+/// The App on AWS adapters that use `clients`, downloads as presigned S3 URLs.
 pub fn app_on(clients: &Clients, config: Config, resources: &Resources, metrics: Metrics) -> App {
+    app_serving(clients, config, resources, None, metrics)
+}
+
+/// The App on AWS adapters that use `clients`, downloads through `downloads` when given.
+pub fn app_serving(
+    clients: &Clients,
+    config: Config,
+    resources: &Resources,
+    downloads: Option<&Downloads>,
+    metrics: Metrics,
+) -> App {
+    let mut blobs = S3Blobs::new(clients.s3.clone(), resources.bucket.clone());
+    if let Some(downloads) = downloads {
+        let source = SecretsManagerSource::new(
+            clients.secrets_manager.clone(),
+            downloads.signing_key_secret_arn.clone(),
+        );
+        blobs = blobs.with_downloads(Arc::new(CloudFrontUrls::new(
+            downloads.base_url.clone(),
+            CachedSecret::new(Arc::new(source)),
+        )));
+    }
     App {
         store: Arc::new(DynamoStore::new(
             clients.dynamodb.clone(),
             resources.tables.clone(),
         )),
-        blobs: Arc::new(S3Blobs::new(clients.s3.clone(), resources.bucket.clone())),
+        blobs: Arc::new(blobs),
         queue: Arc::new(SqsQueue::new(
             clients.sqs.clone(),
             resources.queue_url.clone(),
@@ -191,14 +253,22 @@ pub fn app_on(clients: &Clients, config: Config, resources: &Resources, metrics:
 }
 
 /// The `api` function's start-up: everything it reads from its environment, and the App on
-/// AWS adapters. `bin/api.rs` passes the process environment; the settings structure test
+/// AWS adapters (downloads signed for CloudFront when [`Downloads`] are set). `bin/api.rs` passes the process environment; the settings structure test
 /// passes a recorder.
 pub fn api_from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<App, ConfigError> {
     let config = Config::from_vars(vars)?;
     let resources = Resources::from_vars(vars)?;
+    let downloads = Downloads::from_vars(vars)?;
     let sdk = sdk_config_from_vars(vars);
     let metrics = Metrics::stdout(&config.metrics_namespace, &config.environment);
-    Ok(app(&sdk, config, &resources, metrics))
+    let clients = Clients::new(&sdk, &resources);
+    Ok(app_serving(
+        &clients,
+        config,
+        &resources,
+        downloads.as_ref(),
+        metrics,
+    ))
 }
 
 /// What the `worker` function runs on.
@@ -294,5 +364,38 @@ mod tests {
             Resources::from_vars(&vars(&bad)).unwrap_err().var,
             "AWS_ENDPOINT_URL"
         );
+    }
+
+    #[test]
+    fn downloads_need_both_settings_and_an_https_origin() {
+        const BASE: &str = "IMAGEGEN_DOWNLOAD_BASE_URL";
+        const SECRET: &str = "IMAGEGEN_DOWNLOAD_SIGNING_KEY_SECRET_ARN";
+        let arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:k";
+        assert_eq!(Downloads::from_vars(&vars(&[])), Ok(None));
+        assert_eq!(
+            Downloads::from_vars(&vars(&[(BASE, "https://d1.cloudfront.net"), (SECRET, arn)])),
+            Ok(Some(Downloads {
+                base_url: "https://d1.cloudfront.net".into(),
+                signing_key_secret_arn: arn.into(),
+            }))
+        );
+        let only_base = Downloads::from_vars(&vars(&[(BASE, "https://d1.cloudfront.net")]));
+        assert_eq!(only_base.unwrap_err().var, SECRET);
+        assert_eq!(
+            Downloads::from_vars(&vars(&[(SECRET, arn)]))
+                .unwrap_err()
+                .var,
+            BASE
+        );
+        for bad in [
+            "http://d1.cloudfront.net",
+            "https://d1.cloudfront.net/",
+            "https://d1.cloudfront.net/images",
+            "https://",
+            "d1.cloudfront.net",
+        ] {
+            let err = Downloads::from_vars(&vars(&[(BASE, bad), (SECRET, arn)])).unwrap_err();
+            assert_eq!(err.var, BASE, "{bad}");
+        }
     }
 }

@@ -1,7 +1,8 @@
-# Only the secret's container is managed here. Its value is written by
-# `cargo xtask secrets set-gemini-key` (PutSecretValue), so it never enters Terraform state.
+# Only the secret's container is managed here. Its value is written elsewhere: the Gemini key
+# by `cargo xtask secrets set-gemini-key` (PutSecretValue), so it never enters Terraform state;
+# the download signing key by modules/downloads, which generates it.
 resource "aws_secretsmanager_secret" "this" {
-  #checkov:skip=CKV2_AWS_57:The value is an API key issued by Google; it cannot be rotated by a Lambda rotator and is replaced with `cargo xtask secrets set-gemini-key`.
+  #checkov:skip=CKV2_AWS_57:Neither value can be rotated by a Lambda rotator: the Gemini key is issued by Google and replaced with `cargo xtask secrets set-gemini-key`; the download signing key must be registered with CloudFront and is rotated with `terraform apply -replace`.
   #checkov:skip=CKV_AWS_149:Encrypted with the AWS managed Secrets Manager key; a customer managed key can be supplied through kms_key_arn.
   name                    = var.name
   description             = var.description
@@ -25,22 +26,27 @@ data "aws_iam_policy_document" "this" {
 
   # Deny reading the value to every principal but the readers, even account admins.
   # Only GetSecretValue is denied, so administrators can still describe, update,
-  # put a new value, change this policy or delete the secret.
-  statement {
-    sid       = "DenyOtherReaders"
-    effect    = "Deny"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = [aws_secretsmanager_secret.this.arn]
+  # put a new value, change this policy or delete the secret. Off for a value Terraform
+  # writes (deny_other_readers = false): the AWS provider reads it back with GetSecretValue.
+  dynamic "statement" {
+    for_each = var.deny_other_readers ? [1] : []
 
-    principals {
-      type        = "AWS"
-      identifiers = ["*"]
-    }
+    content {
+      sid       = "DenyOtherReaders"
+      effect    = "Deny"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [aws_secretsmanager_secret.this.arn]
 
-    condition {
-      test     = "ArnNotEquals"
-      variable = "aws:PrincipalArn"
-      values   = var.reader_role_arns
+      principals {
+        type        = "AWS"
+        identifiers = ["*"]
+      }
+
+      condition {
+        test     = "ArnNotEquals"
+        variable = "aws:PrincipalArn"
+        values   = var.reader_role_arns
+      }
     }
   }
 }

@@ -1,5 +1,5 @@
 variable "name" {
-  description = "Name of the secret that holds the Gemini API key, e.g. imagegen/staging/gemini-api-key."
+  description = "Name of the secret, e.g. imagegen/staging/gemini-api-key."
   type        = string
 
   validation {
@@ -37,7 +37,7 @@ variable "kms_key_arn" {
 }
 
 variable "reader_role_arns" {
-  description = "IAM role ARNs allowed to read the secret value; GetSecretValue is denied to every other principal."
+  description = "IAM role ARNs allowed to read the secret value; GetSecretValue is denied to every other principal unless deny_other_readers is false."
   type        = list(string)
 
   validation {
@@ -49,6 +49,12 @@ variable "reader_role_arns" {
     condition     = alltrue([for a in var.reader_role_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/", a))])
     error_message = "Each reader must be an IAM role ARN."
   }
+}
+
+variable "deny_other_readers" {
+  description = "Whether the resource policy denies GetSecretValue to every principal but reader_role_arns. Set false only for a value Terraform writes: the AWS provider reads a secret version back with GetSecretValue (after writing it and on every refresh), so the principal that applies Terraform, which holds the value in its state anyway, must be able to read it."
+  type        = bool
+  default     = true
 }
 
 variable "tags" {

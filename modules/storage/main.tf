@@ -45,7 +45,34 @@ resource "aws_s3_bucket_versioning" "this" {
   }
 }
 
-data "aws_iam_policy_document" "tls_only" {
+data "aws_iam_policy_document" "this" {
+  # The download distribution (modules/downloads) reads generated images through its origin
+  # access control: GetObject on generated/ only, and only for that distribution. Objects are
+  # SSE-S3; under SSE-KMS with a customer key (kms_key_arn) the key's policy would also have to
+  # let cloudfront.amazonaws.com kms:Decrypt for this distribution, which this module does not
+  # manage (a variable validation refuses the combination).
+  dynamic "statement" {
+    for_each = var.cloudfront_downloads_enabled ? [1] : []
+
+    content {
+      sid       = "CloudFrontReadsGenerated"
+      effect    = "Allow"
+      actions   = ["s3:GetObject"]
+      resources = ["${aws_s3_bucket.this.arn}/generated/*"]
+
+      principals {
+        type        = "Service"
+        identifiers = ["cloudfront.amazonaws.com"]
+      }
+
+      condition {
+        test     = "StringEquals"
+        variable = "AWS:SourceArn"
+        values   = [var.cloudfront_distribution_arn]
+      }
+    }
+  }
+
   # Deny statements use s3:* on purpose: a deny cannot grant anything, and naming
   # individual actions would leave the others open over plain HTTP.
   statement {
@@ -93,7 +120,7 @@ data "aws_iam_policy_document" "tls_only" {
 
 resource "aws_s3_bucket_policy" "this" {
   bucket = aws_s3_bucket.this.id
-  policy = data.aws_iam_policy_document.tls_only.json
+  policy = data.aws_iam_policy_document.this.json
 
   depends_on = [aws_s3_bucket_public_access_block.this]
 }

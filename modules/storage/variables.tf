@@ -114,6 +114,28 @@ variable "access_log_prefix" {
   default     = null
 }
 
+variable "cloudfront_downloads_enabled" {
+  description = "Whether the bucket policy lets the download distribution (cloudfront_distribution_arn) read generated/ objects through its origin access control. A static switch, so the policy's shape never waits for the distribution's ARN."
+  type        = bool
+  default     = false
+
+  validation {
+    condition     = !var.cloudfront_downloads_enabled || var.kms_key_arn == null
+    error_message = "cloudfront_downloads_enabled needs SSE-S3 (kms_key_arn = null): with a customer KMS key, the key policy must also let CloudFront decrypt, which this module does not manage."
+  }
+}
+
+variable "cloudfront_distribution_arn" {
+  description = "ARN of the CloudFront distribution that serves downloads; required when cloudfront_downloads_enabled."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = !var.cloudfront_downloads_enabled || can(regex("^arn:aws[a-z-]*:cloudfront::[0-9]{12}:distribution/[A-Z0-9]+$", var.cloudfront_distribution_arn))
+    error_message = "cloudfront_distribution_arn must be a CloudFront distribution ARN when cloudfront_downloads_enabled is true."
+  }
+}
+
 variable "tags" {
   description = "Tags added to every resource of the module (on top of the provider's default_tags)."
   type        = map(string)

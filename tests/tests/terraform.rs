@@ -1100,6 +1100,10 @@ mod settings;
 #[path = "terraform/janitor.rs"]
 mod janitor;
 
+// Downloads through CloudFront: nosniff on every response, signed URLs only.
+#[path = "terraform/downloads.rs"]
+mod downloads;
+
 // ---------------------------------------------------------------------------------------------
 // CI
 

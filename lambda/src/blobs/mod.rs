@@ -1,6 +1,8 @@
 //! Object storage port: put/get image bytes, signed download and upload URLs.
-//! Adapters: `local` (a directory plus HMAC-signed URLs the dev server checks) and S3.
+//! Adapters: `local` (a directory plus HMAC-signed URLs the dev server checks) and S3 (with
+//! signed CloudFront URLs for downloads, `cloudfront`).
 
+pub mod cloudfront;
 pub mod local;
 pub mod s3;
 

@@ -1,6 +1,8 @@
-//! The S3 blob store: objects encrypted at rest, downloads and uploads through presigned URLs
-//! (the bucket itself stays private).
+//! The S3 blob store: objects encrypted at rest, uploads through presigned URLs, downloads
+//! through signed CloudFront URLs when deployed (presigned S3 URLs without a distribution, as
+//! against an emulator). The bucket itself stays private.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -10,12 +12,14 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
 use time::OffsetDateTime;
 
+use super::cloudfront::CloudFrontUrls;
 use super::{Blob, BlobError, BlobStore, SignedUrl, UploadBounds, valid_key};
 
 #[derive(Debug, Clone)]
 pub struct S3Blobs {
     client: Client,
     bucket: String,
+    downloads: Option<Arc<CloudFrontUrls>>,
 }
 
 fn unavailable(e: impl std::error::Error + 'static) -> BlobError {
@@ -40,7 +44,15 @@ impl S3Blobs {
         Self {
             client,
             bucket: bucket.into(),
+            downloads: None,
         }
+    }
+
+    /// Download URLs from `downloads` (the distribution in front of `generated/`) instead of
+    /// presigned S3 URLs.
+    pub fn with_downloads(mut self, downloads: Arc<CloudFrontUrls>) -> Self {
+        self.downloads = Some(downloads);
+        self
     }
 }
 
@@ -111,6 +123,16 @@ impl BlobStore for S3Blobs {
         now: OffsetDateTime,
     ) -> Result<SignedUrl, BlobError> {
         checked(key)?;
+        if let Some(downloads) = &self.downloads {
+            // The canned policy's expiry is in whole seconds.
+            let expires_at = OffsetDateTime::from_unix_timestamp((now + ttl).unix_timestamp())
+                .map_err(|e| BlobError::Unavailable(format!("download expiry: {e}")))?;
+            let url = downloads
+                .url(key, expires_at)
+                .await
+                .map_err(|e| BlobError::Unavailable(e.to_string()))?;
+            return Ok(SignedUrl { url, expires_at });
+        }
         let request = self
             .client
             .get_object()

@@ -10,7 +10,7 @@ use std::io::Write;
 
 pub use calls::{CallCounter, Calls};
 pub use emulator::{Emulator, Error, Kind, emulator};
-pub use env::{FAKE_GEMINI_KEY, Reply, TestEnv, receive_count};
+pub use env::{FAKE_GEMINI_KEY, REGION, Reply, TestEnv, receive_count};
 
 /// An HTTP client for the emulator and presigned URLs. reqwest is built without a crypto
 /// provider of its own (see `imagegen::tls`), so `reqwest::Client::new()` would panic.

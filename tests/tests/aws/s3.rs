@@ -200,3 +200,77 @@ fn png_upload() -> UploadBounds<'static> {
         content_length: PNG.len() as u64,
     }
 }
+
+/// The api function's start-up with a distribution configured: download URLs are CloudFront
+/// URLs for the object, signed with the key pair the Secrets Manager value names. The signing
+/// itself is proven against an independent RSA implementation in `blobs::cloudfront`; RSA
+/// PKCS#1 v1.5 signatures are deterministic, so an equal URL is an equally valid one.
+#[tokio::test]
+async fn deployed_downloads_are_cloudfront_urls_signed_with_the_key_in_secrets_manager() {
+    use imagegen::blobs::cloudfront::SigningKey;
+    use imagegen::secrets::SecretString;
+    use std::collections::HashMap;
+
+    let env = TestEnv::new().await.unwrap();
+    let pem = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../lambda/tests/fixtures/cloudfront-test-key.pem"),
+    )
+    .unwrap();
+    let value =
+        serde_json::json!({ "key_pair_id": "K3TESTKEYPAIR", "private_key_pem": pem }).to_string();
+    let secret_arn = env
+        .clients
+        .secrets_manager
+        .create_secret()
+        .name(format!("{}-download-signing-key", env.resources.bucket))
+        .secret_string(&value)
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+
+    let tables = &env.resources.tables;
+    let vars: HashMap<&str, String> = HashMap::from([
+        ("AWS_REGION", imagegen_tests::aws::REGION.to_owned()),
+        ("AWS_ACCESS_KEY_ID", "test".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
+        ("AWS_ENDPOINT_URL", env.emulator.endpoint.clone()),
+        ("IMAGEGEN_JOBS_TABLE", tables.jobs.clone()),
+        ("IMAGEGEN_KEYS_TABLE", tables.api_keys.clone()),
+        ("IMAGEGEN_COUNTERS_TABLE", tables.counters.clone()),
+        ("IMAGEGEN_IDEMPOTENCY_TABLE", tables.idempotency.clone()),
+        ("IMAGEGEN_BUCKET", env.resources.bucket.clone()),
+        ("IMAGEGEN_QUEUE_URL", env.resources.queue_url.clone()),
+        (
+            "IMAGEGEN_DOWNLOAD_BASE_URL",
+            "https://d111111abcdef8.cloudfront.net".to_owned(),
+        ),
+        ("IMAGEGEN_DOWNLOAD_SIGNING_KEY_SECRET_ARN", secret_arn),
+    ]);
+    let app = imagegen::aws::api_from_vars(&imagegen::config::Vars(|name| vars.get(name).cloned()))
+        .unwrap();
+
+    let key = "generated/acme/job_4/a1/0.png";
+    app.blobs.put(key, "image/png", PNG.to_vec()).await.unwrap();
+    let now = OffsetDateTime::from_unix_timestamp(1_900_000_000).unwrap();
+    let url = app
+        .blobs
+        .signed_get_url(key, Duration::from_millis(60_500), now)
+        .await
+        .unwrap();
+
+    // Whole seconds, as the canned policy states them.
+    assert_eq!(url.expires_at.unix_timestamp(), 1_900_000_060);
+    let resource = format!("https://d111111abcdef8.cloudfront.net/{key}");
+    let expected = SigningKey::from_secret(&SecretString::new(value))
+        .unwrap()
+        .sign(&resource, url.expires_at)
+        .unwrap();
+    assert_eq!(url.url, expected);
+    assert!(
+        url.url
+            .contains("&Key-Pair-Id=K3TESTKEYPAIR&Hash-Algorithm=SHA256")
+    );
+}
