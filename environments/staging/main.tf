@@ -38,6 +38,21 @@ locals {
     IMAGEGEN_QUEUE_VISIBILITY_SECONDS = tostring(module.queue.visibility_timeout_seconds)
   }
 
+  # For a role that reads a secret encrypted with secrets_kms_key_arn: decrypt through Secrets
+  # Manager only.
+  decrypt_secrets = var.secrets_kms_key_arn == null ? [] : [
+    {
+      sid       = "DecryptSecrets"
+      actions   = ["kms:Decrypt"]
+      resources = [var.secrets_kms_key_arn]
+      conditions = [{
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["secretsmanager.${var.aws_region}.amazonaws.com"]
+      }]
+    },
+  ]
+
   # DynamoDB item actions, per table. Transactions (TransactWriteItems/TransactGetItems)
   # are authorized through these item actions; they are not IAM actions themselves.
   # No s3:GetObject on generated/: downloads are CloudFront URLs signed with the download
@@ -99,18 +114,7 @@ locals {
         resources = [module.download_signing_key.secret_arn]
       },
     ],
-    var.secrets_kms_key_arn == null ? [] : [
-      {
-        sid       = "DecryptDownloadSigningKey"
-        actions   = ["kms:Decrypt"]
-        resources = [var.secrets_kms_key_arn]
-        conditions = [{
-          test     = "StringEquals"
-          variable = "kms:ViaService"
-          values   = ["secretsmanager.${var.aws_region}.amazonaws.com"]
-        }]
-      },
-    ],
+    local.decrypt_secrets,
   )
 
   worker_statements = concat(
@@ -173,18 +177,7 @@ locals {
         resources = [module.secrets.secret_arn]
       },
     ],
-    var.secrets_kms_key_arn == null ? [] : [
-      {
-        sid       = "DecryptGeminiKey"
-        actions   = ["kms:Decrypt"]
-        resources = [var.secrets_kms_key_arn]
-        conditions = [{
-          test     = "StringEquals"
-          variable = "kms:ViaService"
-          values   = ["secretsmanager.${var.aws_region}.amazonaws.com"]
-        }]
-      },
-    ],
+    local.decrypt_secrets,
   )
 }
 
