@@ -17,17 +17,19 @@ use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri, header};
 use http_body_util::BodyExt;
 use imagegen::App;
+use imagegen::blobs::BlobStore;
 use imagegen::blobs::local::{Grant, SignatureError};
-use imagegen::blobs::{BlobStore, LocalBlobs, UrlSigner};
+use imagegen::blobs::local::{LocalBlobs, UrlSigner};
 use imagegen::config::Config;
 use imagegen::domain::ManualClock;
 use imagegen::domain::ids::JobId;
 use imagegen::domain::keys::{self, ApiKey, KeyLimits, Scope, sha256_hex};
 use imagegen::domain::limits::DefaultLimits;
-use imagegen::gemini::OfflineGenerator;
-use imagegen::queue::LocalQueue;
+use imagegen::gemini::offline::OfflineGenerator;
 use imagegen::queue::local::Delivery;
-use imagegen::store::{MemoryStore, Store};
+use imagegen::queue::local::LocalQueue;
+use imagegen::store::Store;
+use imagegen::store::memory::MemoryStore;
 use imagegen::telemetry::Metrics;
 use imagegen::worker::{self, JobMessage, StepOutcome, Worker};
 use serde_json::Value;
@@ -113,6 +115,7 @@ impl Service {
             clock: Arc::new(ManualClock::new(now())),
             config: Arc::new(config),
             metrics,
+            gateway: None,
         };
         let key = ApiKey {
             key_id: KEY_ID.into(),
@@ -534,7 +537,7 @@ pub fn sqs_message(data: &[u8]) {
             Ok(rt) => rt,
             Err(e) => panic!("tokio runtime: {e}"),
         };
-        let control = imagegen::queue::RecordedControl::default();
+        let control = imagegen::queue::recorded::RecordedControl::default();
         let response = rt.block_on(worker::handle_batch(event, &control, |_, _| async {
             Ok(StepOutcome::Succeeded)
         }));

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::blobs::BlobStore;
 use crate::config::Config;
 use crate::domain::Clock;
+use crate::gateway::KeyGateway;
 use crate::queue::JobQueue;
 use crate::store::Store;
 use crate::telemetry::Metrics;
@@ -18,4 +19,6 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     pub config: Arc<Config>,
     pub metrics: Metrics,
+    /// The API gateway keys must also be registered with (none in the dev server and tests).
+    pub gateway: Option<Arc<dyn KeyGateway>>,
 }

@@ -17,7 +17,8 @@ use crate::blobs::cloudfront::CloudFrontUrls;
 use crate::blobs::s3::S3Blobs;
 use crate::config::{Config, ConfigError, Vars};
 use crate::domain::SystemClock;
-use crate::gemini::GeminiClient;
+use crate::gateway::api_gateway::{ApiGatewayKeys, Plans};
+use crate::gemini::client::GeminiClient;
 use crate::queue::sqs::{SqsMessageControl, SqsQueue};
 use crate::secrets::CachedSecret;
 use crate::secrets::secrets_manager::SecretsManagerSource;
@@ -249,11 +250,13 @@ pub fn app_serving(
         clock: Arc::new(SystemClock),
         config: Arc::new(config),
         metrics,
+        gateway: None,
     }
 }
 
 /// The `api` function's start-up: everything it reads from its environment, and the App on
-/// AWS adapters (downloads signed for CloudFront when [`Downloads`] are set). `bin/api.rs` passes the process environment; the settings structure test
+/// AWS adapters (downloads signed for CloudFront when [`Downloads`] are set; keys registered
+/// with the REST API's usage plans when `IMAGEGEN_REST_API_ID` is set). `bin/api.rs` passes the process environment; the settings structure test
 /// passes a recorder.
 pub fn api_from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<App, ConfigError> {
     let config = Config::from_vars(vars)?;
@@ -261,14 +264,20 @@ pub fn api_from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Ap
     let downloads = Downloads::from_vars(vars)?;
     let sdk = sdk_config_from_vars(vars);
     let metrics = Metrics::stdout(&config.metrics_namespace, &config.environment);
+    let rest_api_id = vars.optional("IMAGEGEN_REST_API_ID");
     let clients = Clients::new(&sdk, &resources);
-    Ok(app_serving(
-        &clients,
-        config,
-        &resources,
-        downloads.as_ref(),
-        metrics,
-    ))
+    let environment = config.environment.clone();
+    let mut app = app_serving(&clients, config, &resources, downloads.as_ref(), metrics);
+    // Keys made over HTTP go on the gateway's usage plan too, as `cargo xtask keys` does.
+    app.gateway = rest_api_id.map(|rest_api_id| {
+        Arc::new(ApiGatewayKeys::new(
+            aws_sdk_apigateway::Client::new(&sdk),
+            environment,
+            rest_api_id,
+            Plans::OfApi,
+        )) as Arc<dyn crate::gateway::KeyGateway>
+    });
+    Ok(app)
 }
 
 /// What the `worker` function runs on.

@@ -9,16 +9,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::App;
-use crate::blobs::{LocalBlobs, UrlSigner};
+use crate::blobs::local::{LocalBlobs, UrlSigner};
 use crate::config::{self, Config, ConfigError, Vars};
 use crate::domain::SystemClock;
 use crate::domain::ids::{random_base62, random_bytes};
 use crate::domain::keys::sha256_hex;
-use crate::gemini::{GeminiClient, GeminiConfig, ImageGenerator, OfflineGenerator};
-use crate::queue::LocalQueue;
+use crate::gemini::client::GeminiClient;
+use crate::gemini::offline::OfflineGenerator;
+use crate::gemini::{GeminiConfig, ImageGenerator};
 use crate::queue::local::Delivery;
+use crate::queue::local::LocalQueue;
 use crate::secrets::{CachedSecret, SecretString, StaticSecret};
-use crate::store::MemoryStore;
+use crate::store::memory::MemoryStore;
 use crate::telemetry::Metrics;
 use crate::worker::Worker;
 
@@ -111,6 +113,7 @@ impl DevServer {
             clock: Arc::new(SystemClock),
             config: Arc::new(config),
             metrics,
+            gateway: None,
         };
         Ok(Self {
             app,

@@ -11,6 +11,7 @@ pub mod blobs;
 pub mod config;
 pub mod dev;
 pub mod domain;
+pub mod gateway;
 pub mod gemini;
 pub mod http;
 pub mod queue;
@@ -18,6 +19,7 @@ pub mod secrets;
 pub mod store;
 pub mod telemetry;
 pub mod tls;
+pub mod usecases;
 pub mod worker;
 
 pub use app::App;

@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use imagegen::gemini::client::GeminiClient;
 use imagegen::gemini::{
-    CallBudget, GeminiClient, GeminiConfig, GenerateError, ImageGenerator, ImageRequest,
-    InlineImage,
+    CallBudget, GeminiConfig, GenerateError, ImageGenerator, ImageRequest, InlineImage,
 };
 use imagegen::secrets::{CachedSecret, SecretSource, SecretString, SecretsError};
 use serde_json::{Value, json};

@@ -12,5 +12,7 @@
 mod dynamo;
 #[path = "aws/flow.rs"]
 mod flow;
+#[path = "aws/keys.rs"]
+mod keys;
 #[path = "aws/s3.rs"]
 mod s3;

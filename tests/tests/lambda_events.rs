@@ -33,7 +33,7 @@ async fn a_saved_sqs_event_runs_each_job_and_dead_letters_what_is_not_a_job_mess
         panic!("an SQS event is a batch of jobs");
     };
     let seen = std::sync::Mutex::new(Vec::new());
-    let control = imagegen::queue::RecordedControl::default();
+    let control = imagegen::queue::recorded::RecordedControl::default();
     let response = imagegen::worker::handle_batch(batch, &control, |job, receives| {
         seen.lock()
             .unwrap()

@@ -147,41 +147,6 @@ impl Outputs {
             .map(String::as_str)
             .ok_or_else(|| format!("terraform output table_names has no `{logical}` table").into())
     }
-
-    /// The usage plan (name, ID) whose ID is `id`.
-    pub fn usage_plan_with_id(&self, id: &str) -> Option<(&str, &str)> {
-        self.usage_plan_ids
-            .iter()
-            .find(|(_, v)| *v == id)
-            .map(|(name, id)| (name.as_str(), id.as_str()))
-    }
-
-    /// The usage plan keys are registered with: `plan`, or the only one there is.
-    pub fn usage_plan(&self, plan: Option<&str>) -> crate::Result<(&str, &str)> {
-        let plans = &self.usage_plan_ids;
-        let known = || {
-            plans
-                .keys()
-                .map(String::as_str)
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let (name, id) = match plan {
-            Some(name) => plans.get_key_value(name).ok_or_else(|| {
-                format!("no usage plan `{name}`; the environment has: {}", known())
-            })?,
-            None if plans.len() > 1 => {
-                return Err(
-                    format!("several usage plans ({}); pick one with --plan", known()).into(),
-                );
-            }
-            None => plans
-                .iter()
-                .next()
-                .ok_or("the environment defines no usage plan (usage_plans in terraform.tfvars)")?,
-        };
-        Ok((name, id))
-    }
 }
 
 #[cfg(test)]
@@ -206,14 +171,7 @@ mod tests {
         let outputs = Outputs::parse(OUTPUT_JSON).unwrap();
         assert_eq!(outputs.api_function_name, "imagegen-staging-api");
         assert_eq!(outputs.table("api_keys").unwrap(), "k");
-        assert_eq!(outputs.usage_plan(None).unwrap(), ("standard", "up1"));
-        assert!(
-            outputs
-                .usage_plan(Some("premium"))
-                .unwrap_err()
-                .to_string()
-                .contains("standard")
-        );
+        assert_eq!(outputs.usage_plan_ids["standard"], "up1");
         assert!(outputs.table("users").is_err());
     }
 

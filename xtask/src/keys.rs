@@ -1,13 +1,10 @@
 //! `cargo xtask keys create|rotate|revoke|list|prune --env …`: an environment's API keys, in
-//! both places a request meets them.
+//! both places a request meets them: the service's store and API Gateway (the REST API checks
+//! `x-api-key` before the Lambda runs, so every secret the service accepts also exists there as
+//! an API key with the same value, on a usage plan).
 //!
-//! - The service's store: keys are issued, rotated and revoked by the `imagegen` crate's own
-//!   domain rules (`NewKey::issue`, `ApiKey::rotated`, `ApiKey::revoked`) and written by its
-//!   DynamoDB store, exactly as the admin endpoints do.
-//! - API Gateway: the REST API checks `x-api-key` before the Lambda runs, so every secret the
-//!   service accepts also exists there as an API key with the same value, on a usage plan
-//!   ([`gateway`]).
-//!
+//! The work is the service's own key-management use case (`imagegen::usecases::keys`), the
+//! one `POST /v1/admin/keys…` runs, over the environment's DynamoDB store and API Gateway.
 //! The store decides; the gateway follows. API Gateway cannot expire a key, so every command
 //! prunes the gateway keys whose secret the service no longer accepts (`ApiKey::verify`:
 //! revoked, expired, rotated out after the grace, or unknown). Until one runs, such a key
@@ -16,22 +13,19 @@
 //! The key itself is printed once, to stdout, by `create` and `rotate`; everything else goes
 //! to stderr, so `KEY=$(cargo xtask keys create …)` captures just the key.
 
-mod gateway;
-
-use std::collections::BTreeMap;
 use std::io::IsTerminal;
 
 use imagegen::config::{Config, Vars};
-use imagegen::domain::keys::{ApiKey, KeyStatus, NewKey, Scope, sha256_hex};
+use imagegen::domain::keys::{ApiKey, KeyStatus, NewKey, Scope};
+use imagegen::gateway::api_gateway::{ApiGatewayKeys, Plans};
 use imagegen::store::dynamo::{DynamoStore, TableNames};
-use imagegen::store::{Store, StoreError, all_keys};
+use imagegen::usecases::keys::{Issued, KeyError, Keys, Pruned, View};
 use time::OffsetDateTime;
 use xshell::Shell;
 
 use crate::aws::describe;
 use crate::flags::{KeyIdArgs, KeysArgs, KeysCommand, KeysCreateArgs, KeysRotateArgs};
 use crate::ops::Connected;
-use gateway::{Gateway, GatewayKey};
 
 pub fn run(sh: &Shell, args: KeysArgs) -> crate::Result<()> {
     let env = match &args.command {
@@ -42,67 +36,26 @@ pub fn run(sh: &Shell, args: KeysArgs) -> crate::Result<()> {
     };
     let runtime = crate::aws::runtime()?;
     let connected = crate::ops::connect(sh, &runtime, env)?;
-    let keys = Keys::new(&connected)?;
+    let command = Command::new(&connected)?;
     runtime.block_on(async {
         match args.command {
-            KeysCommand::Create(a) => keys.create(a).await,
-            KeysCommand::Rotate(a) => keys.rotate(a).await,
-            KeysCommand::Revoke(a) => keys.revoke(a).await,
-            KeysCommand::List(_) => keys.list().await,
-            KeysCommand::Prune(_) => keys.prune().await.map(drop),
+            KeysCommand::Create(a) => command.create(a).await,
+            KeysCommand::Rotate(a) => command.rotate(a).await,
+            KeysCommand::Revoke(a) => command.revoke(a).await,
+            KeysCommand::List(_) => command.list().await,
+            KeysCommand::Prune(_) => command.view().await.map(drop),
         }
     })
 }
 
-struct Keys<'a> {
+struct Command<'a> {
     env: &'a Connected,
     store: DynamoStore,
     table: String,
-    gateway: Gateway,
+    gateway: ApiGatewayKeys,
 }
 
-/// The gateway after pruning, beside the store it was judged against.
-struct View {
-    stored: BTreeMap<String, ApiKey>,
-    gateway: Vec<GatewayKey>,
-    pruned: Vec<GatewayKey>,
-}
-
-impl View {
-    fn gateway_keys_of<'v>(&'v self, key_id: &'v str) -> impl Iterator<Item = &'v GatewayKey> {
-        self.gateway.iter().filter(move |g| g.key_id == key_id)
-    }
-
-    /// `registered`: the current secret is on the gateway, enabled, on a plan. `missing`: an
-    /// active key the gateway would refuse. `stale`: the gateway holds a secret the service
-    /// refuses (a prune failed). `-`: an inactive key with nothing left on the gateway.
-    fn registration(&self, key: &ApiKey, now: OffsetDateTime) -> &'static str {
-        let mut mine = self.gateway_keys_of(&key.key_id).peekable();
-        if mine.peek().is_none() && !key.is_active(now) {
-            return "-";
-        }
-        let mine: Vec<_> = mine.collect();
-        if mine.iter().any(|g| key.verify(g.secret(), now).is_err()) {
-            "stale"
-        } else if self.current(key).is_some() {
-            "registered"
-        } else {
-            "missing"
-        }
-    }
-
-    /// The gateway key holding `key`'s current secret, enabled and on a plan.
-    fn current(&self, key: &ApiKey) -> Option<&GatewayKey> {
-        self.gateway.iter().find(|g| {
-            g.key_id == key.key_id
-                && g.enabled
-                && !g.plans.is_empty()
-                && sha256_hex(g.secret()) == key.secret_sha256
-        })
-    }
-}
-
-impl<'a> Keys<'a> {
+impl<'a> Command<'a> {
     fn new(env: &'a Connected) -> crate::Result<Self> {
         let outputs = &env.outputs;
         let tables = TableNames {
@@ -113,31 +66,34 @@ impl<'a> Keys<'a> {
         };
         let table = tables.api_keys.clone();
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&env.sdk), tables);
+        let gateway = ApiGatewayKeys::new(
+            aws_sdk_apigateway::Client::new(&env.sdk),
+            env.env.name(),
+            outputs.rest_api_id.clone(),
+            Plans::Known(outputs.usage_plan_ids.clone()),
+        );
         Ok(Self {
             env,
             store,
             table,
-            gateway: Gateway::new(&env.sdk, env.env),
+            gateway,
         })
     }
 
-    fn plan_ids(&self) -> Vec<&str> {
-        self.env
-            .outputs
-            .usage_plan_ids
-            .values()
-            .map(String::as_str)
-            .collect()
+    fn keys(&self) -> Keys<'_> {
+        Keys::new(&self.store, Some(&self.gateway))
     }
 
-    fn store_error(&self, e: StoreError) -> String {
-        format!("the key store ({}): {e}", self.table)
+    /// The use case's error, with the table a store error came from.
+    fn error(&self, e: KeyError) -> String {
+        match e {
+            KeyError::Store(e) => format!("the key store ({}): {e}", self.table),
+            KeyError::NotFound(id) => format!("no key {id} in {}", self.table),
+            other => other.to_string(),
+        }
     }
 
     async fn create(&self, args: KeysCreateArgs) -> crate::Result<()> {
-        let outputs = &self.env.outputs;
-        // Before any write: a wrong --plan changes nothing.
-        let (plan_name, plan_id) = outputs.usage_plan(args.plan.as_deref())?;
         let request = NewKey {
             tenant: args.tenant,
             scopes: args.scopes,
@@ -150,135 +106,80 @@ impl<'a> Keys<'a> {
             },
             expires_at: args.expires_at,
         };
-        let (key, plaintext) = request.issue(OffsetDateTime::now_utc())?;
-        self.store
-            .create_key(&key)
+        let issued = self
+            .keys()
+            .create(request, args.plan.as_deref(), OffsetDateTime::now_utc())
             .await
-            .map_err(|e| self.store_error(e))?;
+            .map_err(|e| self.error(e))?;
+        let key = &issued.key;
         eprintln!(
             "stored key {} of tenant {} ({}) in {}",
             key.key_id,
             key.tenant,
-            scopes(&key),
+            scopes(key),
             self.table
         );
-        let registered = self
-            .gateway
-            .register(plan_id, &outputs.rest_api_id, &key, &plaintext)
-            .await;
-        let gateway_id = match registered {
-            Ok(id) => id,
-            Err(e) => return Err(self.undo_create(&key, &e.to_string()).await.into()),
-        };
-        eprintln!(
-            "registered with API Gateway: key {gateway_id} ({}) on usage plan {plan_name} \
-             ({plan_id})",
-            gateway::name(self.env.env, &key.key_id)
-        );
-        self.prune_after_change().await;
-        show_key(&outputs.api_url, &key, &plaintext);
+        self.report(&issued, "registered with API Gateway");
         Ok(())
     }
 
-    /// A key the gateway does not know must not work at the service either: revoke it.
-    async fn undo_create(&self, key: &ApiKey, why: &str) -> String {
-        let revoked = key.revoked(OffsetDateTime::now_utc());
-        match self.store.replace_key(&revoked, key.version).await {
-            Ok(()) => format!(
-                "API Gateway registration failed ({why}); key {} was revoked in the store, so \
-                 nothing usable is left: fix the cause and create a new key",
-                key.key_id
-            ),
-            Err(e) => format!(
-                "API Gateway registration failed ({why}), and revoking key {} in the store \
-                 failed too ({e}): run `cargo xtask keys revoke --env {} {}`",
-                key.key_id, self.env.env, key.key_id
-            ),
+    /// Where the gateway half went, any pruning trouble, and the key (once).
+    fn report(&self, issued: &Issued, what: &str) {
+        if let Some(r) = &issued.registered {
+            eprintln!(
+                "{what}: key {} ({}) on usage plan {} ({})",
+                r.gateway_id, r.name, r.plan.name, r.plan.id
+            );
         }
+        if let Some(warning) = &issued.prune_warning {
+            eprintln!("warning: {warning}");
+        }
+        show_key(&self.env.outputs.api_url, &issued.key, &issued.plaintext);
     }
 
     async fn rotate(&self, args: KeysRotateArgs) -> crate::Result<()> {
-        let key = self.active_key(&args.key_id).await?;
+        let now = OffsetDateTime::now_utc();
+        // Checked before reading the grace, so a revoked key is named as such.
+        self.keys()
+            .active(&args.key_id, now)
+            .await
+            .map_err(|e| self.error(e))?;
         let grace = match args.grace {
             Some(grace) => grace,
             None => self.deployed_grace().await?,
         };
-        let view = self.prune().await?;
-        let outputs = &self.env.outputs;
-        // The new secret goes on the plan the current one is on, unless told otherwise.
-        let (plan_name, plan_id) = match (&args.plan, view.current(&key)) {
-            (None, Some(current)) => match current.plans.first() {
-                Some(id) => outputs
-                    .usage_plan_with_id(id)
-                    .ok_or("the current secret's usage plan is not in the outputs")?,
-                None => outputs.usage_plan(None)?,
-            },
-            (plan, _) => outputs.usage_plan(plan.as_deref())?,
-        };
-        let now = OffsetDateTime::now_utc();
-        let (next, plaintext) = key.rotated(now, time::Duration::try_from(grace)?);
-        self.store
-            .replace_key(&next, key.version)
+        let issued = self
+            .keys()
+            .rotate(
+                &args.key_id,
+                time::Duration::try_from(grace)?,
+                args.plan.as_deref(),
+                now,
+            )
             .await
-            .map_err(|e| match e {
-                StoreError::Conflict(_) => format!(
-                    "key {} changed while rotating it; nothing was changed, run the command again",
-                    key.key_id
-                ),
-                other => self.store_error(other),
-            })?;
-        let until = next
+            .map_err(|e| self.error(e))?;
+        let until = issued
+            .key
             .previous
             .as_ref()
             .map_or_else(|| "now".to_owned(), |p| timestamp(p.valid_until));
         eprintln!(
             "rotated key {} in {}; the old secret works until {until}",
-            key.key_id, self.table
+            issued.key.key_id, self.table
         );
-        let registered = self
-            .gateway
-            .register(plan_id, &outputs.rest_api_id, &next, &plaintext)
-            .await;
-        let gateway_id = match registered {
-            Ok(id) => id,
-            Err(e) => return Err(self.undo_rotate(&key, &next, &e.to_string()).await.into()),
-        };
-        eprintln!(
-            "registered the new secret with API Gateway: key {gateway_id} on usage plan \
-             {plan_name} ({plan_id})"
-        );
-        // Prunes the old secret at once when there is no grace.
-        self.prune_after_change().await;
-        show_key(&outputs.api_url, &next, &plaintext);
+        self.report(&issued, "registered the new secret with API Gateway");
         Ok(())
     }
 
-    /// Puts the record back as it was before the rotation (the new secret was never shown).
-    async fn undo_rotate(&self, before: &ApiKey, rotated: &ApiKey, why: &str) -> String {
-        let mut restored = before.clone();
-        restored.version = rotated.version + 1;
-        match self.store.replace_key(&restored, rotated.version).await {
-            Ok(()) => format!(
-                "API Gateway registration failed ({why}); the rotation was undone in the store, \
-                 the old key keeps working"
-            ),
-            Err(e) => format!(
-                "API Gateway registration failed ({why}), and undoing the rotation failed too \
-                 ({e}): the old key works until the grace ends; then revoke key {} and create \
-                 a new one",
-                before.key_id
-            ),
-        }
-    }
-
     async fn revoke(&self, args: KeyIdArgs) -> crate::Result<()> {
-        let key = self.existing_key(&args.key_id).await?;
         let now = OffsetDateTime::now_utc();
-        if key.is_active(now) {
-            self.store
-                .replace_key(&key.revoked(now), key.version)
-                .await
-                .map_err(|e| self.store_error(e))?;
+        let revoked = self
+            .keys()
+            .revoke(&args.key_id, now)
+            .await
+            .map_err(|e| self.error(e))?;
+        let key = &revoked.key;
+        if revoked.was_active {
             eprintln!("revoked key {} in {}", key.key_id, self.table);
         } else {
             // Still prunes: revoking again repairs a gateway left behind by a failed delete.
@@ -289,40 +190,39 @@ impl<'a> Keys<'a> {
                 self.table
             );
         }
-        let view = self.prune().await.map_err(|e| {
-            format!(
-                "key {} is revoked in the store (the service refuses it), but its API Gateway \
-                 keys could not be checked ({e}); run the command again",
-                key.key_id
-            )
-        })?;
-        let left: Vec<_> = view
-            .gateway_keys_of(&key.key_id)
-            .map(|g| g.id.as_str())
-            .collect();
-        if !left.is_empty() {
-            return Err(format!(
+        for p in &revoked.pruned {
+            eprintln!(
+                "pruned API Gateway key {} ({}): {}",
+                p.gateway.id, p.name, p.why
+            );
+        }
+        match revoked.gateway {
+            Pruned::Deleted(deleted) => {
+                eprintln!(
+                    "key {} revoked; {deleted} API Gateway key(s) deleted",
+                    key.key_id
+                );
+                Ok(())
+            }
+            Pruned::Left(left) => Err(format!(
                 "key {} is revoked in the store (the service refuses it), but API Gateway keys \
                  {} could not be deleted; run the command again",
                 key.key_id,
                 left.join(", ")
             )
-            .into());
+            .into()),
+            Pruned::Unchecked(e) => Err(format!(
+                "key {} is revoked in the store (the service refuses it), but its API Gateway \
+                 keys could not be checked ({e}); run the command again",
+                key.key_id
+            )
+            .into()),
+            Pruned::NoGateway => Ok(()),
         }
-        let deleted = view
-            .pruned
-            .iter()
-            .filter(|g| g.key_id == key.key_id)
-            .count();
-        eprintln!(
-            "key {} revoked; {deleted} API Gateway key(s) deleted",
-            key.key_id
-        );
-        Ok(())
     }
 
     async fn list(&self) -> crate::Result<()> {
-        let view = self.prune().await?;
+        let view = self.view().await?;
         let now = OffsetDateTime::now_utc();
         if view.stored.is_empty() {
             eprintln!("no keys in {}", self.table);
@@ -335,88 +235,26 @@ impl<'a> Keys<'a> {
         Ok(())
     }
 
-    /// After a key was created or rotated: the key must still be shown, whatever happens here.
-    async fn prune_after_change(&self) {
-        if let Err(e) = self.prune().await {
-            eprintln!("warning: pruning API Gateway keys failed: {e}");
-        }
-    }
-
-    /// Deletes every gateway key whose secret the service refuses. Reads the gateway before
-    /// the store: a gateway key is created only after its store record is written, so the
-    /// store read that follows always knows a key created meanwhile (it is never mistaken
-    /// for an orphan).
-    async fn prune(&self) -> crate::Result<View> {
-        let plan_ids = self.plan_ids();
-        let found = self.gateway.keys(&plan_ids).await?;
-        let stored: BTreeMap<String, ApiKey> = all_keys(&self.store)
+    /// Prunes, and says what it pruned and what it could not.
+    async fn view(&self) -> crate::Result<View> {
+        let view = self
+            .keys()
+            .view(OffsetDateTime::now_utc())
             .await
-            .map_err(|e| self.store_error(e))?
-            .into_iter()
-            .map(|k| (k.key_id.clone(), k))
-            .collect();
-        let now = OffsetDateTime::now_utc();
-        let mut view = View {
-            stored,
-            gateway: Vec::new(),
-            pruned: Vec::new(),
-        };
-        for g in found {
-            let why = match view.stored.get(&g.key_id) {
-                Some(key) => refusal(key, g.secret(), now),
-                // Unknown here and on none of this environment's plans: not provably ours.
-                None if g.plans.is_empty() => None,
-                None => Some("no such key in the store"),
-            };
-            let Some(why) = why else {
-                view.gateway.push(g);
-                continue;
-            };
-            match self.gateway.delete(&g.id).await {
-                Ok(()) => {
-                    eprintln!(
-                        "pruned API Gateway key {} ({}): {why}",
-                        g.id,
-                        gateway::name(self.env.env, &g.key_id)
-                    );
-                    view.pruned.push(g);
-                }
-                Err(e) => {
-                    eprintln!("warning: API Gateway key {} ({why}) stays: {e}", g.id);
-                    view.gateway.push(g);
-                }
-            }
+            .map_err(|e| self.error(e))?;
+        for p in &view.pruned {
+            eprintln!(
+                "pruned API Gateway key {} ({}): {}",
+                p.gateway.id, p.name, p.why
+            );
+        }
+        for (p, e) in &view.failed {
+            eprintln!(
+                "warning: API Gateway key {} ({}) stays: {e}",
+                p.gateway.id, p.why
+            );
         }
         Ok(view)
-    }
-
-    async fn existing_key(&self, key_id: &str) -> crate::Result<ApiKey> {
-        if !imagegen::domain::keys::valid_key_id(key_id) {
-            return Err(format!(
-                "`{key_id}` is not a key id (12 hex digits: the part between `igk_` and the \
-                 secret)"
-            )
-            .into());
-        }
-        self.store
-            .get_key(key_id)
-            .await
-            .map_err(|e| self.store_error(e))?
-            .ok_or_else(|| format!("no key {key_id} in {}", self.table).into())
-    }
-
-    /// Like the admin endpoint: only an active key can be rotated.
-    async fn active_key(&self, key_id: &str) -> crate::Result<ApiKey> {
-        let key = self.existing_key(key_id).await?;
-        let now = OffsetDateTime::now_utc();
-        if !key.is_active(now) {
-            return Err(format!(
-                "key {key_id} is {}; create a new key instead",
-                key.status(now).as_str()
-            )
-            .into());
-        }
-        Ok(key)
     }
 
     /// The grace the admin endpoint would use: the API function's configuration (its `live`
@@ -455,19 +293,6 @@ fn grace_from(
     vars: &std::collections::HashMap<String, String>,
 ) -> Result<std::time::Duration, imagegen::config::ConfigError> {
     Ok(Config::from_vars(&Vars(|name: &str| vars.get(name).cloned()))?.key_rotation_grace)
-}
-
-/// Why the service refuses `secret` of `key` now, if it does (`ApiKey::verify` decides).
-fn refusal(key: &ApiKey, secret: &str, now: OffsetDateTime) -> Option<&'static str> {
-    key.verify(secret, now).err()?;
-    // By the key's state first: revoking also forgets a rotated-out secret.
-    Some(match key.status(now) {
-        KeyStatus::Revoked => "the key is revoked",
-        KeyStatus::Expired => "the key has expired",
-        KeyStatus::Active | KeyStatus::Rotating => {
-            "the service no longer accepts this secret (rotated out)"
-        }
-    })
 }
 
 fn scopes(key: &ApiKey) -> String {
@@ -607,11 +432,7 @@ mod tests {
         let (rotating, _) = key(&[Scope::UsageRead]);
         let (rotating, _) = rotating.rotated(NOW, time::Duration::hours(1));
         let revoked = key(&[Scope::Admin]).0.revoked(NOW);
-        let view = View {
-            stored: BTreeMap::new(),
-            gateway: Vec::new(),
-            pruned: Vec::new(),
-        };
+        let view = View::default();
         let rows: Vec<_> = [&active, &rotating, &revoked]
             .iter()
             .map(|k| row(k, &view, NOW))

@@ -11,15 +11,12 @@
 
 mod support;
 
-use aws_sdk_apigateway::types::{ApiStage, IntegrationType, QuotaSettings, ThrottleSettings};
 use axum::http::{Method, StatusCode};
 use imagegen::domain::keys::{ApiKey, KeyStatus, parse_presented};
 use imagegen::store::all_keys;
-use imagegen_tests::aws::{FAKE_GEMINI_KEY, TestEnv};
+use imagegen_tests::aws::{FAKE_GEMINI_KEY, STAGE, TestEnv, rest_api_with_plan};
 use serde_json::json;
 use support::{FakeTerraform, Run, run, xtask};
-
-const STAGE: &str = "v1";
 
 /// A test's environment: the service's resources (TestEnv), a REST API with a stage and a
 /// usage plan on it, and a fake `terraform` whose outputs name them.
@@ -41,7 +38,7 @@ impl Fixture {
         let env = TestEnv::new().await.unwrap();
         let apigw = aws_sdk_apigateway::Client::new(&env.sdk);
         let prefix = env.resources.bucket.trim_end_matches("-images").to_owned();
-        let (rest_api_id, plan_id) = rest_api_with_plan(&apigw, &prefix).await;
+        let (rest_api_id, plan_id) = rest_api_with_plan(&apigw, &prefix).await.unwrap();
         let tables = &env.resources.tables;
         let outputs = json!({
             "api_url": output(format!(
@@ -164,72 +161,6 @@ impl Fixture {
 
 fn output(value: impl serde::Serialize) -> serde_json::Value {
     json!({"sensitive": false, "type": "string", "value": value})
-}
-
-/// What Terraform's api_gateway module builds, reduced: a REST API with one method, a stage,
-/// and a usage plan with throttle and quota on that stage.
-async fn rest_api_with_plan(apigw: &aws_sdk_apigateway::Client, prefix: &str) -> (String, String) {
-    let api = apigw.create_rest_api().name(prefix).send().await.unwrap();
-    let api_id = api.id().unwrap().to_owned();
-    let resources = apigw
-        .get_resources()
-        .rest_api_id(&api_id)
-        .send()
-        .await
-        .unwrap();
-    let root = resources
-        .items()
-        .iter()
-        .find(|r| r.path() == Some("/"))
-        .and_then(|r| r.id())
-        .unwrap()
-        .to_owned();
-    apigw
-        .put_method()
-        .rest_api_id(&api_id)
-        .resource_id(&root)
-        .http_method("GET")
-        .authorization_type("NONE")
-        .api_key_required(true)
-        .send()
-        .await
-        .unwrap();
-    apigw
-        .put_integration()
-        .rest_api_id(&api_id)
-        .resource_id(&root)
-        .http_method("GET")
-        .r#type(IntegrationType::Mock)
-        .send()
-        .await
-        .unwrap();
-    apigw
-        .create_deployment()
-        .rest_api_id(&api_id)
-        .stage_name(STAGE)
-        .send()
-        .await
-        .unwrap();
-    let plan = apigw
-        .create_usage_plan()
-        .name(format!("{prefix}-standard"))
-        .api_stages(ApiStage::builder().api_id(&api_id).stage(STAGE).build())
-        .throttle(
-            ThrottleSettings::builder()
-                .rate_limit(5.0)
-                .burst_limit(10)
-                .build(),
-        )
-        .quota(
-            QuotaSettings::builder()
-                .limit(1000)
-                .period(aws_sdk_apigateway::types::QuotaPeriodType::Day)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    (api_id, plan.id().unwrap().to_owned())
 }
 
 /// The key id of a printed key.

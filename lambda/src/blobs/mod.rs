@@ -9,8 +9,6 @@ pub mod s3;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-pub use local::{LocalBlobs, UrlSigner};
-
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {
     #[error("invalid object key `{0}`")]

@@ -76,17 +76,7 @@ impl std::str::FromStr for Scope {
     }
 }
 
-/// A key's own limits; `None` falls back to the configured defaults.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct KeyLimits {
-    pub rate_per_minute: Option<u32>,
-    pub burst: Option<u32>,
-    pub daily_quota: Option<u32>,
-    pub monthly_quota: Option<u32>,
-    /// Images the model may refuse per day before new jobs are turned away.
-    #[serde(default)]
-    pub daily_refusal_limit: Option<u32>,
-}
+pub use super::limits::KeyLimits;
 
 /// The secret a rotated key still accepts until `valid_until`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -153,7 +143,7 @@ pub struct Caller {
     /// `None` for the bootstrap admin credential, which has no key record.
     pub key_id: Option<String>,
     pub scopes: Vec<Scope>,
-    pub limits: crate::domain::limits::EffectiveLimits,
+    pub limits: super::limits::EffectiveLimits,
 }
 
 impl Caller {
@@ -166,8 +156,9 @@ pub fn sha256_hex(secret: &str) -> String {
     hex(&Sha256::digest(secret.as_bytes()))
 }
 
-/// Compares a secret with a stored digest without leaking where they differ.
-fn secret_matches(secret: &str, stored_hex: &str) -> bool {
+/// Whether `secret`'s SHA-256 is the stored digest, compared without leaking where they differ.
+/// Every check of a presented secret (keys, the bootstrap admin credential) goes through here.
+pub fn secret_matches(secret: &str, stored_hex: &str) -> bool {
     let Some(stored) = from_hex(stored_hex) else {
         return false;
     };

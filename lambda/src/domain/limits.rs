@@ -4,7 +4,26 @@
 use serde::{Deserialize, Serialize};
 use time::{Date, Month, OffsetDateTime, Time};
 
-use super::keys::KeyLimits;
+/// A key's own limits; `None` falls back to the configured defaults.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyLimits {
+    pub rate_per_minute: Option<u32>,
+    pub burst: Option<u32>,
+    pub daily_quota: Option<u32>,
+    pub monthly_quota: Option<u32>,
+    /// Images the model may refuse per day before new jobs are turned away.
+    #[serde(default)]
+    pub daily_refusal_limit: Option<u32>,
+}
+
+/// Rate-limit state of a request (the `RateLimit-*` headers): the per-minute limit in force,
+/// what is left of it and when it resets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateInfo {
+    pub limit: u32,
+    pub remaining: u64,
+    pub reset_secs: u64,
+}
 
 /// Limits that apply when a key sets none, plus the per-IP and global caps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

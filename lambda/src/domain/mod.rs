@@ -1,8 +1,7 @@
-//! The service's rules, free of HTTP and AWS: who may call, what a job is, how limits and
-//! quotas are counted. Use cases here talk to the world only through the port traits in
-//! `store`, `blobs` and `queue`.
+//! The service's rules and types, free of HTTP, AWS and the ports: what a key, a caller and a
+//! job are, how limits and quotas are counted. Nothing here does I/O; `usecases` applies these
+//! rules through the ports.
 
-pub mod admission;
 pub mod clock;
 pub mod ids;
 pub mod jobs;

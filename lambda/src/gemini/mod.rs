@@ -17,12 +17,9 @@ use async_trait::async_trait;
 use crate::images::{ImageFormat, ImageLimits};
 use crate::secrets::SecretsError;
 
-mod client;
-mod offline;
+pub mod client;
+pub mod offline;
 mod wire;
-
-pub use client::GeminiClient;
-pub use offline::OfflineGenerator;
 
 /// An image sent to the model alongside the prompt (already validated and re-encoded).
 #[derive(Clone, PartialEq, Eq)]

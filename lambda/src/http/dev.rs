@@ -13,8 +13,9 @@ use serde::Deserialize;
 
 use super::{ApiError, ErrorCode};
 use crate::App;
+use crate::blobs::local::LocalBlobs;
 use crate::blobs::local::{Grant, SignatureError};
-use crate::blobs::{BlobStore, LocalBlobs, UploadBounds};
+use crate::blobs::{BlobStore, UploadBounds};
 
 const PAGE: &str = include_str!("dev_page.html");
 

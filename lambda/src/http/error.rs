@@ -210,9 +210,72 @@ impl From<crate::blobs::BlobError> for ApiError {
     }
 }
 
-impl From<crate::domain::admission::AdmitError> for ApiError {
-    fn from(e: crate::domain::admission::AdmitError) -> Self {
-        use crate::domain::admission::AdmitError as E;
+impl From<crate::usecases::jobs::QueryError> for ApiError {
+    fn from(e: crate::usecases::jobs::QueryError) -> Self {
+        match e {
+            crate::usecases::jobs::QueryError::Store(e) => e.into(),
+            crate::usecases::jobs::QueryError::Blob(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::usecases::keys::KeyError> for ApiError {
+    fn from(e: crate::usecases::keys::KeyError) -> Self {
+        use crate::usecases::keys::KeyError as E;
+        match e {
+            E::MalformedId(_) => {
+                Self::new(ErrorCode::NotFound, "no such api key").with_detail("key_id", "malformed")
+            }
+            E::NotFound(_) => Self::new(ErrorCode::NotFound, "no such api key"),
+            E::NotActive { .. } => {
+                Self::new(ErrorCode::Conflict, "this api key is revoked or expired")
+            }
+            E::Changed(_) => Self::new(ErrorCode::Conflict, "the key changed concurrently; retry"),
+            E::Invalid(invalid) => invalid_key_request(&invalid),
+            E::Store(e) => e.into(),
+            E::Gateway(_) => Self::dependency("api gateway failed", e),
+            // The deployment's usage plans, not the request, are wrong.
+            E::UnknownPlan { .. } | E::AmbiguousPlan(_) => Self::internal("usage plan", e),
+        }
+    }
+}
+
+/// Every broken rule of a key request as a `details` entry of one 400; a time already past,
+/// which no schema can state, alone is a 422.
+fn invalid_key_request(e: &crate::domain::keys::InvalidKey) -> ApiError {
+    let code = if e.problems.iter().all(|p| p.issue == "in_the_past") {
+        ErrorCode::Unprocessable
+    } else {
+        ErrorCode::InvalidRequest
+    };
+    let message = e
+        .problems
+        .first()
+        .map(|p| format!("{}: {}", p.field, key_rule(p.field)))
+        .unwrap_or_else(|| "the key request is invalid".into());
+    e.problems
+        .iter()
+        .fold(ApiError::new(code, message), |err, p| {
+            err.with_detail(p.field, p.issue)
+        })
+}
+
+/// The rule a field of a key request breaks, in the client's terms.
+fn key_rule(field: &str) -> String {
+    match field {
+        "tenant" => format!(
+            "must be 1 to {} of a-z, 0-9, `-` and `_`",
+            crate::domain::ids::MAX_TENANT_LEN
+        ),
+        "scopes" => "must list at least one scope".into(),
+        "expires_at" => "must be in the future".into(),
+        _ => format!("must be an integer between 1 and {}", u32::MAX),
+    }
+}
+
+impl From<crate::usecases::admission::AdmitError> for ApiError {
+    fn from(e: crate::usecases::admission::AdmitError) -> Self {
+        use crate::usecases::admission::AdmitError as E;
         match e {
             E::InvalidReference {
                 field,

@@ -6,9 +6,10 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::openapi;
+use super::schema::{self, Schemas};
 use super::{ApiError, ErrorCode};
 
 /// Like `axum::Json`, but its rejections are our envelope. Also keeps the raw bytes, which
@@ -26,6 +27,11 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        // The router hands every request the document; without it errors name no rule.
+        let schemas = req
+            .extensions()
+            .get::<Schemas>()
+            .map_or(&Value::Null, |s| s.0);
         let json_content = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -56,13 +62,13 @@ where
                 .with_detail("body", "unreadable")
             }
         })?;
-        let value = parse::<T>(&raw)?;
+        let value = parse::<T>(&raw, schemas)?;
         Ok(Self { value, raw })
     }
 }
 
 /// Deserializes with the failing field's path and rule in the error.
-pub fn parse<T: DeserializeOwned + ToSchema>(raw: &[u8]) -> Result<T, ApiError> {
+pub fn parse<T: DeserializeOwned + ToSchema>(raw: &[u8], schemas: &Value) -> Result<T, ApiError> {
     if raw.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::new(
             ErrorCode::InvalidRequest,
@@ -73,8 +79,8 @@ pub fn parse<T: DeserializeOwned + ToSchema>(raw: &[u8]) -> Result<T, ApiError> 
     let root = T::name();
     // Syntax first (with line and column), then the shape serde would bend, then the fields.
     let json: serde_json::Value =
-        serde_json::from_slice(raw).map_err(|e| json_error(&root, ".", &e))?;
-    if let Some(path) = openapi::array_for_object(&root, &json) {
+        serde_json::from_slice(raw).map_err(|e| json_error(schemas, &root, ".", &e))?;
+    if let Some(path) = schema::array_for_object(schemas, &root, &json) {
         let field = if path.is_empty() {
             "body".to_owned()
         } else {
@@ -90,9 +96,9 @@ pub fn parse<T: DeserializeOwned + ToSchema>(raw: &[u8]) -> Result<T, ApiError> 
     let mut de = serde_json::Deserializer::from_slice(raw);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
-        json_error(&root, &path, e.inner())
+        json_error(schemas, &root, &path, e.inner())
     })?;
-    de.end().map_err(|e| json_error(&root, ".", &e))?;
+    de.end().map_err(|e| json_error(schemas, &root, ".", &e))?;
     Ok(value)
 }
 
@@ -145,7 +151,7 @@ where
     Ok(wrapped.map(|Wrap(v)| v))
 }
 
-fn json_error(root: &str, path: &str, e: &serde_json::Error) -> ApiError {
+fn json_error(schemas: &Value, root: &str, path: &str, e: &serde_json::Error) -> ApiError {
     use serde_json::error::Category;
     let parser_message = e.to_string();
     let field = if path == "." || path.is_empty() {
@@ -177,7 +183,7 @@ fn json_error(root: &str, path: &str, e: &serde_json::Error) -> ApiError {
             if let Some(name) = between(&parser_message, "unknown field `", "`") {
                 let field = join(&field, name);
                 let parent = parent_of(&field);
-                let known = openapi::known_fields(root, parent);
+                let known = schema::known_fields(schemas, root, parent);
                 let message = format!("{field}: unknown field (known: {})", known.join(", "));
                 (field, "unknown_field", message)
             } else if let Some(name) = between(&parser_message, "duplicate field `", "`") {
@@ -197,8 +203,8 @@ fn json_error(root: &str, path: &str, e: &serde_json::Error) -> ApiError {
                 let rule = if field == "body" {
                     "must be a JSON object".to_owned()
                 } else {
-                    openapi::field_schema(root, &field)
-                        .map(openapi::describe)
+                    schema::field_schema(schemas, root, &field)
+                        .map(schema::describe)
                         .unwrap_or_else(|| "has an invalid value".to_owned())
                 };
                 let message = format!("{field}: {rule}");
@@ -254,7 +260,7 @@ mod tests {
     }
 
     fn detail(raw: &str) -> (String, String) {
-        let e = parse::<Body>(raw.as_bytes()).unwrap_err();
+        let e = parse::<Body>(raw.as_bytes(), &Value::Null).unwrap_err();
         (e.details[0].field.clone(), e.details[0].issue.clone())
     }
 
@@ -285,6 +291,6 @@ mod tests {
             detail(r#"{"prompt":"x"} trailing"#),
             ("body".into(), "malformed_json".into())
         );
-        assert!(parse::<Body>(br#"{"prompt":"x"}"#).is_ok());
+        assert!(parse::<Body>(br#"{"prompt":"x"}"#, &Value::Null).is_ok());
     }
 }

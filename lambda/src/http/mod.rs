@@ -10,6 +10,7 @@ mod observe;
 pub mod openapi;
 mod request_id;
 pub mod routes;
+pub mod schema;
 pub mod serve;
 pub mod views;
 
@@ -92,11 +93,11 @@ async fn method_not_allowed() -> ApiError {
 pub fn meta_router() -> Router {
     Router::new()
         .route("/healthz", axum::routing::get(routes::meta::healthz))
-        .route(
-            "/openapi.json",
-            axum::routing::get(routes::meta::openapi_default),
-        )
+        .route("/openapi.json", axum::routing::get(routes::meta::openapi))
         .fallback(not_found)
+        .layer(axum::Extension(schema::Document(std::sync::Arc::new(
+            openapi::base().clone(),
+        ))))
         .layer(axum::middleware::from_fn(request_id::layer))
 }
 
@@ -116,6 +117,10 @@ fn with_layers(routes: Router<App>, app: App) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(app.config.max_body_bytes))
+        .layer(axum::Extension(schema::Schemas(openapi::base())))
+        .layer(axum::Extension(schema::Document(std::sync::Arc::new(
+            openapi::document(&app.config),
+        ))))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             observe::access_log,

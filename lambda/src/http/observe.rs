@@ -19,7 +19,7 @@ pub struct Notes(Arc<Mutex<NoteFields>>);
 #[derive(Debug, Default)]
 struct NoteFields {
     tenant: Option<String>,
-    rate: Option<super::auth::RateInfo>,
+    rate: Option<crate::domain::limits::RateInfo>,
 }
 
 impl Notes {
@@ -31,7 +31,7 @@ impl Notes {
         self.with(|n| n.tenant = Some(tenant.to_owned()));
     }
 
-    pub fn set_rate(&self, rate: super::auth::RateInfo) {
+    pub fn set_rate(&self, rate: crate::domain::limits::RateInfo) {
         self.with(|n| n.rate = Some(rate));
     }
 }

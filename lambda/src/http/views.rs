@@ -1,5 +1,6 @@
 //! Response bodies of the v1 contract.
 
+use crate::usecases::jobs::JobDownloads;
 use serde::Serialize;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -95,17 +96,13 @@ pub struct JobView {
 }
 
 impl JobView {
-    /// Signs a fresh download URL for every image.
-    pub async fn render(app: &App, job: &Job) -> Result<Self, super::ApiError> {
-        let now = app.clock.now();
+    /// The job with the download URL signed for each image.
+    pub fn render(shown: &JobDownloads) -> Self {
+        let job = &shown.job;
         let mut images = Vec::with_capacity(job.images.len());
-        for image in &job.images {
-            let signed = app
-                .blobs
-                .signed_get_url(&image.key, app.config.url_ttl, now)
-                .await?;
+        for (image, signed) in job.images.iter().zip(&shown.downloads) {
             images.push(ImageView {
-                url: signed.url,
+                url: signed.url.clone(),
                 expires_at: rfc3339(signed.expires_at),
                 mime_type: image.mime_type.clone(),
                 width: image.width,
@@ -132,7 +129,7 @@ impl JobView {
                 }
             })
             .collect();
-        Ok(Self {
+        Self {
             job_id: job.job_id.to_string(),
             status: job.status,
             created_at: rfc3339(job.created_at),
@@ -144,7 +141,7 @@ impl JobView {
             links: Links {
                 self_: job_link(job),
             },
-        })
+        }
     }
 }
 

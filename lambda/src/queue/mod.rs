@@ -10,9 +10,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::ids::JobId;
 
-pub use local::LocalQueue;
-pub use recorded::RecordedControl;
-
 /// What the API enqueues for one job: only its id; the job record holds the rest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

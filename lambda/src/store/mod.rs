@@ -13,8 +13,6 @@ use crate::domain::jobs::{Expected, Job};
 use crate::domain::keys::ApiKey;
 use crate::domain::limits::CounterAdd;
 
-pub use memory::MemoryStore;
-
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A conditional write found something other than what it expected.

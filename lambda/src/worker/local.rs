@@ -7,8 +7,8 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::Worker;
 use crate::domain::jobs::JobFailure;
-use crate::queue::LocalQueue;
 use crate::queue::local::Delivery;
+use crate::queue::local::LocalQueue;
 
 /// Runs until the queue closes. A failed delivery comes back after `retry_delay` (or the sooner
 /// delay the step asked for), up to the configured receive count; then the job is ended as the

@@ -134,7 +134,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::queue::RecordedControl;
+    use crate::queue::recorded::RecordedControl;
 
     fn event(bodies: &[(&str, Option<&str>)]) -> SqsEvent {
         let mut event = SqsEvent::default();

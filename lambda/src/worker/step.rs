@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use crate::App;
 use crate::blobs;
-use crate::domain::admission;
 use crate::domain::jobs::{
     ImageOutcome, ImageState, Job, JobFailure, JobStatus, MAX_DEFER, StoredImage,
 };
@@ -20,6 +19,7 @@ use crate::gemini::{
 use crate::queue::JobMessage;
 use crate::store::StoreError;
 use crate::telemetry::Unit;
+use crate::usecases::admission;
 
 /// What a delivery did, when it did not fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,21 +15,19 @@ use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use imagegen::App;
-use imagegen::blobs::{LocalBlobs, UrlSigner};
+use imagegen::blobs::local::{LocalBlobs, UrlSigner};
 use imagegen::config::Config;
 use imagegen::domain::ManualClock;
 use imagegen::domain::ids::{JobId, hex, random_bytes};
 use imagegen::domain::jobs::{Expected, Job};
 use imagegen::domain::keys::{ApiKey, sha256_hex};
 use imagegen::domain::limits::{CounterAdd, DefaultLimits};
-use imagegen::gemini::{
-    CallBudget, GenerateError, ImageAttempt, ImageGenerator, ImageRequest, OfflineGenerator,
-};
-use imagegen::queue::LocalQueue;
+use imagegen::gemini::offline::OfflineGenerator;
+use imagegen::gemini::{CallBudget, GenerateError, ImageAttempt, ImageGenerator, ImageRequest};
 use imagegen::queue::local::Delivery;
-use imagegen::store::{
-    IdempotencyRecord, JobCursor, KeyCursor, MemoryStore, Reservation, Store, StoreError,
-};
+use imagegen::queue::local::LocalQueue;
+use imagegen::store::memory::MemoryStore;
+use imagegen::store::{IdempotencyRecord, JobCursor, KeyCursor, Reservation, Store, StoreError};
 use imagegen::telemetry::Metrics;
 use imagegen::worker::{StepError, StepOutcome, Worker};
 use serde_json::{Value, json};
@@ -153,6 +151,7 @@ impl Builder {
             clock: clock.clone(),
             config: Arc::new(self.config),
             metrics,
+            gateway: None,
         };
         let worker = Arc::new(Worker::new(
             app.clone(),

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use imagegen::gemini::{GeminiClient, GeminiConfig};
+use imagegen::gemini::GeminiConfig;
+use imagegen::gemini::client::GeminiClient;
 use imagegen::queue::{DeadLetter, DeadLetters, QueueError};
 use imagegen::secrets::{CachedSecret, SecretString, StaticSecret};
 use imagegen::store::Store as _;

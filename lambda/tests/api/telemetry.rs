@@ -5,7 +5,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use imagegen::gemini::{GeminiClient, GeminiConfig};
+use imagegen::gemini::GeminiConfig;
+use imagegen::gemini::client::GeminiClient;
 use imagegen::secrets::{CachedSecret, SecretString, StaticSecret};
 use serde_json::{Value, json};
 use tracing_subscriber as subscriber;

@@ -26,7 +26,7 @@ use imagegen::App;
 use imagegen::aws::{Clients, Resources, SdkConfig};
 use imagegen::config::{Config, Vars};
 use imagegen::domain::keys::{KeyLimits, Scope};
-use imagegen::gemini::GeminiClient;
+use imagegen::gemini::client::GeminiClient;
 use imagegen::queue::sqs::SqsMessageControl;
 use imagegen::store::dynamo::TableNames;
 use imagegen::store::layout::{TABLES, TableLayout};
@@ -159,32 +159,27 @@ impl TestEnv {
     /// Any request through `imagegen::http::router` on this environment's adapters.
     /// A source address is added as the server would (API Gateway's `sourceIp`), so the
     /// per-IP limit runs too.
-    pub async fn send(&self, mut request: Request<Body>) -> Result<Reply, Error> {
-        if request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .is_none()
-        {
-            request
-                .extensions_mut()
-                .insert(ConnectInfo(SocketAddr::from(([203, 0, 113, 7], 50_000))));
-        }
-        let response = imagegen::http::router(self.app.clone())
-            .oneshot(request)
-            .await?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await?.to_bytes();
-        let json = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)?
-        };
-        Ok(Reply {
-            status,
-            headers,
-            json,
-        })
+    pub async fn send(&self, request: Request<Body>) -> Result<Reply, Error> {
+        route(&self.app, request).await
+    }
+
+    /// The variables a deployed function gets from Terraform, for this environment's
+    /// resources on the emulator: start-ups (`imagegen::aws::api_from_vars`) take these plus
+    /// whatever the test adds.
+    pub fn lambda_vars(&self) -> HashMap<&'static str, String> {
+        let tables = &self.resources.tables;
+        HashMap::from([
+            ("AWS_REGION", REGION.to_owned()),
+            ("AWS_ACCESS_KEY_ID", "test".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
+            ("AWS_ENDPOINT_URL", self.emulator.endpoint.clone()),
+            ("IMAGEGEN_JOBS_TABLE", tables.jobs.clone()),
+            ("IMAGEGEN_KEYS_TABLE", tables.api_keys.clone()),
+            ("IMAGEGEN_COUNTERS_TABLE", tables.counters.clone()),
+            ("IMAGEGEN_IDEMPOTENCY_TABLE", tables.idempotency.clone()),
+            ("IMAGEGEN_BUCKET", self.resources.bucket.clone()),
+            ("IMAGEGEN_QUEUE_URL", self.resources.queue_url.clone()),
+        ])
     }
 
     /// The Gemini client exactly as the worker Lambda builds it from its environment
@@ -547,4 +542,32 @@ pub fn receive_count(message: &Message) -> u32 {
         .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
+}
+
+/// Any request through `imagegen::http::router` on `app`. A source address is added as the
+/// server would (API Gateway's `sourceIp`), so the per-IP limit runs too.
+pub async fn route(app: &App, mut request: Request<Body>) -> Result<Reply, Error> {
+    if request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .is_none()
+    {
+        request
+            .extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from(([203, 0, 113, 7], 50_000))));
+    }
+    let response = imagegen::http::router(app.clone()).oneshot(request).await?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await?.to_bytes();
+    let json = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)?
+    };
+    Ok(Reply {
+        status,
+        headers,
+        json,
+    })
 }

@@ -5,12 +5,14 @@
 pub mod calls;
 pub mod emulator;
 pub mod env;
+pub mod gateway;
 
 use std::io::Write;
 
 pub use calls::{CallCounter, Calls};
 pub use emulator::{Emulator, Error, Kind, emulator};
-pub use env::{FAKE_GEMINI_KEY, REGION, Reply, TestEnv, receive_count};
+pub use env::{FAKE_GEMINI_KEY, REGION, Reply, TestEnv, receive_count, route};
+pub use gateway::{STAGE, rest_api_with_plan};
 
 /// An HTTP client for the emulator and presigned URLs. reqwest is built without a crypto
 /// provider of its own (see `imagegen::tls`), so `reqwest::Client::new()` would panic.

@@ -209,7 +209,6 @@ fn png_upload() -> UploadBounds<'static> {
 async fn deployed_downloads_are_cloudfront_urls_signed_with_the_key_in_secrets_manager() {
     use imagegen::blobs::cloudfront::SigningKey;
     use imagegen::secrets::SecretString;
-    use std::collections::HashMap;
 
     let env = TestEnv::new().await.unwrap();
     let pem = std::fs::read_to_string(
@@ -231,24 +230,12 @@ async fn deployed_downloads_are_cloudfront_urls_signed_with_the_key_in_secrets_m
         .arn
         .unwrap();
 
-    let tables = &env.resources.tables;
-    let vars: HashMap<&str, String> = HashMap::from([
-        ("AWS_REGION", imagegen_tests::aws::REGION.to_owned()),
-        ("AWS_ACCESS_KEY_ID", "test".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
-        ("AWS_ENDPOINT_URL", env.emulator.endpoint.clone()),
-        ("IMAGEGEN_JOBS_TABLE", tables.jobs.clone()),
-        ("IMAGEGEN_KEYS_TABLE", tables.api_keys.clone()),
-        ("IMAGEGEN_COUNTERS_TABLE", tables.counters.clone()),
-        ("IMAGEGEN_IDEMPOTENCY_TABLE", tables.idempotency.clone()),
-        ("IMAGEGEN_BUCKET", env.resources.bucket.clone()),
-        ("IMAGEGEN_QUEUE_URL", env.resources.queue_url.clone()),
-        (
-            "IMAGEGEN_DOWNLOAD_BASE_URL",
-            "https://d111111abcdef8.cloudfront.net".to_owned(),
-        ),
-        ("IMAGEGEN_DOWNLOAD_SIGNING_KEY_SECRET_ARN", secret_arn),
-    ]);
+    let mut vars = env.lambda_vars();
+    vars.insert(
+        "IMAGEGEN_DOWNLOAD_BASE_URL",
+        "https://d111111abcdef8.cloudfront.net".to_owned(),
+    );
+    vars.insert("IMAGEGEN_DOWNLOAD_SIGNING_KEY_SECRET_ARN", secret_arn);
     let app = imagegen::aws::api_from_vars(&imagegen::config::Vars(|name| vars.get(name).cloned()))
         .unwrap();
 

@@ -12,9 +12,9 @@ use crate::App;
 use crate::domain::keys::{self, KeyLimits, Scope};
 use crate::http::auth::{Authorized, scope};
 use crate::http::json::JsonBody;
-use crate::http::views::{KeyView, RevokedKey, revoked};
-use crate::http::{ApiError, ErrorCode, ErrorEnvelope};
-use crate::store::StoreError;
+use crate::http::views::{KeyView, RevokedKey, revoked as revoked_view};
+use crate::http::{ApiError, ErrorEnvelope};
+use crate::usecases::keys::Keys;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -64,7 +64,6 @@ pub async fn create_key(
     body: JsonBody<CreateKeyRequest>,
 ) -> Result<(StatusCode, Json<KeyView>), ApiError> {
     let req = body.value;
-    // The rules live in the domain: `cargo xtask keys create` issues keys through them too.
     let request = keys::NewKey {
         tenant: req.tenant,
         scopes: req.scopes,
@@ -77,77 +76,20 @@ pub async fn create_key(
         },
         expires_at: req.expires_at,
     };
-    let (key, plaintext) = request
-        .issue(app.clock.now())
-        .map_err(invalid_key_request)?;
-    app.store.create_key(&key).await?;
-    tracing::info!(key_id = %key.key_id, tenant = %key.tenant, "api key created");
+    let issued = Keys::of(&app)
+        .create(request, None, app.clock.now())
+        .await?;
+    tracing::info!(key_id = %issued.key.key_id, tenant = %issued.key.tenant, "api key created");
     Ok((
         StatusCode::CREATED,
-        Json(KeyView::new(&app, &key, plaintext)),
+        Json(KeyView::new(&app, &issued.key, issued.plaintext)),
     ))
 }
 
-/// Every broken rule as a `details` entry of one 400; a time already past, which no schema can
-/// state, alone is a 422.
-fn invalid_key_request(e: keys::InvalidKey) -> ApiError {
-    let code = if e.problems.iter().all(|p| p.issue == "in_the_past") {
-        ErrorCode::Unprocessable
-    } else {
-        ErrorCode::InvalidRequest
-    };
-    let message = e
-        .problems
-        .first()
-        .map(|p| format!("{}: {}", p.field, key_rule(p.field)))
-        .unwrap_or_else(|| "the key request is invalid".into());
-    e.problems
-        .iter()
-        .fold(ApiError::new(code, message), |err, p| {
-            err.with_detail(p.field, p.issue)
-        })
-}
-
-/// The rule a field of [`CreateKeyRequest`] breaks, in the client's terms.
-fn key_rule(field: &str) -> String {
-    match field {
-        "tenant" => format!(
-            "must be 1 to {} of a-z, 0-9, `-` and `_`",
-            crate::domain::ids::MAX_TENANT_LEN
-        ),
-        "scopes" => "must list at least one scope".into(),
-        "expires_at" => "must be in the future".into(),
-        _ => format!("must be an integer between 1 and {}", u32::MAX),
-    }
-}
-
-async fn load_active(
-    app: &App,
-    key_id: Result<Path<String>, PathRejection>,
-) -> Result<keys::ApiKey, ApiError> {
-    let not_found = || ApiError::new(ErrorCode::NotFound, "no such api key");
-    // A segment that is not UTF-8 is as malformed as any other id that is not ours.
-    let Some(Path(key_id)) = key_id.ok().filter(|Path(id)| keys::valid_key_id(id)) else {
-        return Err(not_found().with_detail("key_id", "malformed"));
-    };
-    let key_id = key_id.as_str();
-    let key = app.store.get_key(key_id).await?.ok_or_else(not_found)?;
-    if !key.is_active(app.clock.now()) {
-        return Err(ApiError::new(
-            ErrorCode::Conflict,
-            "this api key is revoked or expired",
-        ));
-    }
-    Ok(key)
-}
-
-fn changed_concurrently(e: StoreError) -> ApiError {
-    match e {
-        StoreError::Conflict(_) => {
-            ApiError::new(ErrorCode::Conflict, "the key changed concurrently; retry")
-        }
-        other => other.into(),
-    }
+/// The key id of the path; a segment that is not UTF-8 is as malformed as any other id that
+/// is not ours.
+fn key_id(path: Result<Path<String>, PathRejection>) -> String {
+    path.map(|Path(id)| id).unwrap_or_default()
 }
 
 /// A new secret for the same key; the old secret keeps working for the grace period.
@@ -168,16 +110,13 @@ pub async fn rotate_key(
     _auth: Authorized<scope::Admin>,
     key_id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<KeyView>, ApiError> {
-    let key = load_active(&app, key_id).await?;
     let grace =
         time::Duration::try_from(app.config.key_rotation_grace).unwrap_or(time::Duration::DAY);
-    let (next, plaintext) = key.rotated(app.clock.now(), grace);
-    app.store
-        .replace_key(&next, key.version)
-        .await
-        .map_err(changed_concurrently)?;
-    tracing::info!(key_id = %key.key_id, tenant = %key.tenant, "api key rotated");
-    Ok(Json(KeyView::new(&app, &next, plaintext)))
+    let issued = Keys::of(&app)
+        .rotate(&self::key_id(key_id), grace, None, app.clock.now())
+        .await?;
+    tracing::info!(key_id = %issued.key.key_id, tenant = %issued.key.tenant, "api key rotated");
+    Ok(Json(KeyView::new(&app, &issued.key, issued.plaintext)))
 }
 
 /// Revokes a key at once (its previous secret too).
@@ -198,12 +137,11 @@ pub async fn revoke_key(
     _auth: Authorized<scope::Admin>,
     key_id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<RevokedKey>, ApiError> {
-    let key = load_active(&app, key_id).await?;
+    let keys = Keys::of(&app);
     let now = app.clock.now();
-    app.store
-        .replace_key(&key.revoked(now), key.version)
-        .await
-        .map_err(changed_concurrently)?;
-    tracing::info!(key_id = %key.key_id, tenant = %key.tenant, "api key revoked");
-    Ok(Json(revoked(&key.key_id, now)))
+    // Over HTTP revoking is not idempotent: a key no longer active is a 409.
+    let key = keys.active(&self::key_id(key_id), now).await?;
+    let revoked = keys.revoke(&key.key_id, now).await?;
+    tracing::info!(key_id = %key.key_id, tenant = %key.tenant, gateway = ?revoked.gateway, "api key revoked");
+    Ok(Json(revoked_view(&key.key_id, now)))
 }

@@ -12,19 +12,18 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use crate::App;
-use crate::domain::admission::{self, Admitted, IdempotencyKey, NewImageJob, ReferenceInput};
 use crate::domain::ids::{UploadId, hex};
-use crate::domain::jobs::Job;
 use crate::domain::request;
 use crate::http::auth::{Authorized, scope};
 use crate::http::json::JsonBody;
 use crate::http::views::{AcceptedJob, JobView, job_link};
 use crate::http::{ApiError, ErrorCode, ErrorEnvelope};
 use crate::images::ImageFormat;
+use crate::usecases::admission::{self, Admitted, IdempotencyKey, NewImageJob, ReferenceInput};
+use crate::usecases::jobs;
 
 /// Longest `Prefer: wait=N` honoured: API Gateway ends integrations at 29 s.
 pub const MAX_WAIT_SECS: u64 = 25;
-const POLL_EVERY: Duration = Duration::from_millis(200);
 
 /// Longest `Idempotency-Key` accepted (visible ASCII only).
 pub const MAX_IDEMPOTENCY_KEY: usize = 255;
@@ -196,11 +195,12 @@ pub async fn create_image(
         Admitted::Replayed(job) => (job, true),
     };
     let job = match wait {
-        Some(secs) => wait_for(&app, job, Duration::from_secs(secs)).await?,
+        Some(secs) => jobs::wait(&app, job, Duration::from_secs(secs)).await?,
         None => job,
     };
     let mut res = if job.status.is_final() && wait.is_some() {
-        (StatusCode::OK, Json(JobView::render(&app, &job).await?)).into_response()
+        let shown = jobs::with_downloads(&app, job.clone()).await?;
+        (StatusCode::OK, Json(JobView::render(&shown))).into_response()
     } else {
         (StatusCode::ACCEPTED, Json(AcceptedJob::from_job(&job))).into_response()
     };
@@ -257,16 +257,4 @@ pub fn prefer_wait(headers: &HeaderMap) -> Option<u64> {
         .filter_map(|pref| pref.trim().strip_prefix("wait="))
         .find_map(|n| n.trim().parse::<u64>().ok())
         .map(|n| n.min(MAX_WAIT_SECS))
-}
-
-async fn wait_for(app: &App, job: Job, budget: Duration) -> Result<Job, ApiError> {
-    let deadline = tokio::time::Instant::now() + budget;
-    let mut job = job;
-    while !job.status.is_final() && tokio::time::Instant::now() + POLL_EVERY <= deadline {
-        tokio::time::sleep(POLL_EVERY).await;
-        if let Some(current) = app.store.get_job(&job.job_id).await? {
-            job = current;
-        }
-    }
-    Ok(job)
 }

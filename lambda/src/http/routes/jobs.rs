@@ -12,6 +12,7 @@ use crate::http::auth::{Authorized, scope};
 use crate::http::views::{JobList, JobView};
 use crate::http::{ApiError, ErrorCode, ErrorEnvelope};
 use crate::store::JobCursor;
+use crate::usecases::jobs;
 
 pub const DEFAULT_PAGE: usize = 20;
 pub const MIN_PAGE: usize = 1;
@@ -44,13 +45,10 @@ pub async fn get_job(
         .ok()
         .and_then(|Path(id)| JobId::parse(&id))
         .ok_or_else(|| not_found().with_detail("id", "malformed"))?;
-    let job = app
-        .store
-        .get_job(&job_id)
+    let job = jobs::get(&app, &auth.caller.tenant, &job_id)
         .await?
-        .filter(|job| job.tenant == auth.caller.tenant)
         .ok_or_else(not_found)?;
-    Ok(Json(JobView::render(&app, &job).await?))
+    Ok(Json(JobView::render(&job)))
 }
 
 /// The query of `GET /v1/jobs`, as documented; [`list_query`] reads it.
@@ -83,16 +81,9 @@ pub async fn list_jobs(
     let query = list_query(query)?;
     let limit = query.limit.unwrap_or(DEFAULT_PAGE);
     let cursor = query.cursor.as_deref().map(decode_cursor).transpose()?;
-    let (jobs, next) = app
-        .store
-        .list_jobs(&auth.caller.tenant, limit, cursor.as_ref())
-        .await?;
-    let mut views = Vec::with_capacity(jobs.len());
-    for job in &jobs {
-        views.push(JobView::render(&app, job).await?);
-    }
+    let (page, next) = jobs::list(&app, &auth.caller.tenant, limit, cursor.as_ref()).await?;
     Ok(Json(JobList {
-        jobs: views,
+        jobs: page.iter().map(JobView::render).collect(),
         next_cursor: next.as_ref().map(encode_cursor),
     }))
 }

@@ -1,12 +1,12 @@
 //! Unauthenticated routes: health and the API's own description.
 
+use axum::Extension;
 use axum::Json;
-use axum::extract::State;
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::App;
+use crate::http::schema::Document;
 
 /// Body of `GET /healthz`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -26,11 +26,6 @@ pub async fn healthz() -> Json<Health> {
 
 /// This document.
 #[utoipa::path(get, path = "/openapi.json", tag = "meta", responses((status = 200, description = "this OpenAPI 3.1 document")))]
-pub async fn openapi(State(app): State<App>) -> Json<Value> {
-    Json(crate::http::openapi::document(&app.config))
-}
-
-/// This document, for a router without the service's configuration.
-pub async fn openapi_default() -> Json<Value> {
-    Json(crate::http::openapi())
+pub async fn openapi(Extension(Document(doc)): Extension<Document>) -> Json<Value> {
+    Json(Value::clone(&doc))
 }

@@ -4,11 +4,10 @@ use axum::Json;
 use axum::extract::State;
 
 use crate::App;
-use crate::domain::admission;
-use crate::domain::limits::{self, Measure, Subject, Window};
 use crate::http::auth::{Authorized, scope};
 use crate::http::views::{UsageView, UsageWindow, timestamp};
 use crate::http::{ApiError, ErrorEnvelope};
+use crate::usecases::usage;
 
 #[utoipa::path(
     get, path = "/v1/usage", tag = "usage",
@@ -25,67 +24,22 @@ pub async fn usage(
     auth: Authorized<scope::UsageRead>,
 ) -> Result<Json<UsageView>, ApiError> {
     let caller = auth.caller;
-    let now = app.clock.now();
-    let l = caller.limits;
-    let key_subject = caller
-        .key_id
-        .clone()
-        .unwrap_or_else(|| "bootstrap-admin".into());
-    let windows = [
-        (
-            "minute",
-            "requests",
-            Subject::Key(&key_subject),
-            Window::Minute,
-            Measure::Requests,
-            l.rate_per_minute,
-        ),
-        (
-            "day",
-            "images",
-            Subject::Tenant(&caller.tenant),
-            Window::Day,
-            Measure::Images,
-            l.daily_quota,
-        ),
-        (
-            "month",
-            "images",
-            Subject::Tenant(&caller.tenant),
-            Window::Month,
-            Measure::Images,
-            l.monthly_quota,
-        ),
-    ];
-    // The same counter admission reserves on (refusals today plus images still in flight).
-    let (refusals, refusals_end) =
-        admission::refusal_counter(&caller.tenant, now, 0, l.daily_refusal_limit);
-    let counters: Vec<_> = windows
-        .iter()
-        .map(|(name, measure, subject, window, counted, limit)| {
-            let (counter, ends) = limits::counter(*counted, subject, *window, now, 0, *limit);
-            (*name, *measure, counter, ends)
-        })
-        .chain([("day", "refused", refusals, refusals_end)])
-        .collect();
-    let pks: Vec<String> = counters.iter().map(|(_, _, c, _)| c.pk.clone()).collect();
-    let used = app.store.counter_values(&pks).await?;
-    let windows = counters
-        .iter()
-        .zip(used)
-        .map(|((name, measure, counter, ends), used)| UsageWindow {
-            window: (*name).into(),
-            measure: (*measure).into(),
-            limit: counter.limit,
-            used,
-            remaining: counter.limit.saturating_sub(used),
-            resets_at: timestamp(*ends),
+    let windows = usage::windows(&app, &caller)
+        .await?
+        .into_iter()
+        .map(|w| UsageWindow {
+            window: w.window.into(),
+            measure: w.measure.into(),
+            limit: w.limit,
+            used: w.used,
+            remaining: w.limit.saturating_sub(w.used),
+            resets_at: timestamp(w.resets_at),
         })
         .collect();
     Ok(Json(UsageView {
         tenant: caller.tenant,
         key_id: caller.key_id,
-        limits: l,
+        limits: caller.limits,
         windows,
     }))
 }

@@ -3,12 +3,12 @@
 
 use sha2::{Digest, Sha256};
 
-use super::ids::{JobId, UploadId, hex};
-use super::jobs::{Job, JobFailure, JobParams, JobStatus};
-use super::keys::Caller;
-use super::limits::{self, CounterAdd, Measure, Subject, Window};
 use crate::App;
 use crate::blobs::{self, BlobError};
+use crate::domain::ids::{JobId, UploadId, hex};
+use crate::domain::jobs::{Job, JobFailure, JobParams, JobStatus};
+use crate::domain::keys::Caller;
+use crate::domain::limits::{self, CounterAdd, Measure, Subject, Window};
 use crate::images::{self, ImageLimits};
 use crate::queue::{JobMessage, QueueError};
 use crate::store::{IdempotencyRecord, Reservation, StoreError};
