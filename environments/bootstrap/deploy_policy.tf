@@ -15,8 +15,8 @@
 locals {
   arn        = "arn:${local.partition}"
   prefixes   = [for e in var.environments : "${local.p}-${e}"]
-  state_arn  = aws_s3_bucket.this["state"].arn
-  artifs_arn = aws_s3_bucket.this["artifacts"].arn
+  state_arn  = module.buckets["state"].arn
+  artifs_arn = module.buckets["artifacts"].arn
   logs_arn   = "${local.arn}:logs:${local.region}:${local.account_id}:log-group"
   lambda_arn = "${local.arn}:lambda:${local.region}:${local.account_id}"
   apigw_arn  = "${local.arn}:apigateway:${local.region}::"

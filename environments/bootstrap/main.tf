@@ -29,200 +29,43 @@ locals {
   access_log_bucket = "${local.p}-access-logs-${local.account_id}"
 }
 
-# --- State and artifact buckets ---
+# --- State, artifact and access-log buckets (the hardening is modules/bucket's) ---
 
-resource "aws_s3_bucket" "this" {
-  #checkov:skip=CKV_AWS_144:State and artifacts are re-creatable (artifacts are rebuilt byte-for-byte; state is versioned); cross-region replication is not worth its cost here.
-  #checkov:skip=CKV2_AWS_62:Nothing reacts to object events in these buckets.
-  #checkov:skip=CKV_AWS_145:SSE-S3 (AES256) protects the state and artifacts at rest; access is controlled by IAM and the TLS-only policy, and a KMS key would add cost and key-policy coupling to every reader.
+module "buckets" {
+  source   = "../../modules/bucket"
   for_each = local.buckets
 
-  bucket = each.value.name
-  tags   = { Purpose = each.key }
+  name              = each.value.name
+  access_log_bucket = module.access_logs.name
+  tags              = { Purpose = each.key }
+
+  lifecycle_rules = [{
+    id                                 = "expire-noncurrent-versions"
+    noncurrent_version_expiration_days = each.value.noncurrent_days
+  }]
 }
 
-resource "aws_s3_bucket_public_access_block" "this" {
-  for_each = local.buckets
+module "access_logs" {
+  source = "../../modules/bucket"
 
-  bucket                  = aws_s3_bucket.this[each.key].id
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
+  # No access_log_bucket: logging this bucket into itself would log its own log deliveries.
+  name             = local.access_log_bucket
+  policy_documents = [data.aws_iam_policy_document.access_log_delivery.json]
+  tags             = { Purpose = "access-logs" }
+
+  lifecycle_rules = [{
+    id                                 = "expire-logs"
+    expiration_days                    = var.access_log_retention_days
+    noncurrent_version_expiration_days = 1
+  }]
 }
 
-resource "aws_s3_bucket_ownership_controls" "this" {
-  for_each = local.buckets
-
-  bucket = aws_s3_bucket.this[each.key].id
-
-  rule {
-    object_ownership = "BucketOwnerEnforced"
-  }
-}
-
-resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
-  for_each = local.buckets
-
-  bucket = aws_s3_bucket.this[each.key].id
-
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm = "AES256"
-    }
-    bucket_key_enabled = true
-  }
-}
-
-resource "aws_s3_bucket_versioning" "this" {
-  for_each = local.buckets
-
-  bucket = aws_s3_bucket.this[each.key].id
-
-  versioning_configuration {
-    status = "Enabled"
-  }
-}
-
-resource "aws_s3_bucket_lifecycle_configuration" "this" {
-  for_each = local.buckets
-
-  bucket = aws_s3_bucket.this[each.key].id
-
-  rule {
-    id     = "expire-noncurrent-versions"
-    status = "Enabled"
-
-    filter {}
-
-    noncurrent_version_expiration {
-      noncurrent_days = each.value.noncurrent_days
-    }
-
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 1
-    }
-  }
-
-  depends_on = [aws_s3_bucket_versioning.this]
-}
-
-resource "aws_s3_bucket_logging" "this" {
-  for_each = local.buckets
-
-  bucket        = aws_s3_bucket.this[each.key].id
-  target_bucket = aws_s3_bucket.access_logs.id
-  target_prefix = "s3/${each.value.name}/"
-}
-
-data "aws_iam_policy_document" "tls_only" {
-  for_each = local.buckets
-
-  # A deny names s3:* on purpose: it grants nothing, and every action must require TLS.
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["s3:*"]
-    resources = [aws_s3_bucket.this[each.key].arn, "${aws_s3_bucket.this[each.key].arn}/*"]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
-}
-
-resource "aws_s3_bucket_policy" "this" {
-  for_each = local.buckets
-
-  bucket = aws_s3_bucket.this[each.key].id
-  policy = data.aws_iam_policy_document.tls_only[each.key].json
-
-  depends_on = [aws_s3_bucket_public_access_block.this]
-}
-
-# --- Access log bucket ---
-
-resource "aws_s3_bucket" "access_logs" {
-  #checkov:skip=CKV_AWS_18:This is the access-log destination; logging it into itself would log its own log deliveries.
-  #checkov:skip=CKV_AWS_144:Access logs are an audit aid, not data to recover; replication is not worth its cost.
-  #checkov:skip=CKV2_AWS_62:Nothing reacts to log object events.
-  #checkov:skip=CKV_AWS_145:S3 server access logging only delivers to buckets encrypted with SSE-S3.
-  bucket = local.access_log_bucket
-  tags   = { Purpose = "access-logs" }
-}
-
-resource "aws_s3_bucket_public_access_block" "access_logs" {
-  bucket                  = aws_s3_bucket.access_logs.id
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
-}
-
-resource "aws_s3_bucket_ownership_controls" "access_logs" {
-  bucket = aws_s3_bucket.access_logs.id
-
-  rule {
-    object_ownership = "BucketOwnerEnforced"
-  }
-}
-
-resource "aws_s3_bucket_server_side_encryption_configuration" "access_logs" {
-  bucket = aws_s3_bucket.access_logs.id
-
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm = "AES256"
-    }
-  }
-}
-
-resource "aws_s3_bucket_versioning" "access_logs" {
-  bucket = aws_s3_bucket.access_logs.id
-
-  versioning_configuration {
-    status = "Enabled"
-  }
-}
-
-resource "aws_s3_bucket_lifecycle_configuration" "access_logs" {
-  bucket = aws_s3_bucket.access_logs.id
-
-  rule {
-    id     = "expire-logs"
-    status = "Enabled"
-
-    filter {}
-
-    expiration {
-      days = var.access_log_retention_days
-    }
-
-    noncurrent_version_expiration {
-      noncurrent_days = 1
-    }
-
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 1
-    }
-  }
-
-  depends_on = [aws_s3_bucket_versioning.access_logs]
-}
-
-data "aws_iam_policy_document" "access_logs" {
+data "aws_iam_policy_document" "access_log_delivery" {
   statement {
     sid       = "S3ServerAccessLogsDelivery"
     effect    = "Allow"
     actions   = ["s3:PutObject"]
-    resources = ["${aws_s3_bucket.access_logs.arn}/s3/*"]
+    resources = ["${module.access_logs.arn}/s3/*"]
 
     principals {
       type        = "Service"
@@ -241,31 +84,6 @@ data "aws_iam_policy_document" "access_logs" {
       values   = ["arn:${local.partition}:s3:::${local.p}-*"]
     }
   }
-
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["s3:*"]
-    resources = [aws_s3_bucket.access_logs.arn, "${aws_s3_bucket.access_logs.arn}/*"]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
-}
-
-resource "aws_s3_bucket_policy" "access_logs" {
-  bucket = aws_s3_bucket.access_logs.id
-  policy = data.aws_iam_policy_document.access_logs.json
-
-  depends_on = [aws_s3_bucket_public_access_block.access_logs]
 }
 
 # --- API Gateway account settings (one per account and region) ---

@@ -1,16 +1,16 @@
 output "state_bucket" {
   description = "Name of the Terraform state bucket (the bucket of the environments' backend.tf)."
-  value       = aws_s3_bucket.this["state"].id
+  value       = module.buckets["state"].name
 }
 
 output "artifact_bucket" {
   description = "Name of the Lambda artifact bucket (`cargo xtask deploy` uploads `lambda/<sha256>.zip` here)."
-  value       = aws_s3_bucket.this["artifacts"].id
+  value       = module.buckets["artifacts"].name
 }
 
 output "access_log_bucket" {
   description = "Name of the bucket that receives S3 server access logs."
-  value       = aws_s3_bucket.access_logs.id
+  value       = module.access_logs.name
 }
 
 output "deploy_role_arn" {

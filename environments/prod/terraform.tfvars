@@ -60,13 +60,12 @@ usage_plans = {
   standard = { rate_limit = 10, burst_limit = 20, quota_limit = 10000, quota_period = "DAY" }
   partner  = { rate_limit = 50, burst_limit = 100, quota_limit = 100000, quota_period = "MONTH" }
 }
-api_keys                       = {}
-api_throttling_rate_limit      = 100
-api_throttling_burst_limit     = 200
-api_logging_level              = "ERROR"
-manage_apigateway_account_role = false # set once per account in environments/bootstrap
-waf_enabled                    = true
-waf_rate_limit_per_5min        = 2000
+api_keys                   = {}
+api_throttling_rate_limit  = 100
+api_throttling_burst_limit = 200
+api_logging_level          = "ERROR"
+waf_enabled                = true
+waf_rate_limit_per_5min    = 2000
 
 # Observability
 alert_emails                        = [] # e.g. ["imagegen-oncall@example.com"]; each address must confirm

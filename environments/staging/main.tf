@@ -273,7 +273,68 @@ module "api" {
     # Download URLs: <base URL>/<object key>, signed with the key in this secret.
     IMAGEGEN_DOWNLOAD_BASE_URL               = "https://${module.downloads.domain_name}"
     IMAGEGEN_DOWNLOAD_SIGNING_KEY_SECRET_ARN = module.download_signing_key.secret_arn
+    # Keys made over POST /v1/admin/keys go on this REST API's usage plans, as
+    # `cargo xtask keys` does. The plans are found at run time: a plan id here would depend
+    # on the stage, which depends on this function.
+    IMAGEGEN_REST_API_ID = module.api_gateway.rest_api_id
   })
+}
+
+# What the api function needs to keep API Gateway keys in step with its own (usecases::keys):
+# its plans, and keys named and tagged for this environment. Separate from the function's own
+# policy, which the function waits for: the plan ids come from the stage, which waits for the
+# function. API keys have no name-scoped ARNs; creating, tagging and deleting is limited by the
+# imagegen:env tag the service sets on every key it creates.
+data "aws_iam_policy_document" "api_gateway_keys" {
+  statement {
+    sid     = "FindPlansAndKeys"
+    actions = ["apigateway:GET"]
+    resources = [
+      "arn:aws:apigateway:${var.aws_region}::/usageplans",
+      "arn:aws:apigateway:${var.aws_region}::/apikeys",
+    ]
+  }
+
+  statement {
+    sid     = "OwnPlans"
+    actions = ["apigateway:GET", "apigateway:POST"]
+    resources = flatten([
+      for id in values(module.api_gateway.usage_plan_ids) : [
+        "arn:aws:apigateway:${var.aws_region}::/usageplans/${id}",
+        "arn:aws:apigateway:${var.aws_region}::/usageplans/${id}/keys",
+      ]
+    ])
+  }
+
+  statement {
+    sid       = "CreateTaggedKeys"
+    actions   = ["apigateway:POST", "apigateway:PUT"]
+    resources = ["arn:aws:apigateway:${var.aws_region}::/apikeys", "arn:aws:apigateway:${var.aws_region}::/tags/*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/imagegen:env"
+      values   = [var.environment]
+    }
+  }
+
+  statement {
+    sid       = "DeleteOwnKeys"
+    actions   = ["apigateway:DELETE"]
+    resources = ["arn:aws:apigateway:${var.aws_region}::/apikeys/*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/imagegen:env"
+      values   = [var.environment]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "api_gateway_keys" {
+  name   = "api-gateway-keys"
+  role   = module.api.role_name
+  policy = data.aws_iam_policy_document.api_gateway_keys.json
 }
 
 module "worker" {
@@ -304,21 +365,20 @@ module "worker" {
 module "api_gateway" {
   source = "../../modules/api_gateway"
 
-  name                           = local.name_prefix
-  description                    = "imagegen API (${var.environment})"
-  stage_name                     = var.stage_name
-  lambda_function_name           = module.api.function_name
-  lambda_alias_name              = module.api.alias_name
-  lambda_invoke_arn              = module.api.alias_invoke_arn
-  usage_plans                    = var.usage_plans
-  api_keys                       = var.api_keys
-  throttling_rate_limit          = var.api_throttling_rate_limit
-  throttling_burst_limit         = var.api_throttling_burst_limit
-  logging_level                  = var.api_logging_level
-  log_retention_days             = var.log_retention_days
-  manage_account_cloudwatch_role = var.manage_apigateway_account_role
-  waf_enabled                    = var.waf_enabled
-  waf_rate_limit_per_5min        = var.waf_rate_limit_per_5min
+  name                    = local.name_prefix
+  description             = "imagegen API (${var.environment})"
+  stage_name              = var.stage_name
+  lambda_function_name    = module.api.function_name
+  lambda_alias_name       = module.api.alias_name
+  lambda_invoke_arn       = module.api.alias_invoke_arn
+  usage_plans             = var.usage_plans
+  api_keys                = var.api_keys
+  throttling_rate_limit   = var.api_throttling_rate_limit
+  throttling_burst_limit  = var.api_throttling_burst_limit
+  logging_level           = var.api_logging_level
+  log_retention_days      = var.log_retention_days
+  waf_enabled             = var.waf_enabled
+  waf_rate_limit_per_5min = var.waf_rate_limit_per_5min
 }
 
 module "observability" {

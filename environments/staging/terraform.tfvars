@@ -58,13 +58,12 @@ stage_name = "v1"
 usage_plans = {
   standard = { rate_limit = 5, burst_limit = 10, quota_limit = 1000, quota_period = "DAY" }
 }
-api_keys                       = {}
-api_throttling_rate_limit      = 20
-api_throttling_burst_limit     = 40
-api_logging_level              = "INFO"
-manage_apigateway_account_role = false # set once per account in environments/bootstrap
-waf_enabled                    = false
-waf_rate_limit_per_5min        = 1000
+api_keys                   = {}
+api_throttling_rate_limit  = 20
+api_throttling_burst_limit = 40
+api_logging_level          = "INFO"
+waf_enabled                = false
+waf_rate_limit_per_5min    = 1000
 
 # Observability
 alert_emails                        = [] # e.g. ["imagegen-alerts@example.com"]; each address must confirm

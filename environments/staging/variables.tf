@@ -340,12 +340,6 @@ variable "api_logging_level" {
   type        = string
 }
 
-variable "manage_apigateway_account_role" {
-  description = "Whether this root sets the account's API Gateway CloudWatch role; false when environments/bootstrap manages it."
-  type        = bool
-  default     = false
-}
-
 variable "waf_enabled" {
   description = "Whether a WAF web ACL protects the API stage."
   type        = bool

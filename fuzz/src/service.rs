@@ -6,9 +6,7 @@
 //! match the seeds fuzz/seeds/make_seeds.py writes.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use axum::Router;
@@ -66,7 +64,8 @@ struct Service {
     router: Router,
     blobs: Arc<LocalBlobs>,
     deliveries: UnboundedReceiver<Delivery>,
-    dir: PathBuf,
+    /// Removed with the service.
+    _dir: tempfile::TempDir,
 }
 
 impl Service {
@@ -80,14 +79,12 @@ impl Service {
         };
         // A directory per service (replay tests run in parallel), removed with it: uploads and
         // reference images land here.
-        static SERVICES: AtomicU64 = AtomicU64::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "imagegen-fuzz-{}-{}",
-            std::process::id(),
-            SERVICES.fetch_add(1, Ordering::Relaxed)
-        ));
+        let dir = match tempfile::TempDir::with_prefix("imagegen-fuzz-") {
+            Ok(dir) => dir,
+            Err(e) => panic!("no temporary directory for the service: {e}"),
+        };
         let blobs = Arc::new(LocalBlobs::new(
-            &dir,
+            dir.path(),
             "http://blobs.fuzz",
             UrlSigner::new(SIGNER_KEY),
         ));
@@ -146,7 +143,7 @@ impl Service {
             router,
             blobs,
             deliveries,
-            dir,
+            _dir: dir,
         }
     }
 
@@ -200,12 +197,6 @@ impl Service {
                 other => panic!("a fresh job was not run: {other:?}"),
             }
         }
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

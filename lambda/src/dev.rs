@@ -85,7 +85,7 @@ impl DevServer {
                 None => (Arc::new(OfflineGenerator), None),
                 Some(key) => {
                     let gemini = gemini_config;
-                    let source = StaticSecret::new(SecretString::new(key));
+                    let source = StaticSecret::new(SecretString::from(key));
                     let secret = Arc::new(CachedSecret::new(Arc::new(source)));
                     let client =
                         GeminiClient::new(gemini.clone(), secret).map_err(|e| ConfigError {

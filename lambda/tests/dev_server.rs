@@ -462,8 +462,8 @@ mod composition {
                 .find(|(k, _)| *k == name)
                 .map(|(_, v)| (*v).to_owned())
         });
-        let dir = std::env::temp_dir().join("imagegen-dev-composition");
-        DevServer::compose(&vars, &dir, "http://127.0.0.1:1")
+        let dir = tempfile::TempDir::with_prefix("imagegen-dev-composition-").unwrap();
+        DevServer::compose(&vars, dir.path(), "http://127.0.0.1:1")
     }
 
     /// Every variable the Lambdas' settings code asks for (the ones the dev server shares).

@@ -43,7 +43,7 @@ struct RotatingKeys {
 impl SecretSource for RotatingKeys {
     async fn fetch(&self) -> Result<SecretString, SecretsError> {
         let n = self.fetches.fetch_add(1, Ordering::SeqCst) + 1;
-        Ok(SecretString::new(format!("key-{n}")))
+        Ok(SecretString::from(format!("key-{n}")))
     }
 }
 

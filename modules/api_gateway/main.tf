@@ -1,12 +1,4 @@
-data "aws_caller_identity" "current" {}
-data "aws_partition" "current" {}
-data "aws_region" "current" {}
-
 locals {
-  account_id = data.aws_caller_identity.current.account_id
-  partition  = data.aws_partition.current.partition
-  region     = data.aws_region.current.region
-
   # Routes that answer without an API Gateway key (the service has its own auth too).
   public_routes = {
     healthz = "healthz"
@@ -197,10 +189,7 @@ resource "aws_api_gateway_stage" "this" {
 
   tags = var.tags
 
-  depends_on = [
-    aws_cloudwatch_log_group.execution,
-    aws_api_gateway_account.this,
-  ]
+  depends_on = [aws_cloudwatch_log_group.execution]
 }
 
 resource "aws_api_gateway_method_settings" "all" {
@@ -260,78 +249,6 @@ resource "aws_api_gateway_usage_plan_key" "this" {
   key_id        = aws_api_gateway_api_key.this[each.key].id
   key_type      = "API_KEY"
   usage_plan_id = aws_api_gateway_usage_plan.this[each.value].id
-}
-
-# --- Account-level CloudWatch Logs role (one per account and region) ---
-
-data "aws_iam_policy_document" "cloudwatch_assume" {
-  count = var.manage_account_cloudwatch_role ? 1 : 0
-
-  statement {
-    sid     = "ApiGatewayAssume"
-    effect  = "Allow"
-    actions = ["sts:AssumeRole"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["apigateway.amazonaws.com"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
-  }
-}
-
-resource "aws_iam_role" "cloudwatch" {
-  count = var.manage_account_cloudwatch_role ? 1 : 0
-
-  name               = "${var.name}-apigateway-cloudwatch"
-  description        = "Lets API Gateway write execution and access logs in this region"
-  assume_role_policy = data.aws_iam_policy_document.cloudwatch_assume[0].json
-  tags               = var.tags
-}
-
-data "aws_iam_policy_document" "cloudwatch" {
-  count = var.manage_account_cloudwatch_role ? 1 : 0
-
-  # The role serves every REST API of the account in this region, so it is scoped to
-  # API Gateway's log group name patterns rather than to this API.
-  statement {
-    sid     = "WriteApiGatewayLogs"
-    effect  = "Allow"
-    actions = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"]
-    resources = [
-      "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:API-Gateway-Execution-Logs_*",
-      "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/apigateway/*",
-    ]
-  }
-
-  # DescribeLogGroups is a list call: it only takes the account-wide log-group:* resource.
-  statement {
-    sid       = "DescribeLogGroups"
-    effect    = "Allow"
-    actions   = ["logs:DescribeLogGroups"]
-    resources = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:*"]
-  }
-}
-
-resource "aws_iam_role_policy" "cloudwatch" {
-  count = var.manage_account_cloudwatch_role ? 1 : 0
-
-  name   = "apigateway-cloudwatch-logs"
-  role   = aws_iam_role.cloudwatch[0].id
-  policy = data.aws_iam_policy_document.cloudwatch[0].json
-}
-
-resource "aws_api_gateway_account" "this" {
-  count = var.manage_account_cloudwatch_role ? 1 : 0
-
-  cloudwatch_role_arn = aws_iam_role.cloudwatch[0].arn
-
-  depends_on = [aws_iam_role_policy.cloudwatch]
 }
 
 # --- Optional WAF ---

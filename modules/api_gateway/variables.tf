@@ -123,7 +123,7 @@ variable "metrics_enabled" {
 }
 
 variable "logging_level" {
-  description = "Execution logging level of the stage: INFO or ERROR. Requires the account-level API Gateway CloudWatch role (see manage_account_cloudwatch_role)."
+  description = "Execution logging level of the stage: INFO or ERROR. Needs the account-level API Gateway CloudWatch Logs role, which environments/bootstrap sets once per account and region."
   type        = string
   default     = "ERROR"
 
@@ -159,12 +159,6 @@ variable "log_kms_key_arn" {
     condition     = var.log_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:", var.log_kms_key_arn))
     error_message = "log_kms_key_arn must be null or a KMS key ARN."
   }
-}
-
-variable "manage_account_cloudwatch_role" {
-  description = "Whether this module sets the region-wide API Gateway account CloudWatch Logs role (aws_api_gateway_account). Only one configuration per account and region may manage it."
-  type        = bool
-  default     = false
 }
 
 variable "waf_enabled" {

@@ -6,6 +6,7 @@
 //! reports the new secret version and a short SHA-256 fingerprint, which tells two keys apart
 //! without revealing either (`printf %s "$KEY" | sha256sum | cut -c1-12` gives the same).
 
+use imagegen::secrets::ExposeSecret;
 use std::io::{IsTerminal, Read};
 
 use imagegen::domain::keys::sha256_hex;
@@ -44,7 +45,7 @@ fn set_gemini_key(sh: &Shell, args: SetGeminiKeyArgs) -> crate::Result<()> {
             aws_sdk_secretsmanager::Client::new(&connected.sdk)
                 .put_secret_value()
                 .secret_id(secret_arn)
-                .secret_string(key.expose())
+                .secret_string(key.expose_secret())
                 .send(),
         )
         .map_err(|e| format!("PutSecretValue {secret_arn}: {}", describe(&e)))?;
@@ -111,12 +112,12 @@ pub fn parse_key(input: &[u8]) -> Result<SecretString, BadKey> {
     if !key.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(BadKey::NotPrintable);
     }
-    Ok(SecretString::new(key))
+    Ok(SecretString::from(key))
 }
 
 /// `sha256:` and the first 12 hex digits of the key's SHA-256.
 pub fn fingerprint(key: &SecretString) -> String {
-    let digest = sha256_hex(key.expose());
+    let digest = sha256_hex(key.expose_secret());
     format!("sha256:{}", &digest[..12])
 }
 
@@ -127,8 +128,8 @@ mod tests {
     #[test]
     fn one_trimmed_printable_line_is_a_key() {
         let key = parse_key(b"  AIzaSyExample-key_123 \r\n").unwrap();
-        assert_eq!(key.expose(), "AIzaSyExample-key_123");
-        assert_eq!(parse_key(b"AIza\n\n").unwrap().expose(), "AIza");
+        assert_eq!(key.expose_secret(), "AIzaSyExample-key_123");
+        assert_eq!(parse_key(b"AIza\n\n").unwrap().expose_secret(), "AIza");
     }
 
     #[test]
@@ -155,7 +156,7 @@ mod tests {
 
     #[test]
     fn the_fingerprint_is_a_short_digest_prefix() {
-        let key = SecretString::new("AIzaSyExample");
+        let key = SecretString::from("AIzaSyExample");
         let print = fingerprint(&key);
         assert_eq!(print.len(), "sha256:".len() + 12);
         assert!(sha256_hex("AIzaSyExample").starts_with(&print["sha256:".len()..]));

@@ -218,19 +218,15 @@ fn main() {
     );
     for case in cases() {
         let bytes = (case.make)();
-        let path = std::env::temp_dir().join(format!(
-            "imagegen-memory-{}-{}",
-            std::process::id(),
-            case.format.replace([' ', ',', '+', ':'], "_")
-        ));
-        std::fs::write(&path, &bytes).expect("write case");
+        let file = tempfile::NamedTempFile::with_prefix("imagegen-memory-").expect("temp file");
+        std::fs::write(file.path(), &bytes).expect("write case");
+        let path = file.path();
         let started = std::time::Instant::now();
         let output = Command::new(&exe)
-            .env(CASE_FILE, &path)
+            .env(CASE_FILE, path)
             .output()
             .expect("run child");
         let seconds = started.elapsed().as_secs_f64();
-        let _ = std::fs::remove_file(&path);
         let stdout = String::from_utf8_lossy(&output.stdout);
         let peak = stdout
             .strip_prefix("peak ")

@@ -16,6 +16,7 @@
 //! `{"key_pair_id": …, "private_key_pem": …}`), written by the Terraform that registers the
 //! public key, so a rotation can never pair one key's id with another key.
 
+use crate::secrets::ExposeSecret;
 use std::sync::Arc;
 
 use base64::Engine;
@@ -55,7 +56,7 @@ impl SigningKey {
         let malformed = |reason: &str| SecretsError::Malformed {
             reason: format!("download signing key: {reason}"),
         };
-        let value: SecretValue = serde_json::from_str(value.expose())
+        let value: SecretValue = serde_json::from_str(value.expose_secret())
             .map_err(|_| malformed("not JSON with key_pair_id and private_key_pem"))?;
         if value.key_pair_id.is_empty()
             || !value.key_pair_id.bytes().all(|b| b.is_ascii_alphanumeric())
@@ -152,7 +153,9 @@ impl CloudFrontUrls {
         let signer = {
             let mut parsed = self.parsed.lock().await;
             match parsed.as_ref() {
-                Some((seen, signer)) if *seen == value => Arc::clone(signer),
+                Some((seen, signer)) if seen.expose_secret() == value.expose_secret() => {
+                    Arc::clone(signer)
+                }
                 _ => {
                     let signer = Arc::new(SigningKey::from_secret(&value)?);
                     *parsed = Some((value, Arc::clone(&signer)));
@@ -180,7 +183,7 @@ mod tests {
     const BASE: &str = "https://d111111abcdef8.cloudfront.net";
 
     fn secret(key_pair_id: &str) -> SecretString {
-        SecretString::new(
+        SecretString::from(
             serde_json::json!({ "key_pair_id": key_pair_id, "private_key_pem": TEST_KEY })
                 .to_string(),
         )
@@ -296,7 +299,9 @@ mod tests {
     async fn a_secret_that_is_not_a_signing_key_fails_the_download_url_not_the_process() {
         let urls = CloudFrontUrls::new(
             BASE,
-            CachedSecret::new(Arc::new(StaticSecret::new(SecretString::new("gemini-key")))),
+            CachedSecret::new(Arc::new(StaticSecret::new(SecretString::from(
+                "gemini-key",
+            )))),
         );
         let err = urls
             .url("generated/t1/j/a1/0.png", OffsetDateTime::UNIX_EPOCH)
@@ -335,7 +340,7 @@ mod tests {
             r#"{"key_pair_id":"K2JCJMDEHXQW5F","private_key_pem":"-----BEGIN PRIVATE KEY-----\nc2VjcmV0\n-----END PRIVATE KEY-----\n"}"#,
             r#"{"key_pair_id":"K2 /x","private_key_pem":"x"}"#,
         ] {
-            let err = SigningKey::from_secret(&SecretString::new(value)).unwrap_err();
+            let err = SigningKey::from_secret(&SecretString::from(value)).unwrap_err();
             assert!(
                 matches!(err, SecretsError::Malformed { .. }),
                 "{value}: {err}"

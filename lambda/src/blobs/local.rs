@@ -326,11 +326,8 @@ mod tests {
 
     #[tokio::test]
     async fn put_get_delete_round_trip_and_traversal_is_refused() {
-        let dir = std::env::temp_dir().join(format!(
-            "imagegen-blobs-{}",
-            crate::domain::ids::hex(&crate::domain::ids::random_bytes::<4>())
-        ));
-        let blobs = LocalBlobs::new(&dir, "http://127.0.0.1:1", UrlSigner::new([1; 32]));
+        let dir = tempfile::TempDir::with_prefix("imagegen-blobs-").unwrap();
+        let blobs = LocalBlobs::new(dir.path(), "http://127.0.0.1:1", UrlSigner::new([1; 32]));
         blobs
             .put("generated/t/j/0.png", "image/png", vec![1, 2, 3])
             .await
@@ -366,6 +363,5 @@ mod tests {
             url.url
                 .starts_with("http://127.0.0.1:1/blobs/generated/t/j/0.png?method=GET&expires=")
         );
-        std::fs::remove_dir_all(dir).unwrap();
     }
 }

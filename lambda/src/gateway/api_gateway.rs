@@ -153,7 +153,7 @@ impl KeyGateway for ApiGatewayKeys {
                 (name == self.key_name(key_id)).then(|| GatewayKey {
                     id: id.to_owned(),
                     key_id: key_id.to_owned(),
-                    value: SecretString::new(value),
+                    value: SecretString::from(value),
                     enabled: item.enabled(),
                     plans: Vec::new(),
                 })

@@ -1,6 +1,7 @@
 //! A gateway in memory, for tests of the key use cases: its keys can be read back, and any
 //! call can be made to fail.
 
+use crate::secrets::ExposeSecret;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -53,7 +54,7 @@ impl MemoryGateway {
             .keys
             .iter()
             .filter(|k| k.key_id == key_id)
-            .map(|k| k.value.expose().to_owned())
+            .map(|k| k.value.expose_secret().to_owned())
             .collect()
     }
 
@@ -92,7 +93,7 @@ impl KeyGateway for MemoryGateway {
         state.keys.push(GatewayKey {
             id: id.clone(),
             key_id: key.key_id.clone(),
-            value: SecretString::new(plaintext),
+            value: SecretString::from(plaintext),
             enabled: true,
             plans: vec![plan.id.clone()],
         });

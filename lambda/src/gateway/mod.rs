@@ -9,6 +9,7 @@
 pub mod api_gateway;
 pub mod memory;
 
+use crate::secrets::ExposeSecret;
 use async_trait::async_trait;
 
 use crate::domain::keys::{ApiKey, parse_presented};
@@ -41,7 +42,7 @@ pub struct GatewayKey {
 impl GatewayKey {
     /// The secret part of the value (what the store keeps a digest of).
     pub fn secret(&self) -> &str {
-        parse_presented(self.value.expose()).map_or("", |(_, secret)| secret)
+        parse_presented(self.value.expose_secret()).map_or("", |(_, secret)| secret)
     }
 }
 

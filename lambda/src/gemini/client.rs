@@ -1,5 +1,6 @@
 //! [`GeminiClient`]: `POST {base}/v1beta/models/{model}:generateContent` over reqwest.
 
+use crate::secrets::ExposeSecret;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -460,8 +461,8 @@ impl ErrorInfo {
             message = format!("{status}: {message}");
         }
         // Google does not echo keys, but this text ends up in job errors and logs: make sure.
-        if !key.expose().is_empty() {
-            message = message.replace(key.expose(), "[redacted]");
+        if !key.expose_secret().is_empty() {
+            message = message.replace(key.expose_secret(), "[redacted]");
         }
         if message.chars().count() > MAX_MESSAGE_CHARS {
             message = message.chars().take(MAX_MESSAGE_CHARS).collect::<String>() + "…";
@@ -479,7 +480,7 @@ impl ErrorInfo {
 
 /// The key as a header value that `Debug` and HTTP/2 header compression treat as sensitive.
 fn key_header(key: &SecretString) -> Result<HeaderValue, GenerateError> {
-    let mut value = HeaderValue::from_str(key.expose()).map_err(|_| {
+    let mut value = HeaderValue::from_str(key.expose_secret()).map_err(|_| {
         // Not the header error itself: it may describe the offending value.
         GenerateError::Secret(SecretsError::Malformed {
             reason: "not a valid HTTP header value".into(),
@@ -617,7 +618,7 @@ mod tests {
 
     fn client(config: GeminiConfig) -> Result<GeminiClient, GenerateError> {
         let key = Arc::new(CachedSecret::new(Arc::new(StaticSecret::new(
-            SecretString::new("k"),
+            SecretString::from("k"),
         ))));
         GeminiClient::new(config, key)
     }
@@ -710,12 +711,12 @@ mod tests {
 
     #[test]
     fn unusable_key_is_a_secret_error_that_does_not_quote_it() {
-        let err = key_header(&SecretString::new("AIza\nSECRET")).unwrap_err();
+        let err = key_header(&SecretString::from("AIza\nSECRET")).unwrap_err();
         assert_eq!(err.code(), "secret_unavailable");
         assert!(!err.retryable());
         assert!(!format!("{err} {err:?}").contains("SECRET"));
         assert!(
-            key_header(&SecretString::new("AIzaOK"))
+            key_header(&SecretString::from("AIzaOK"))
                 .unwrap()
                 .is_sensitive()
         );
@@ -723,7 +724,7 @@ mod tests {
 
     #[test]
     fn error_messages_are_redacted_and_bounded() {
-        let key = SecretString::new("AIzaSECRET");
+        let key = SecretString::from("AIzaSECRET");
         let body = format!(
             r#"{{"error":{{"code":400,"message":"bad key AIzaSECRET {}","status":"INVALID_ARGUMENT"}}}}"#,
             "x".repeat(1000)

@@ -5,8 +5,8 @@
 //! Secrets Manager is picked up either when the TTL runs out or at once after Gemini rejects
 //! the old key (see [`CachedSecret::invalidate_rejected`]).
 //!
-//! Nothing here ever prints a secret: [`SecretString`]'s `Debug`/`Display` say `[redacted]`,
-//! and [`SecretsError`] carries only descriptions of what went wrong.
+//! Nothing here ever prints a secret: [`SecretString`]'s `Debug` says `[REDACTED]`, it has no
+//! `Display`, and [`SecretsError`] carries only descriptions of what went wrong.
 
 pub mod secrets_manager;
 
@@ -21,41 +21,9 @@ use tokio::time::Instant;
 /// How long a fetched secret is trusted before the source is asked again.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(5 * 60);
 
-/// A secret value that does not leak through `Debug`, `Display` or logs.
-///
-/// The only way to the value is [`SecretString::expose`], so every place that reads it is
-/// greppable.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SecretString(String);
-
-impl SecretString {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself. Use it to build the outgoing request and nothing else.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl From<String> for SecretString {
-    fn from(value: String) -> Self {
-        Self(value)
-    }
-}
-
-impl fmt::Debug for SecretString {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-impl fmt::Display for SecretString {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
+/// Secret values are `secrecy`'s: zeroized when dropped, `Debug` redacted, no `Display` and no
+/// `PartialEq` (a comparison is written out with `expose_secret`, so every read is greppable).
+pub use secrecy::{ExposeSecret, SecretString};
 
 /// Why a secret could not be had. Messages describe the failure, never the value.
 #[derive(Debug, thiserror::Error)]
@@ -113,7 +81,7 @@ impl StaticSecret {
 #[async_trait]
 impl SecretSource for StaticSecret {
     async fn fetch(&self) -> Result<SecretString, SecretsError> {
-        if self.0.expose().trim().is_empty() {
+        if self.0.expose_secret().trim().is_empty() {
             return Err(SecretsError::Empty);
         }
         Ok(self.0.clone())
@@ -160,7 +128,7 @@ impl CachedSecret {
             return Ok(entry.value.clone());
         }
         let value = self.source.fetch().await?;
-        if value.expose().is_empty() {
+        if value.expose_secret().is_empty() {
             return Err(SecretsError::Empty);
         }
         *cached = Some(Cached {
@@ -184,7 +152,7 @@ impl CachedSecret {
         let mut cached = self.cached.lock().await;
         if cached
             .as_ref()
-            .is_some_and(|entry| &entry.value == rejected)
+            .is_some_and(|entry| entry.value.expose_secret() == rejected.expose_secret())
         {
             *cached = None;
         }
@@ -227,7 +195,7 @@ mod tests {
         async fn fetch(&self) -> Result<SecretString, SecretsError> {
             let n = self.fetches.fetch_add(1, Ordering::SeqCst) + 1;
             tokio::time::sleep(self.delay).await;
-            Ok(SecretString::new(format!("key-{n}")))
+            Ok(SecretString::from(format!("key-{n}")))
         }
     }
 
@@ -245,13 +213,13 @@ mod tests {
         let source = CountingSource::new(Duration::ZERO);
         let cache = CachedSecret::with_ttl(source.clone(), Duration::from_secs(60));
 
-        assert_eq!(cache.get().await.unwrap().expose(), "key-1");
+        assert_eq!(cache.get().await.unwrap().expose_secret(), "key-1");
         tokio::time::advance(Duration::from_secs(59)).await;
-        assert_eq!(cache.get().await.unwrap().expose(), "key-1");
+        assert_eq!(cache.get().await.unwrap().expose_secret(), "key-1");
         assert_eq!(source.fetches(), 1);
 
         tokio::time::advance(Duration::from_secs(2)).await;
-        assert_eq!(cache.get().await.unwrap().expose(), "key-2");
+        assert_eq!(cache.get().await.unwrap().expose_secret(), "key-2");
         assert_eq!(source.fetches(), 2);
     }
 
@@ -272,10 +240,10 @@ mod tests {
     async fn invalidate_forces_a_refetch() {
         let source = CountingSource::new(Duration::ZERO);
         let cache = CachedSecret::new(source.clone());
-        assert_eq!(cache.get().await.unwrap().expose(), "key-1");
+        assert_eq!(cache.get().await.unwrap().expose_secret(), "key-1");
         cache.invalidate().await;
-        assert_eq!(cache.get().await.unwrap().expose(), "key-2");
-        assert_eq!(cache.get().await.unwrap().expose(), "key-2");
+        assert_eq!(cache.get().await.unwrap().expose_secret(), "key-2");
+        assert_eq!(cache.get().await.unwrap().expose_secret(), "key-2");
         assert_eq!(source.fetches(), 2);
     }
 
@@ -287,10 +255,10 @@ mod tests {
 
         // First rejected call refreshes …
         cache.invalidate_rejected(&old).await;
-        assert_eq!(cache.get().await.unwrap().expose(), "key-2");
+        assert_eq!(cache.get().await.unwrap().expose_secret(), "key-2");
         // … a second call rejected with the same old key must not throw the new one away.
         cache.invalidate_rejected(&old).await;
-        assert_eq!(cache.get().await.unwrap().expose(), "key-2");
+        assert_eq!(cache.get().await.unwrap().expose_secret(), "key-2");
         assert_eq!(source.fetches(), 2);
     }
 
@@ -306,7 +274,7 @@ mod tests {
             })
             .collect();
         for task in tasks {
-            assert_eq!(task.await.unwrap().unwrap().expose(), "key-1");
+            assert_eq!(task.await.unwrap().unwrap().expose_secret(), "key-1");
         }
         assert_eq!(source.fetches(), 1);
     }
@@ -321,17 +289,16 @@ mod tests {
 
     #[tokio::test]
     async fn static_secret_rejects_empty_values() {
-        let source = StaticSecret::new(SecretString::new("  "));
+        let source = StaticSecret::new(SecretString::from("  "));
         assert!(matches!(source.fetch().await, Err(SecretsError::Empty)));
-        let source = StaticSecret::new(SecretString::new("abc"));
-        assert_eq!(source.fetch().await.unwrap().expose(), "abc");
+        let source = StaticSecret::new(SecretString::from("abc"));
+        assert_eq!(source.fetch().await.unwrap().expose_secret(), "abc");
     }
 
     #[test]
-    fn debug_and_display_redact() {
-        let secret = SecretString::new("AIzaSy-very-secret");
-        assert_eq!(format!("{secret:?}"), "[redacted]");
-        assert_eq!(format!("{secret}"), "[redacted]");
+    fn debug_redacts() {
+        let secret = SecretString::from("AIzaSy-very-secret");
+        assert!(!format!("{secret:?}").contains("very-secret"));
         let wrapped = StaticSecret::new(secret);
         assert!(!format!("{wrapped:?}").contains("very-secret"));
     }

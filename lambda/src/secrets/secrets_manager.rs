@@ -40,6 +40,6 @@ impl SecretSource for SecretsManagerSource {
         if value.is_empty() {
             return Err(SecretsError::Empty);
         }
-        Ok(SecretString::new(value))
+        Ok(SecretString::from(value))
     }
 }

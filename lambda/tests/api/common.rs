@@ -3,7 +3,7 @@
 //! to it the way a client would.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,7 +18,7 @@ use imagegen::App;
 use imagegen::blobs::local::{LocalBlobs, UrlSigner};
 use imagegen::config::Config;
 use imagegen::domain::ManualClock;
-use imagegen::domain::ids::{JobId, hex, random_bytes};
+use imagegen::domain::ids::{JobId, random_bytes};
 use imagegen::domain::jobs::{Expected, Job};
 use imagegen::domain::keys::{ApiKey, sha256_hex};
 use imagegen::domain::limits::{CounterAdd, DefaultLimits};
@@ -50,28 +50,6 @@ pub const BLOB_BASE: &str = "http://blobs.test";
 pub const CLIENT_IP: [u8; 4] = [203, 0, 113, 7];
 
 pub const ALL_SCOPES: &[&str] = &["images:write", "jobs:read", "usage:read"];
-
-/// A directory removed when dropped.
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    pub fn new() -> Self {
-        let path =
-            std::env::temp_dir().join(format!("imagegen-api-tests-{}", hex(&random_bytes::<8>())));
-        std::fs::create_dir_all(&path).unwrap();
-        Self(path)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Limits so high that only tests that lower them ever meet them (the manual clock never
 /// leaves its second, so a realistic burst would trip every test).
@@ -130,7 +108,7 @@ impl Builder {
     }
 
     pub fn build(self) -> Harness {
-        let dir = TempDir::new();
+        let dir = tempfile::TempDir::with_prefix("imagegen-api-tests-").unwrap();
         let clock = Arc::new(ManualClock::new(START));
         let memory = Arc::new(MemoryStore::new());
         let store: Arc<dyn Store> = match self.wrap_store {
@@ -197,7 +175,7 @@ pub struct Harness {
     rx: Mutex<Option<UnboundedReceiver<Delivery>>>,
     pub worker: Arc<Worker>,
     pub metric_lines: Arc<Mutex<Vec<String>>>,
-    pub dir: TempDir,
+    pub dir: tempfile::TempDir,
 }
 
 /// A key as `POST /v1/admin/keys` returned it.

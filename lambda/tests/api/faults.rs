@@ -36,7 +36,7 @@ fn client(server: &MockServer, backoff: Duration) -> GeminiClient {
         ..GeminiConfig::default()
     };
     let key = Arc::new(CachedSecret::new(Arc::new(StaticSecret::new(
-        SecretString::new("k"),
+        SecretString::from("k"),
     ))));
     GeminiClient::new(config, key).unwrap()
 }

@@ -77,7 +77,7 @@ async fn gemini(server: &MockServer) -> Arc<GeminiClient> {
         .mount(server)
         .await;
     let secret = Arc::new(CachedSecret::new(Arc::new(StaticSecret::new(
-        SecretString::new(GEMINI_KEY),
+        SecretString::from(GEMINI_KEY),
     ))));
     let config = GeminiConfig {
         base_url: server.uri(),

@@ -251,7 +251,7 @@ async fn deployed_downloads_are_cloudfront_urls_signed_with_the_key_in_secrets_m
     // Whole seconds, as the canned policy states them.
     assert_eq!(url.expires_at.unix_timestamp(), 1_900_000_060);
     let resource = format!("https://d111111abcdef8.cloudfront.net/{key}");
-    let expected = SigningKey::from_secret(&SecretString::new(value))
+    let expected = SigningKey::from_secret(&SecretString::from(value))
         .unwrap()
         .sign(&resource, url.expires_at)
         .unwrap();

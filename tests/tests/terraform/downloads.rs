@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use hcl::{Block, Body, Expression, Object, ObjectKey};
 
-use super::{
+use super::support::{
     ENVIRONMENTS, TfFile, address, assert_none, attr, blocks, function_environments, key_name,
     label, literal_str, parse, project_root, str_attr, text, tf_files,
 };
@@ -417,45 +417,77 @@ fn the_secret_pairs_the_registered_public_key_with_its_private_half() {
 
 #[test]
 fn the_bucket_lets_only_the_download_distribution_read_generated_images() {
-    let files = tf_files("modules/storage");
-    let documents: Vec<&Block> = files
-        .iter()
-        .flat_map(|f| blocks(&f.body, "data"))
-        .filter(|b| label(b, 0) == "aws_iam_policy_document")
-        .collect();
+    // The image bucket is modules/bucket, called by modules/storage as module.bucket: the bucket
+    // module's own document holds the denies (and no Allow: buckets.rs), and the storage module
+    // brings the CloudFront statement through the module's policy_documents.
+    let storage = tf_files("modules/storage");
+    let bucket = tf_files("modules/bucket");
     let mut problems = Vec::new();
     let mut cloudfront = Vec::new();
     let mut denies = Vec::new();
-    for document in &documents {
-        for (for_each, statement) in policy_statements(document) {
-            if str_attr(statement, "effect") == Some("Deny") {
-                denies.extend(str_attr(statement, "sid").map(str::to_owned));
-            }
-            let principals: Vec<String> = blocks(statement, "principals")
-                .flat_map(|p| items(attr(p.body(), "identifiers")))
-                .collect();
-            if principals.iter().any(|p| p == "cloudfront.amazonaws.com") {
-                cloudfront.push((for_each, statement));
+    for (dir, files) in [("modules/storage", &storage), ("modules/bucket", &bucket)] {
+        let documents = files
+            .iter()
+            .flat_map(|f| blocks(&f.body, "data"))
+            .filter(|b| label(b, 0) == "aws_iam_policy_document");
+        for document in documents {
+            // A document switched by count holds its statements only when the count is 1.
+            let count = attr(document.body(), "count").map(text);
+            for (for_each, statement) in policy_statements(document) {
+                if str_attr(statement, "effect") == Some("Deny") {
+                    denies.extend(str_attr(statement, "sid").map(str::to_owned));
+                }
+                let principals: Vec<String> = blocks(statement, "principals")
+                    .flat_map(|p| items(attr(p.body(), "identifiers")))
+                    .collect();
+                if principals.iter().any(|p| p == "cloudfront.amazonaws.com") {
+                    let switch = for_each.or_else(|| count.clone());
+                    cloudfront.push((dir, switch, document, statement));
+                }
             }
         }
     }
     for sid in ["DenyInsecureTransport", "DenyOutdatedTls"] {
         if !denies.iter().any(|d| d == sid) {
             problems.push(format!(
-                "modules/storage: the bucket policy lost its {sid} statement"
+                "modules/bucket: the bucket policy lost its {sid} statement"
             ));
         }
     }
     match cloudfront.as_slice() {
-        [(for_each, statement)] => {
+        [(dir, switch, document, statement)] => {
             let at = "modules/storage: the CloudFront statement";
+            if *dir != "modules/storage" {
+                problems.push(format!(
+                    "{dir}: the CloudFront statement would admit the distribution to every bucket"
+                ));
+            }
             // A static switch: the statement's presence never waits for the distribution's ARN.
-            if let Some(for_each) = for_each
-                && (!for_each.contains("var.cloudfront_downloads_enabled")
-                    || for_each.contains("arn"))
+            if let Some(switch) = switch
+                && (!switch.contains("var.cloudfront_downloads_enabled") || switch.contains("arn"))
             {
                 problems.push(format!(
-                    "{at}: for_each = {for_each} must depend on var.cloudfront_downloads_enabled only"
+                    "{at}: its switch {switch} must depend on var.cloudfront_downloads_enabled only"
+                ));
+            }
+            // The statement's document is what the storage module adds to the bucket's policy.
+            let json = format!(
+                "data.aws_iam_policy_document.{}{}.json",
+                label(document, 1),
+                if attr(document.body(), "count").is_some() { "[*]" } else { "" }
+            );
+            let added = storage
+                .iter()
+                .flat_map(|f| blocks(&f.body, "module"))
+                .filter(|m| label(m, 0) == "bucket")
+                .filter_map(|m| attr(m.body(), "policy_documents"))
+                .any(|documents| {
+                    let documents = text(documents);
+                    documents == json || documents == format!("[{json}]")
+                });
+            if !added {
+                problems.push(format!(
+                    "{at}: module.bucket's policy_documents must be {json}"
                 ));
             }
             if str_attr(statement, "effect").unwrap_or("Allow") != "Allow" {
@@ -466,7 +498,7 @@ fn the_bucket_lets_only_the_download_distribution_read_generated_images() {
                 problems.push(format!("{at}: actions are {actions:?}, not [\"s3:GetObject\"]"));
             }
             let resources = items(attr(statement, "resources"));
-            if resources != [r#""${aws_s3_bucket.this.arn}/generated/*""#] {
+            if resources != [r#""${module.bucket.arn}/generated/*""#] {
                 problems.push(format!(
                     "{at}: resources are {resources:?}, not generated/* of the bucket"
                 ));

@@ -3,7 +3,7 @@
 
 use imagegen::worker::Invocation;
 
-use super::{assert_none, attr, blocks, label, text, tf_files};
+use super::support::{assert_none, attr, blocks, label, text, tf_files};
 
 #[test]
 fn a_schedule_invokes_the_workers_janitor() {

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use imagegen::config::{self, Config, ConfigError, Vars};
 
-use super::{ENVIRONMENTS, assert_none, function_environments, passes, project_root};
+use super::support::{ENVIRONMENTS, assert_none, function_environments, passes, project_root};
 
 type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 

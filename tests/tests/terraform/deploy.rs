@@ -1,0 +1,133 @@
+//! Deploy: the CI deploy role (environments/bootstrap/deploy_policy.tf) may make every AWS call
+//! of `cargo xtask deploy`, and .github/workflows/deploy.yml assumes it with OIDC and deploys one
+//! release to staging, then prod.
+
+use std::collections::BTreeSet;
+
+use super::support::{assert_none, attr, blocks, label, project_root, text, tf_files};
+
+/// The AWS calls `cargo xtask deploy` makes, as its dry runs list them (`aws <service>:<Op>`
+/// lines in the snapshots of xtask/tests/dry_run.rs).
+fn deploy_calls() -> BTreeSet<String> {
+    let dir = project_root().join("xtask/tests/snapshots");
+    let mut calls = BTreeSet::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if !path.to_string_lossy().ends_with(".snap") {
+            continue;
+        }
+        for line in std::fs::read_to_string(&path).unwrap().lines() {
+            if let Some(call) = line.trim().strip_prefix("aws ") {
+                calls.insert(call.split_whitespace().next().unwrap().to_owned());
+            }
+        }
+    }
+    calls
+}
+
+#[test]
+fn the_ci_deploy_role_may_make_every_aws_call_of_a_deploy() {
+    let calls = deploy_calls();
+    for expected in ["s3:PutObject", "s3:GetObject", "lambda:UpdateAlias"] {
+        assert!(calls.contains(expected), "no {expected} in {calls:?}");
+    }
+    let policy =
+        std::fs::read_to_string(project_root().join("environments/bootstrap/deploy_policy.tf"))
+            .unwrap();
+    let mut problems = Vec::new();
+    for call in &calls {
+        let action = match call.as_str() {
+            // Allowed to every caller.
+            "sts:GetCallerIdentity" => continue,
+            // HeadObject is authorised by s3:GetObject.
+            "s3:HeadObject" => "s3:GetObject",
+            other => other,
+        };
+        if !policy.contains(&format!("\"{action}\"")) {
+            problems.push(format!("{call} needs {action}"));
+        }
+    }
+    // Releases are zips under lambda/ and manifests under releases/.
+    for objects in ["lambda/*", "releases/*"] {
+        if !policy.contains(&format!("\"${{local.artifs_arn}}/{objects}\"")) {
+            problems.push(format!("no statement on the artifact bucket's {objects}"));
+        }
+    }
+    assert_none(
+        problems,
+        "environments/bootstrap/deploy_policy.tf does not allow what `cargo xtask deploy` calls",
+    );
+}
+
+#[test]
+fn the_deploy_workflow_assumes_the_role_with_oidc_and_deploys_one_release_per_environment() {
+    let workflow =
+        std::fs::read_to_string(project_root().join(".github/workflows/deploy.yml")).unwrap();
+    let mut problems = Vec::new();
+    for (needed, why) in [
+        ("branches: [main]", "it deploys every push to main"),
+        (
+            "id-token: write",
+            "the deploy jobs get AWS credentials through OIDC",
+        ),
+        (
+            "role-to-assume: ${{ vars.AWS_DEPLOY_ROLE_ARN }}",
+            "the role of environments/bootstrap",
+        ),
+        (
+            "run: cargo xtask zip",
+            "the zips are built once, in the build job",
+        ),
+        (
+            "environment: staging",
+            "staging deploys from the `staging` environment",
+        ),
+        (
+            "environment: production",
+            "prod deploys from the protected `production` environment",
+        ),
+        (
+            "--zips target/lambda",
+            "staging deploys the build job's zips",
+        ),
+        (
+            "--artifact \"${{ needs.staging.outputs.release }}\"",
+            "prod deploys the release staging deployed",
+        ),
+        ("group: deploy-staging", "one staging deployment at a time"),
+        ("group: deploy-prod", "one prod deployment at a time"),
+    ] {
+        if !workflow.contains(needed) {
+            problems.push(format!("no `{needed}`: {why}"));
+        }
+    }
+    for stored_keys in [
+        "aws-access-key-id",
+        "aws-secret-access-key",
+        "AWS_SECRET_ACCESS_KEY",
+    ] {
+        if workflow.contains(stored_keys) {
+            problems.push(format!(
+                "`{stored_keys}`: no stored AWS keys, the role is assumed with OIDC"
+            ));
+        }
+    }
+    if workflow.contains("cancel-in-progress: true") {
+        problems.push("a deployment in progress must not be cancelled".into());
+    }
+    // The deploy role trusts exactly the GitHub environments the workflow deploys from.
+    let default = tf_files("environments/bootstrap")
+        .iter()
+        .flat_map(|f| blocks(&f.body, "variable").cloned().collect::<Vec<_>>())
+        .find(|b| label(b, 0) == "github_environments")
+        .and_then(|b| attr(b.body(), "default").map(text))
+        .unwrap_or_default();
+    for environment in ["staging", "production"] {
+        if !default.contains(&format!("\"{environment}\"")) {
+            problems.push(format!(
+                "environments/bootstrap: github_environments does not default to include `{environment}`"
+            ));
+        }
+    }
+    assert_none(problems, ".github/workflows/deploy.yml");
+}
