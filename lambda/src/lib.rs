@@ -1,9 +1,11 @@
 //! imagegen: turns prompts (plus optional reference images) into images with Gemini.
 //!
-//! Ports and adapters. `http` is the one axum router that the `api` Lambda and the `dev`
-//! server both serve; `domain` holds the rules and use cases; `store`, `blobs`, `queue` and
-//! `secrets` are ports with embedded and AWS adapters; `worker` runs a job; `gemini` talks to
-//! the model; `tls` secures every outbound HTTPS call. The domain never imports an AWS SDK.
+//! Ports and adapters; ARCHITECTURE.md at the repository root has the map. `domain` holds the
+//! rules and types; `usecases` does the work over the ports (`store`, `blobs`, `queue`,
+//! `gateway`, `secrets`, `gemini`), each with embedded and AWS adapters beneath it; `http` (the
+//! one router the `api` Lambda and the dev server serve) and `worker` drive the use cases;
+//! `aws` and `dev` compose. The domain never imports an AWS SDK, and `tests/tests/layering.rs`
+//! holds every layer to its imports.
 
 pub mod app;
 pub mod aws;

@@ -488,3 +488,43 @@ fn the_scan_sees_a_layering_violation() {
             .any(|(p, is_pub)| *is_pub && p.join("::") == "super::x::Y")
     );
 }
+
+#[test]
+fn the_readme_layout_and_the_code_map_name_every_part_of_the_service() {
+    let readme = std::fs::read_to_string(project_root().join("README.md")).unwrap();
+    let layout = readme
+        .split("\n## Layout\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .unwrap();
+    let architecture = std::fs::read_to_string(project_root().join("ARCHITECTURE.md")).unwrap();
+    let mut missing = Vec::new();
+    for entry in std::fs::read_dir(src()).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        if name == "lib.rs" {
+            continue;
+        }
+        let shown = if path.is_dir() {
+            format!("{name}/")
+        } else {
+            name
+        };
+        if !layout.contains(&format!("src/{shown}")) {
+            missing.push(format!("README layout: src/{shown}"));
+        }
+        if !architecture.contains(&format!("`{shown}`")) {
+            missing.push(format!("ARCHITECTURE.md code map: `{shown}`"));
+        }
+    }
+    // Every folder at the root (the build output and git's own aside).
+    for entry in std::fs::read_dir(project_root()).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        let ours = path.is_dir() && !matches!(name.as_str(), ".git" | "target");
+        if ours && !layout.lines().any(|l| l.starts_with(&name)) {
+            missing.push(format!("README layout: {name}/"));
+        }
+    }
+    assert!(missing.is_empty(), "not described:\n{}", missing.join("\n"));
+}
