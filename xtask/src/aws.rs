@@ -4,6 +4,9 @@
 //! credential process, web identity on GitHub Actions); `AWS_ENDPOINT_URL` points every client
 //! at an emulator, as the integration tests do.
 
+use std::fmt::Display;
+
+use anyhow::{Context, anyhow};
 use aws_config::SdkConfig;
 use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
@@ -31,14 +34,14 @@ pub async fn account_id(sdk: &SdkConfig) -> crate::Result<String> {
         .send()
         .await
         .map_err(|e| {
-            format!(
+            anyhow!(
                 "AWS credentials do not resolve ({}); set AWS_PROFILE or run `aws sso login`",
                 describe(&e)
             )
         })?;
     identity
         .account
-        .ok_or_else(|| "sts:GetCallerIdentity returned no account".into())
+        .context("sts:GetCallerIdentity returned no account")
 }
 
 /// An S3 client; path-style addressing when an endpoint is configured (`AWS_ENDPOINT_URL`),
@@ -50,13 +53,29 @@ pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(config)
 }
 
-/// A failed AWS call in one line: what was called, then [`describe`].
-pub fn error<E, R>(what: &str, e: SdkError<E, R>) -> String
+/// The context helper for AWS calls: a failed call reads `<what> failed: <code>: <message>`
+/// ([`describe`]), not the SDK's nested `service error` chain.
+pub trait AwsContext<T> {
+    fn aws_context<W: Display>(self, what: impl FnOnce() -> W) -> crate::Result<T>;
+}
+
+impl<T, E, R> AwsContext<T> for Result<T, SdkError<E, R>>
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    format!("{what} failed: {}", describe(&e))
+    fn aws_context<W: Display>(self, what: impl FnOnce() -> W) -> crate::Result<T> {
+        self.map_err(|e| failed(what(), &e))
+    }
+}
+
+/// A failed AWS call as [`AwsContext`] words it, for callers that first look at the error.
+pub fn failed<E, R>(what: impl Display, e: &SdkError<E, R>) -> anyhow::Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    anyhow::Error::msg(describe(e)).context(format!("{what} failed"))
 }
 
 /// An AWS error in one line: the service's code and message when it sent them.
@@ -85,5 +104,24 @@ mod tests {
         // harness configured its own.
         let sdk = runtime().unwrap().block_on(sdk_config());
         assert!(sdk.http_client().is_some());
+    }
+
+    #[test]
+    fn a_failed_call_reads_what_was_called_then_the_services_code_and_message() {
+        use aws_sdk_sts::error::ErrorMetadata;
+        use aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityError;
+        let refused = GetCallerIdentityError::generic(
+            ErrorMetadata::builder()
+                .code("ExpiredToken")
+                .message("the token is expired")
+                .build(),
+        );
+        let e = Err::<(), _>(SdkError::service_error(refused, ()))
+            .aws_context(|| "sts:GetCallerIdentity")
+            .unwrap_err();
+        assert_eq!(
+            crate::one_line(&e),
+            "sts:GetCallerIdentity failed: ExpiredToken: the token is expired"
+        );
     }
 }

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use anyhow::Context;
 use xshell::{Shell, cmd};
 
 /// Pinned: sharp bundles its own libvips build, so the version fixes what we compare against.
@@ -93,7 +94,7 @@ pub fn run(sh: &Shell, iterations: usize, rounds: usize) -> crate::Result<()> {
             pool(&mut sharp, run_sharp(sh, &bench_dir, &input, &iterations)?);
         }
     }
-    let ours = ours.ok_or("no round ran")?;
+    let ours = ours.context("no round ran")?;
     print_table(&ours, sharp.as_ref());
     Ok(())
 }
@@ -113,8 +114,7 @@ fn build_bench(sh: &Shell) -> crate::Result<std::path::PathBuf> {
         "cargo bench --locked -p imagegen --bench reference_image --no-run --message-format=json-render-diagnostics"
     )
     .read()?;
-    bench_executable(&messages)
-        .ok_or_else(|| "cargo built no reference_image benchmark executable".into())
+    bench_executable(&messages).context("cargo built no reference_image benchmark executable")
 }
 
 /// The `reference_image` executable in cargo's JSON messages.
@@ -126,14 +126,15 @@ fn bench_executable(messages: &str) -> Option<std::path::PathBuf> {
         .find_map(|m| m["executable"].as_str().map(std::path::PathBuf::from))
 }
 
-fn node_available(sh: &Shell) -> std::result::Result<(), String> {
+fn node_available(sh: &Shell) -> crate::Result<()> {
     for tool in ["node", "npm"] {
         cmd!(sh, "{tool} --version")
             .quiet()
             .ignore_stdout()
             .ignore_stderr()
             .run()
-            .map_err(|_| format!("`{tool}` is not on PATH"))?;
+            .ok()
+            .with_context(|| format!("`{tool}` is not on PATH"))?;
     }
     Ok(())
 }
@@ -179,7 +180,7 @@ fn parse_line(output: &str, tool: &str) -> crate::Result<Measurement> {
     let line = output
         .lines()
         .find(|l| l.starts_with(&format!("BENCH tool={tool} ")))
-        .ok_or_else(|| format!("the {tool} benchmark printed no BENCH line"))?;
+        .with_context(|| format!("the {tool} benchmark printed no BENCH line"))?;
     let fields: HashMap<&str, &str> = line
         .split_whitespace()
         .skip(1)
@@ -189,7 +190,7 @@ fn parse_line(output: &str, tool: &str) -> crate::Result<Measurement> {
         fields
             .get(key)
             .copied()
-            .ok_or_else(|| format!("the {tool} BENCH line has no {key}"))
+            .with_context(|| format!("the {tool} BENCH line has no {key}"))
     };
     let times_ms = field("times_ms")?
         .split(',')

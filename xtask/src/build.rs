@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use anyhow::{Context, bail, ensure};
 use xshell::{Shell, cmd};
 
 use crate::elf::{self, LAMBDA_MAX_GLIBC};
@@ -32,15 +33,14 @@ pub fn run(sh: &Shell, arch: Arch) -> crate::Result<Vec<PathBuf>> {
     for bin in crate::LAMBDA_BINS {
         let built = release_dir.join(bin);
         let data =
-            std::fs::read(&built).map_err(|e| format!("cannot read {}: {e}", built.display()))?;
+            std::fs::read(&built).with_context(|| format!("cannot read {}", built.display()))?;
         if let Some(needed) = elf::max_glibc_needed(&data)?
             && needed > LAMBDA_MAX_GLIBC
         {
-            return Err(format!(
+            bail!(
                 "{bin} needs glibc {needed}, but Lambda's provided.al2023 has {LAMBDA_MAX_GLIBC}: \
                  build on an older distribution or with cargo-zigbuild (`--target {triple}.2.34`)"
-            )
-            .into());
+            );
         }
         let dir = crate::lambda_dir().join(bin);
         sh.create_dir(&dir)?;
@@ -91,15 +91,12 @@ fn ensure_target_installed(sh: &Shell, arch: Arch) -> crate::Result<()> {
             .join("lib")
             .is_dir()
     })?;
-    if installed {
-        Ok(())
-    } else {
-        Err(format!(
-            "the Rust target {triple} is not installed: run `rustup target add {triple}` \
-             (and install a linker for it, e.g. Debian's gcc-aarch64-linux-gnu)"
-        )
-        .into())
-    }
+    ensure!(
+        installed,
+        "the Rust target {triple} is not installed: run `rustup target add {triple}` (and \
+         install a linker for it, e.g. Debian's gcc-aarch64-linux-gnu)"
+    );
+    Ok(())
 }
 
 /// For arm64 on an x86_64 host, point cargo at the cross linker unless the user already did.

@@ -30,7 +30,7 @@ pub fn run(sh: &Shell) -> crate::Result<()> {
             Ok(()) => results.push((name, "ok", took)),
             Err(e) => {
                 results.push((name, "FAILED", took));
-                failure = Some(format!("step `{name}` failed: {e}"));
+                failure = Some(e.context(format!("step `{name}` failed")));
                 break;
             }
         }
@@ -46,7 +46,7 @@ pub fn run(sh: &Shell) -> crate::Result<()> {
     let total: Duration = results.iter().map(|r| r.2).sum();
     println!("{:<20} {:>9.1}", "total", total.as_secs_f64());
     match failure {
-        Some(message) => Err(message.into()),
+        Some(e) => Err(e),
         None => Ok(()),
     }
 }

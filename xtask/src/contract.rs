@@ -19,6 +19,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use anyhow::{Context, ensure};
 use xshell::{Shell, cmd};
 
 use crate::local_server::{LocalServer, free_port};
@@ -112,12 +113,12 @@ fn test(st: &Path, server: &LocalServer, work: &Path, admin_key: &str) -> crate:
         .current_dir(work)
         .stdin(Stdio::null())
         .status()
-        .map_err(|e| format!("cannot run {}: {e}", st.display()))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("schemathesis found failures ({status}); see its summary above").into())
-    }
+        .with_context(|| format!("cannot run {}", st.display()))?;
+    ensure!(
+        status.success(),
+        "schemathesis found failures ({status}); see its summary above"
+    );
+    Ok(())
 }
 
 /// schemathesis' configuration; the keys come from the environment. An operation's own
@@ -182,14 +183,12 @@ fn create_tenant_key(port: u16, admin_key: &str) -> crate::Result<String> {
         ],
         &body,
     )?;
-    if status != 201 {
-        return Err(format!("creating the tenant key: {status} {answer}").into());
-    }
+    ensure!(status == 201, "creating the tenant key: {status} {answer}");
     let answer: serde_json::Value = serde_json::from_str(&answer)?;
     answer["key"]
         .as_str()
         .map(str::to_owned)
-        .ok_or_else(|| format!("creating the tenant key: no `key` in {answer}").into())
+        .with_context(|| format!("creating the tenant key: no `key` in {answer}"))
 }
 
 /// One HTTP/1.0 exchange (the connection closes after it): status and body.
@@ -218,7 +217,7 @@ fn request(
     let status = answer
         .get(9..12)
         .and_then(|s| s.parse().ok())
-        .ok_or_else(|| format!("not an HTTP answer: {answer:.60}"))?;
+        .with_context(|| format!("not an HTTP answer: {answer:.60}"))?;
     let body = answer
         .split_once("\r\n\r\n")
         .map(|(_, b)| b.to_owned())

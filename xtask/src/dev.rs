@@ -2,6 +2,7 @@
 
 use std::os::unix::process::CommandExt;
 
+use anyhow::Context;
 use xshell::{Shell, cmd};
 
 use crate::flags::DevArgs;
@@ -19,5 +20,5 @@ pub fn run(sh: &Shell, args: DevArgs) -> crate::Result<()> {
     let err = std::process::Command::new(&binary)
         .args(["--port", &port])
         .exec();
-    Err(format!("cannot run {}: {err}", binary.display()).into())
+    Err(err).with_context(|| format!("cannot run {}", binary.display()))
 }

@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use anyhow::Context;
 use object::read::elf::FileHeader;
 
 use crate::flags::Arch;
@@ -40,7 +41,7 @@ impl GlibcVersion {
 /// The newest `GLIBC_x.y` version the binary needs, if it links glibc at all.
 pub fn max_glibc_needed(data: &[u8]) -> crate::Result<Option<GlibcVersion>> {
     let header = object::elf::FileHeader64::<object::Endianness>::parse(data)
-        .map_err(|e| format!("not a 64-bit ELF file: {e}"))?;
+        .context("not a 64-bit ELF file")?;
     let endian = header.endian()?;
     let sections = header.sections(endian, data)?;
     let mut newest = None;

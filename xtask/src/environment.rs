@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use anyhow::{Context, anyhow, bail};
 use serde::Deserialize;
 use xshell::{Shell, cmd};
 
@@ -66,11 +67,10 @@ pub fn init_quietly(sh: &Shell, env: Env, state_bucket: &str) -> crate::Result<(
     }
     eprint!("{}", String::from_utf8_lossy(&out.stdout));
     eprint!("{}", String::from_utf8_lossy(&out.stderr));
-    Err(format!(
+    bail!(
         "`terraform init` of environments/{env} failed ({}); see its output above",
         out.status
     )
-    .into())
 }
 
 fn init_command<'a>(sh: &'a Shell, env: Env, state_bucket: &str) -> xshell::Cmd<'a> {
@@ -120,11 +120,10 @@ impl Outputs {
             .quiet()
             .read()?;
         Self::parse(&json).map_err(|e| {
-            format!(
+            anyhow!(
                 "cannot read the outputs of environments/{env} ({e}); has it been deployed? \
                  Run `cargo xtask deploy --env {env}` first"
             )
-            .into()
         })
     }
 
@@ -145,7 +144,7 @@ impl Outputs {
         self.table_names
             .get(logical)
             .map(String::as_str)
-            .ok_or_else(|| format!("terraform output table_names has no `{logical}` table").into())
+            .with_context(|| format!("terraform output table_names has no `{logical}` table"))
     }
 }
 

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+use anyhow::{Context, bail, ensure};
 use xshell::{Shell, cmd};
 
 /// Pinned: `cargo xtask fuzz` installs exactly this version when another one (or none) is there.
@@ -85,7 +86,7 @@ pub fn run(sh: &Shell, target: Option<String>, seconds: u64) -> crate::Result<()
             TARGETS
                 .into_iter()
                 .find(|t| t.name == name)
-                .ok_or_else(|| format!("no fuzz target `{name}`; there are: {}", names()))?,
+                .with_context(|| format!("no fuzz target `{name}`; there are: {}", names()))?,
         ],
     };
     check_nightly(sh)?;
@@ -155,11 +156,10 @@ pub fn run(sh: &Shell, target: Option<String>, seconds: u64) -> crate::Result<()
          it, and check the input in as fuzz/regressions/<target>/<name>: the replay tests run it \
          from then on."
     );
-    Err(format!(
+    bail!(
         "fuzzing found problems in {}",
         failed.iter().map(|o| o.name).collect::<Vec<_>>().join(", ")
     )
-    .into())
 }
 
 fn names() -> String {
@@ -191,10 +191,9 @@ fn check_nightly(sh: &Shell) -> crate::Result<()> {
         .read();
     match version {
         Ok(v) if v.contains("nightly") => Ok(()),
-        _ => Err(
+        _ => bail!(
             "cargo-fuzz needs a nightly toolchain (libFuzzer's instrumentation flags): \
-                  `rustup toolchain install nightly`"
-                .into(),
+             `rustup toolchain install nightly`"
         ),
     }
 }
@@ -227,9 +226,7 @@ fn install_cargo_fuzz(sh: &Shell) -> crate::Result<()> {
 fn fuzz_one(fuzz_dir: &Path, target: Target, seconds: u64) -> crate::Result<Outcome> {
     let name = target.name;
     let seeds = fuzz_dir.join("corpus").join(name);
-    if !seeds.is_dir() {
-        return Err(format!("no seed corpus at {}", seeds.display()).into());
-    }
+    ensure!(seeds.is_dir(), "no seed corpus at {}", seeds.display());
     let work = fuzz_dir.join("target").join("corpus").join(name);
     let artifacts = fuzz_dir.join("artifacts").join(name);
     let logs = fuzz_dir.join("target").join("logs");

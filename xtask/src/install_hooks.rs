@@ -1,5 +1,6 @@
 //! `cargo xtask install-hooks`: use the repository's hooks in .husky/ (idempotent).
 
+use anyhow::ensure;
 use xshell::{Shell, cmd};
 
 const HOOKS_DIR: &str = ".husky";
@@ -20,9 +21,7 @@ pub fn run(sh: &Shell, uninstall: bool) -> crate::Result<()> {
     }
     for hook in ["pre-commit", "pre-push"] {
         let path = crate::project_root().join(HOOKS_DIR).join(hook);
-        if !path.is_file() {
-            return Err(format!("{} is missing", path.display()).into());
-        }
+        ensure!(path.is_file(), "{} is missing", path.display());
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
     }

@@ -18,6 +18,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use anyhow::{Context, bail};
 use xshell::{Shell, cmd};
 
 use crate::local_server::{LocalServer, free_port};
@@ -56,7 +57,9 @@ pub fn run(sh: &Shell) -> crate::Result<()> {
 
     let emulator = match docker_version() {
         Ok(docker_version) => Emulator::LocalStack { docker_version },
-        Err(why) => Emulator::Moto { why },
+        Err(why) => Emulator::Moto {
+            why: crate::one_line(&why),
+        },
     };
     banner(&emulator);
 
@@ -86,18 +89,14 @@ pub fn run(sh: &Shell) -> crate::Result<()> {
             (Guard::Container(ContainerGuard { name }), env)
         }
         Emulator::Moto { .. } => {
-            let executable = tools::install(sh, &MOTO).map_err(|e| {
-                format!(
-                    "no AWS emulator for the integration tests: no Docker daemon, and moto could \
-                     not be installed: {e}"
-                )
-            })?;
-            let moto = start_moto(&executable, &out_dir.join("moto.log")).map_err(|e| {
-                format!(
-                    "no AWS emulator for the integration tests: no Docker daemon, and \
-                     moto_server did not start: {e}"
-                )
-            })?;
+            let executable = tools::install(sh, &MOTO).context(
+                "no AWS emulator for the integration tests: no Docker daemon, and moto could not \
+                 be installed",
+            )?;
+            let moto = start_moto(&executable, &out_dir.join("moto.log")).context(
+                "no AWS emulator for the integration tests: no Docker daemon, and moto_server did \
+                 not start",
+            )?;
             let env = vec![
                 ("IMAGEGEN_TEST_AWS_ENDPOINT", moto.url()),
                 ("IMAGEGEN_TEST_EMULATOR", "moto".to_owned()),
@@ -121,7 +120,7 @@ pub fn run(sh: &Shell) -> crate::Result<()> {
         println!("  {line}");
     }
     println!("  build {build_seconds:.1} s, suite {suite_seconds:.1} s");
-    outcome.map_err(|e| format!("integration tests failed: {e}").into())
+    outcome.context("integration tests failed")
 }
 
 /// Every package stays selected (as in `cargo xtask test`), so features resolve the same way
@@ -168,38 +167,27 @@ fn banner(emulator: &Emulator) {
 }
 
 /// The daemon's version if `docker info` answers within [`DOCKER_PROBE`], else why not.
-fn docker_version() -> Result<String, String> {
-    let child = Command::new("docker")
+fn docker_version() -> crate::Result<String> {
+    let mut child = Command::new("docker")
         .args(["info", "--format", "{{.ServerVersion}}"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(child) => child,
-        Err(e) => return Err(format!("cannot run `docker`: {e}")),
-    };
+        .spawn()
+        .context("cannot run `docker`")?;
     let started = Instant::now();
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if started.elapsed() < DOCKER_PROBE => {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!(
-                    "`docker info` did not answer within {} s",
-                    DOCKER_PROBE.as_secs()
-                ));
-            }
-            Err(e) => return Err(format!("`docker info`: {e}")),
+    while child.try_wait().context("`docker info`")?.is_none() {
+        if started.elapsed() >= DOCKER_PROBE {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!(
+                "`docker info` did not answer within {} s",
+                DOCKER_PROBE.as_secs()
+            );
         }
+        std::thread::sleep(Duration::from_millis(50));
     }
-    let output = child
-        .wait_with_output()
-        .map_err(|e| format!("`docker info`: {e}"))?;
+    let output = child.wait_with_output().context("`docker info`")?;
     let stdout = String::from_utf8_lossy(&output.stdout).trim().to_owned();
     if output.status.success() && !stdout.is_empty() {
         return Ok(stdout);
@@ -210,7 +198,7 @@ fn docker_version() -> Result<String, String> {
         .map(str::trim)
         .find(|l| !l.is_empty())
         .unwrap_or("no daemon version");
-    Err(format!("`docker info` failed: {reason}"))
+    bail!("`docker info` failed: {reason}")
 }
 
 /// Whatever must be stopped when the run ends, however it ends.

@@ -15,6 +15,7 @@
 
 use std::io::IsTerminal;
 
+use anyhow::{Context, anyhow, bail};
 use imagegen::config::{Config, Vars};
 use imagegen::domain::keys::{ApiKey, KeyStatus, NewKey, Scope};
 use imagegen::gateway::api_gateway::{ApiGatewayKeys, Plans};
@@ -85,11 +86,11 @@ impl<'a> Command<'a> {
     }
 
     /// The use case's error, with the table a store error came from.
-    fn error(&self, e: KeyError) -> String {
+    fn error(&self, e: KeyError) -> anyhow::Error {
         match e {
-            KeyError::Store(e) => format!("the key store ({}): {e}", self.table),
-            KeyError::NotFound(id) => format!("no key {id} in {}", self.table),
-            other => other.to_string(),
+            KeyError::Store(e) => anyhow!("the key store ({}): {e}", self.table),
+            KeyError::NotFound(id) => anyhow!("no key {id} in {}", self.table),
+            other => anyhow::Error::msg(other),
         }
     }
 
@@ -204,19 +205,17 @@ impl<'a> Command<'a> {
                 );
                 Ok(())
             }
-            Pruned::Left(left) => Err(format!(
+            Pruned::Left(left) => bail!(
                 "key {} is revoked in the store (the service refuses it), but API Gateway keys \
                  {} could not be deleted; run the command again",
                 key.key_id,
                 left.join(", ")
-            )
-            .into()),
-            Pruned::Unchecked(e) => Err(format!(
+            ),
+            Pruned::Unchecked(e) => bail!(
                 "key {} is revoked in the store (the service refuses it), but its API Gateway \
                  keys could not be checked ({e}); run the command again",
                 key.key_id
-            )
-            .into()),
+            ),
             Pruned::NoGateway => Ok(()),
         }
     }
@@ -268,7 +267,7 @@ impl<'a> Command<'a> {
             .send()
             .await
             .map_err(|e| {
-                format!(
+                anyhow!(
                     "cannot read the rotation grace from the API function {function}:live ({}); \
                      pass --grace",
                     describe(&e)
@@ -280,7 +279,7 @@ impl<'a> Command<'a> {
             .cloned()
             .unwrap_or_default();
         let grace = grace_from(&vars)
-            .map_err(|e| format!("the API function {function} is misconfigured: {e}"))?;
+            .with_context(|| format!("the API function {function} is misconfigured"))?;
         eprintln!(
             "rotation grace {} s (from {function}:live)",
             grace.as_secs()

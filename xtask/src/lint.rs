@@ -4,6 +4,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+use anyhow::{Context, anyhow, bail};
 use serde_json::Value;
 use xshell::{Shell, cmd};
 
@@ -38,20 +39,17 @@ fn terraform_fmt(sh: &Shell, roots: &[&str]) -> crate::Result<()> {
     let _config = std::env::var_os("TF_CLI_CONFIG_FILE")
         .filter(|file| !Path::new(file).exists())
         .map(|_| sh.push_env("TF_CLI_CONFIG_FILE", "/dev/null"));
-    if cmd!(sh, "terraform version")
+    cmd!(sh, "terraform version")
         .quiet()
         .ignore_stdout()
         .run()
-        .is_err()
-    {
-        return Err(
-            "terraform is not on PATH: install Terraform >= 1.10 to lint the modules".into(),
-        );
-    }
+        .ok()
+        .context("terraform is not on PATH: install Terraform >= 1.10 to lint the modules")?;
     for root in roots {
         cmd!(sh, "terraform fmt -check -recursive -diff {root}")
             .run()
-            .map_err(|_| format!("terraform files under {root}/ are not formatted: run `terraform fmt -recursive {root}`"))?;
+            .ok()
+            .with_context(|| format!("terraform files under {root}/ are not formatted: run `terraform fmt -recursive {root}`"))?;
     }
     Ok(())
 }
@@ -90,7 +88,7 @@ fn checkov(sh: &Shell, roots: &[&str]) -> crate::Result<()> {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| format!("cannot run {}: {e}", checkov.display()))?;
+            .with_context(|| format!("cannot run {}", checkov.display()))?;
         running.push((*root, child));
     }
     let mut reports = Vec::new();
@@ -98,8 +96,9 @@ fn checkov(sh: &Shell, roots: &[&str]) -> crate::Result<()> {
         let output = child.wait_with_output()?;
         let stdout = String::from_utf8_lossy(&output.stdout);
         let report = CheckovReport::parse(&stdout).map_err(|e| {
-            format!(
-                "checkov over {root}/ gave no report ({e}; exit status {}):\n{}{}",
+            anyhow!(
+                "checkov over {root}/ gave no report ({}; exit status {}):\n{}{}",
+                crate::one_line(&e),
                 output.status,
                 stdout.trim(),
                 String::from_utf8_lossy(&output.stderr).trim()
@@ -143,7 +142,7 @@ fn checkov(sh: &Shell, roots: &[&str]) -> crate::Result<()> {
     for problem in &problems {
         println!("  {problem}");
     }
-    Err(format!(
+    bail!(
         "checkov: {} in the Terraform; fix it, or skip a check inline with a reason \
          (`#checkov:skip=CKV_…:why` in the resource)",
         match problems.len() {
@@ -151,7 +150,6 @@ fn checkov(sh: &Shell, roots: &[&str]) -> crate::Result<()> {
             n => format!("{n} problems"),
         }
     )
-    .into())
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -167,8 +165,8 @@ struct CheckovReport {
 impl CheckovReport {
     /// checkov's `-o json` output: one report object, a list of them (one per framework), or
     /// a bare summary when there was nothing to scan.
-    fn parse(stdout: &str) -> Result<CheckovReport, String> {
-        let json: Value = serde_json::from_str(stdout.trim()).map_err(|e| e.to_string())?;
+    fn parse(stdout: &str) -> crate::Result<CheckovReport> {
+        let json: Value = serde_json::from_str(stdout.trim())?;
         let mut report = CheckovReport::default();
         match &json {
             Value::Array(reports) => {
@@ -181,13 +179,13 @@ impl CheckovReport {
         Ok(report)
     }
 
-    fn add(&mut self, r: &Value) -> Result<(), String> {
+    fn add(&mut self, r: &Value) -> crate::Result<()> {
         let summary = r.get("summary").unwrap_or(r);
         let count = |key: &str| {
             summary
                 .get(key)
                 .and_then(Value::as_u64)
-                .ok_or_else(|| format!("no summary.{key}"))
+                .with_context(|| format!("no summary.{key}"))
         };
         self.passed += count("passed")?;
         self.failed += count("failed")?;

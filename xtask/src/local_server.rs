@@ -7,6 +7,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use anyhow::{Context, bail, ensure};
+
 /// A child process serving on 127.0.0.1:`port`, killed when dropped.
 pub struct LocalServer {
     child: Child,
@@ -30,14 +32,12 @@ impl LocalServer {
             .stdout(log_file.try_clone()?)
             .stderr(log_file)
             .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", command.get_program().display()))?;
+            .with_context(|| format!("cannot start {}", command.get_program().display()))?;
         let mut server = LocalServer { child, port };
         let started = Instant::now();
         loop {
             if let Some(status) = server.child.try_wait()? {
-                return Err(
-                    format!("{name} exited at start ({status}); see {}", log.display()).into(),
-                );
+                bail!("{name} exited at start ({status}); see {}", log.display());
             }
             if ready(port) {
                 println!(
@@ -47,16 +47,14 @@ impl LocalServer {
                 );
                 return Ok(server);
             }
-            if started.elapsed() > within {
-                // Dropping `server` stops it.
-                return Err(format!(
-                    "{name} did not answer on {} within {} s; see {}",
-                    server.url(),
-                    within.as_secs(),
-                    log.display()
-                )
-                .into());
-            }
+            // Dropping `server` stops it.
+            ensure!(
+                started.elapsed() <= within,
+                "{name} did not answer on {} within {} s; see {}",
+                server.url(),
+                within.as_secs(),
+                log.display()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }

@@ -31,8 +31,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// What every command returns: a message for the user on failure.
-pub type Result<T, E = Box<dyn std::error::Error>> = std::result::Result<T, E>;
+/// What every command returns: on failure, a message for the user and the causes under it
+/// (`.context(…)` adds a line of what was being done).
+pub type Result<T, E = anyhow::Error> = std::result::Result<T, E>;
 
 fn main() -> ExitCode {
     let flags = flags::Xtask::parse();
@@ -43,10 +44,28 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error and its causes, outermost first, joined by `: ` as `{:#}` prints them; a cause
+/// whose text is already in the line is left out (many errors quote their source, as zip's
+/// `i/o error: {0}` does, and also return it as their source).
+pub fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
 
 fn run(sh: &xshell::Shell, command: flags::Command) -> Result<()> {
@@ -84,3 +103,23 @@ pub fn lambda_dir() -> PathBuf {
 
 /// The Lambda functions this repository ships, each a binary of the `imagegen` package.
 pub const LAMBDA_BINS: [&str; 2] = ["api", "worker"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context;
+
+    #[test]
+    fn an_error_prints_with_its_causes_on_one_line_each_cause_once() {
+        let io = std::io::Error::other("disk full");
+        let zip = ::zip::result::ZipError::Io(io);
+        let e = Err::<(), _>(zip)
+            .context("cannot write target/lambda/api.zip")
+            .unwrap_err();
+        assert_eq!(
+            one_line(&e),
+            "cannot write target/lambda/api.zip: i/o error: disk full"
+        );
+        assert_eq!(one_line(&anyhow::anyhow!("plain")), "plain");
+    }
+}

@@ -25,7 +25,7 @@ pub fn connect(
     let (sdk, account_id) = runtime.block_on(async {
         let sdk = crate::aws::sdk_config().await;
         let account_id = crate::aws::account_id(&sdk).await?;
-        Ok::<_, Box<dyn std::error::Error>>((sdk, account_id))
+        anyhow::Ok((sdk, account_id))
     })?;
     let region = sdk.region().map_or("(no region)", |r| r.as_ref());
     eprintln!("==> {env}: AWS account {account_id}, {region}");

@@ -9,11 +9,12 @@
 use imagegen::secrets::ExposeSecret;
 use std::io::{IsTerminal, Read};
 
+use anyhow::{Context, bail};
 use imagegen::domain::keys::sha256_hex;
 use imagegen::secrets::SecretString;
 use xshell::Shell;
 
-use crate::aws::describe;
+use crate::aws::AwsContext;
 use crate::flags::{SecretsArgs, SecretsCommand, SetGeminiKeyArgs};
 
 /// Far above any API key; stops a wrong file piped in by mistake from being read whole.
@@ -28,11 +29,10 @@ pub fn run(sh: &Shell, args: SecretsArgs) -> crate::Result<()> {
 fn set_gemini_key(sh: &Shell, args: SetGeminiKeyArgs) -> crate::Result<()> {
     if !args.stray.is_empty() {
         // Refused without echoing it: it may be the key.
-        return Err(
-            "set-gemini-key takes the key on stdin, not as an argument (arguments stay \
-                    in shell history and the process list): pipe it in, or run the command \
-                    alone and type it at the hidden prompt"
-                .into(),
+        bail!(
+            "set-gemini-key takes the key on stdin, not as an argument (arguments stay in shell \
+             history and the process list): pipe it in, or run the command alone and type it at \
+             the hidden prompt"
         );
     }
     let runtime = crate::aws::runtime()?;
@@ -48,7 +48,7 @@ fn set_gemini_key(sh: &Shell, args: SetGeminiKeyArgs) -> crate::Result<()> {
                 .secret_string(key.expose_secret())
                 .send(),
         )
-        .map_err(|e| format!("PutSecretValue {secret_arn}: {}", describe(&e)))?;
+        .aws_context(|| format!("secretsmanager:PutSecretValue {secret_arn}"))?;
     println!(
         "version {}  fingerprint {}",
         out.version_id().unwrap_or("(none)"),
@@ -68,7 +68,7 @@ fn read_key(env: crate::environment::Env) -> crate::Result<SecretString> {
         let typed = rpassword::prompt_password(format!(
             "Gemini API key for {env} (input hidden, Enter to finish): "
         ))
-        .map_err(|e| format!("cannot read the key from the terminal: {e}"))?;
+        .context("cannot read the key from the terminal")?;
         return Ok(parse_key(typed.as_bytes())?);
     }
     let mut input = Vec::new();
@@ -76,7 +76,7 @@ fn read_key(env: crate::environment::Env) -> crate::Result<SecretString> {
         .lock()
         .take(MAX_KEY_LEN as u64 + 2)
         .read_to_end(&mut input)
-        .map_err(|e| format!("cannot read the key from stdin: {e}"))?;
+        .context("cannot read the key from stdin")?;
     Ok(parse_key(&input)?)
 }
 

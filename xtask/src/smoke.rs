@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use anyhow::{Context, anyhow, bail, ensure};
 use serde_json::Value;
 use xshell::Shell;
 
@@ -44,7 +45,7 @@ pub fn run(_sh: &Shell, runs: usize) -> crate::Result<()> {
     for case in &CASES {
         let zip_path = crate::lambda_dir().join(format!("{}.zip", case.bin));
         let zip_bytes = std::fs::metadata(&zip_path)
-            .map_err(|e| format!("{}: {e} (run `cargo xtask zip` first)", zip_path.display()))?
+            .map_err(|e| anyhow!("{}: {e} (run `cargo xtask zip` first)", zip_path.display()))?
             .len();
         let bootstrap = unpack_bootstrap(&zip_path, case.bin)?;
         let event = std::fs::read_to_string(crate::project_root().join(case.event))?;
@@ -52,7 +53,12 @@ pub fn run(_sh: &Shell, runs: usize) -> crate::Result<()> {
         for _ in 0..runs {
             let outcome = invoke_once(&bootstrap, case.bin, &event)?;
             (case.check)(&outcome.response).map_err(|e| {
-                format!("{}: unexpected answer: {e}\n{}", case.bin, outcome.response)
+                anyhow!(
+                    "{}: unexpected answer: {}\n{}",
+                    case.bin,
+                    crate::one_line(&e),
+                    outcome.response
+                )
             })?;
             inits.push(outcome.init);
         }
@@ -94,13 +100,11 @@ pub fn run(_sh: &Shell, runs: usize) -> crate::Result<()> {
         }
     }
     println!("(init = process spawn to first /runtime/invocation/next; {runs} cold starts each)");
-    if !over_budget.is_empty() {
-        return Err(format!(
-            "over the {ZIP_BUDGET_BYTES}-byte zip budget: {}",
-            over_budget.join(", ")
-        )
-        .into());
-    }
+    ensure!(
+        over_budget.is_empty(),
+        "over the {ZIP_BUDGET_BYTES}-byte zip budget: {}",
+        over_budget.join(", ")
+    );
     Ok(())
 }
 
@@ -116,22 +120,18 @@ fn unpack_bootstrap(zip_path: &Path, bin: &str) -> crate::Result<PathBuf> {
         .file_names()
         .map(|name| name.map(|n| n.into_owned()))
         .collect::<Result<Vec<_>, _>>()?;
-    if names != ["bootstrap"] {
-        return Err(format!(
-            "{}: expected only `bootstrap`, found {names:?}",
-            zip_path.display()
-        )
-        .into());
-    }
+    ensure!(
+        names == ["bootstrap"],
+        "{}: expected only `bootstrap`, found {names:?}",
+        zip_path.display()
+    );
     let mut entry = archive.by_name("bootstrap")?;
     let mode = entry.unix_mode().unwrap_or(0);
-    if mode & 0o755 != 0o755 {
-        return Err(format!(
-            "{}: bootstrap has mode {mode:o}, Lambda needs 0755",
-            zip_path.display()
-        )
-        .into());
-    }
+    ensure!(
+        mode & 0o755 == 0o755,
+        "{}: bootstrap has mode {mode:o}, Lambda needs 0755",
+        zip_path.display()
+    );
     let mut data = Vec::new();
     entry.read_to_end(&mut data)?;
     let dir = crate::lambda_dir().join("smoke").join(bin);
@@ -196,16 +196,15 @@ fn invoke_once(bootstrap: &Path, bin: &str, event: &str) -> crate::Result<Outcom
 /// with a message that names the variable.
 fn expect_init_error(bootstrap: &Path, bin: &str, event: &str, missing: &str) -> crate::Result<()> {
     match invoke(bootstrap, bin, event, Some(missing)) {
-        Err(e)
-            if e.to_string().contains(missing) && !e.to_string().contains("no answer within") =>
-        {
+        Err(e) => {
+            let got = crate::one_line(&e);
+            ensure!(
+                got.contains(missing) && !got.contains("no answer within"),
+                "{bin} without {missing}: expected an init error naming it, got: {got}"
+            );
             Ok(())
         }
-        Err(e) => Err(format!(
-            "{bin} without {missing}: expected an init error naming it, got: {e}"
-        )
-        .into()),
-        Ok(_) => Err(format!("{bin} started without {missing}").into()),
+        Ok(_) => bail!("{bin} started without {missing}"),
     }
 }
 
@@ -215,11 +214,12 @@ fn invoke(
     event: &str,
     without: Option<&str>,
 ) -> crate::Result<Outcome> {
-    let server = tiny_http::Server::http("127.0.0.1:0").map_err(|e| format!("runtime API: {e}"))?;
+    let server = tiny_http::Server::http("127.0.0.1:0")
+        .map_err(|e| anyhow::Error::from_boxed(e).context("runtime API"))?;
     let addr = server
         .server_addr()
         .to_ip()
-        .ok_or("runtime API did not bind an IP address")?;
+        .context("runtime API did not bind an IP address")?;
     let log_path = bootstrap.with_extension("log");
     let log = std::fs::File::create(&log_path)?;
 
@@ -249,11 +249,11 @@ fn invoke(
         .stdout(log.try_clone()?)
         .stderr(log)
         .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", bootstrap.display()))?;
+        .with_context(|| format!("cannot start {}", bootstrap.display()))?;
     let mut child = Running(child);
-    let fail = |why: String| -> Box<dyn std::error::Error> {
+    let fail = |why: String| {
         let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-        format!("{bin}: {why}\n--- function output ---\n{log}").into()
+        anyhow!("{bin}: {why}\n--- function output ---\n{log}")
     };
 
     let request_id = "8476a536-e9f4-11e8-9739-2dfe598c3fcd";
@@ -325,23 +325,28 @@ fn invoke(
 
 fn header(name: &str, value: &str) -> crate::Result<tiny_http::Header> {
     tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes())
-        .map_err(|()| format!("bad header {name}: {value}").into())
+        .ok()
+        .with_context(|| format!("bad header {name}: {value}"))
 }
 
 /// The API Gateway proxy answer for `GET /healthz`.
 fn check_healthz_answer(answer: &Value) -> crate::Result<()> {
-    if answer["statusCode"] != 200 {
-        return Err(format!("statusCode {} instead of 200", answer["statusCode"]).into());
-    }
-    let body: Value = serde_json::from_str(answer["body"].as_str().ok_or("no body")?)?;
-    if body["status"] != "ok" || body["version"] != env!("CARGO_PKG_VERSION") {
-        return Err(format!("body {body}").into());
-    }
+    ensure!(
+        answer["statusCode"] == 200,
+        "statusCode {} instead of 200",
+        answer["statusCode"]
+    );
+    let body: Value = serde_json::from_str(answer["body"].as_str().context("no body")?)?;
+    ensure!(
+        body["status"] == "ok" && body["version"] == env!("CARGO_PKG_VERSION"),
+        "body {body}"
+    );
     // The gateway's request id must come back, so logs and access logs line up.
-    let request_id = header_value(answer, "x-request-id").ok_or("no x-request-id header")?;
-    if request_id != "c6af9ac6-7b61-11e6-9a41-93e8deadbeef" {
-        return Err(format!("x-request-id {request_id} is not the gateway's request id").into());
-    }
+    let request_id = header_value(answer, "x-request-id").context("no x-request-id header")?;
+    ensure!(
+        request_id == "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+        "x-request-id {request_id} is not the gateway's request id"
+    );
     Ok(())
 }
 
@@ -364,7 +369,7 @@ fn header_value<'a>(answer: &'a Value, name: &str) -> Option<&'a str> {
 fn check_worker_answer(answer: &Value) -> crate::Result<()> {
     let failures = answer["batchItemFailures"]
         .as_array()
-        .ok_or("no batchItemFailures list")?;
+        .context("no batchItemFailures list")?;
     let ids: Vec<_> = failures
         .iter()
         .filter_map(|f| f["itemIdentifier"].as_str())
@@ -373,8 +378,9 @@ fn check_worker_answer(answer: &Value) -> crate::Result<()> {
         "059f36b4-87a3-44ab-83d2-661975830a7d",
         "2e1424d4-f796-459a-8184-9c92662be6da",
     ];
-    if ids != expected {
-        return Err(format!("batchItemFailures {ids:?}, expected {expected:?}").into());
-    }
+    ensure!(
+        ids == expected,
+        "batchItemFailures {ids:?}, expected {expected:?}"
+    );
     Ok(())
 }

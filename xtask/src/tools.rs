@@ -10,6 +10,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use anyhow::{Context, bail, ensure};
 use xshell::{Shell, cmd};
 
 /// A console script from a pinned PyPI package.
@@ -66,7 +67,7 @@ pub fn tools_dir() -> crate::Result<PathBuf> {
         std::env::var_os("HOME").map(PathBuf::from),
     )
     .map(|cache| cache.join("imagegen").join("tools"))
-    .ok_or_else(|| "neither XDG_CACHE_HOME nor HOME is set: cannot choose a tools folder".into())
+    .context("neither XDG_CACHE_HOME nor HOME is set: cannot choose a tools folder")
 }
 
 fn cache_home(xdg_cache_home: Option<PathBuf>, home: Option<PathBuf>) -> Option<PathBuf> {
@@ -80,13 +81,13 @@ fn cache_home(xdg_cache_home: Option<PathBuf>, home: Option<PathBuf>) -> Option<
 pub fn install(sh: &Shell, tool: &PyTool) -> crate::Result<PathBuf> {
     let tools = tools_dir()?;
     std::fs::create_dir_all(&tools)
-        .map_err(|e| format!("cannot create {}: {e}", tools.display()))?;
+        .with_context(|| format!("cannot create {}", tools.display()))?;
     let venv = tools.join(tool.dir_name());
     let executable = venv.join("bin").join(tool.executable);
 
     let lock_path = tools.join(format!("{}.lock", tool.dir_name()));
     let lock = File::create(&lock_path)
-        .map_err(|e| format!("cannot create {}: {e}", lock_path.display()))?;
+        .with_context(|| format!("cannot create {}", lock_path.display()))?;
     if lock.try_lock().is_err() {
         println!(
             "waiting for another xtask that is installing {}…",
@@ -104,7 +105,7 @@ pub fn install(sh: &Shell, tool: &PyTool) -> crate::Result<PathBuf> {
                 venv.display()
             );
             std::fs::remove_dir_all(&venv)
-                .map_err(|e| format!("cannot remove {}: {e}", venv.display()))?;
+                .with_context(|| format!("cannot remove {}", venv.display()))?;
         }
         State::Absent => {}
     }
@@ -117,20 +118,18 @@ pub fn install(sh: &Shell, tool: &PyTool) -> crate::Result<PathBuf> {
     );
     let started = Instant::now();
     let installed = create_venv(sh, &python, &venv, tool);
-    if let Err(e) = installed {
+    if installed.is_err() {
         // Leave no half-installed venv behind (the next run would remove it anyway).
         let _ = std::fs::remove_dir_all(&venv);
-        return Err(format!("installing {} failed: {e}", tool.requirement()).into());
     }
-    if !executable.is_file() {
-        return Err(format!(
-            "{} installed no `{}` in {}",
-            tool.requirement(),
-            tool.executable,
-            venv.join("bin").display()
-        )
-        .into());
-    }
+    installed.with_context(|| format!("installing {} failed", tool.requirement()))?;
+    ensure!(
+        executable.is_file(),
+        "{} installed no `{}` in {}",
+        tool.requirement(),
+        tool.executable,
+        venv.join("bin").display()
+    );
     std::fs::write(venv.join(MARKER), format!("{}\n", tool.requirement()))?;
     println!(
         "installed {} in {:.0} s",
@@ -190,10 +189,7 @@ fn find_python(sh: &Shell) -> crate::Result<String> {
             return Ok(candidate.to_owned());
         }
     }
-    Err(
-        "no python3 with the venv module on PATH: install Python 3.11 (Debian: python3-venv)"
-            .into(),
-    )
+    bail!("no python3 with the venv module on PATH: install Python 3.11 (Debian: python3-venv)")
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use anyhow::{Context, anyhow};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use xshell::Shell;
@@ -41,7 +42,7 @@ pub fn package_all() -> crate::Result<Vec<Artifact>> {
         let zip_path = dir.join(format!("{bin}.zip"));
         let bytes = zip_bootstrap(&bootstrap, mtime)?;
         std::fs::write(&zip_path, &bytes)
-            .map_err(|e| format!("cannot write {}: {e}", zip_path.display()))?;
+            .with_context(|| format!("cannot write {}", zip_path.display()))?;
         let artifact = describe(bin, zip_path, &bytes);
         let sums = format!(
             "sha256: {}\nfilebase64sha256: {}\n",
@@ -88,10 +89,9 @@ pub fn filebase64sha256(bytes: &[u8]) -> String {
 fn timestamp_from_env() -> crate::Result<DateTime> {
     match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(value) => {
-            let secs: i64 = value
-                .trim()
-                .parse()
-                .map_err(|_| format!("SOURCE_DATE_EPOCH=`{value}` is not a number of seconds"))?;
+            let secs: i64 = value.trim().parse().ok().with_context(|| {
+                format!("SOURCE_DATE_EPOCH=`{value}` is not a number of seconds")
+            })?;
             dos_time_from_unix(secs)
         }
         Err(_) => Ok(DateTime::default()),
@@ -112,23 +112,28 @@ fn dos_time_from_unix(secs: i64) -> crate::Result<DateTime> {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    let out_of_range =
-        || format!("SOURCE_DATE_EPOCH={secs} is outside the zip date range 1980..2107");
-    DateTime::from_date_and_time(
-        u16::try_from(year).map_err(|_| out_of_range())?,
-        month as u8,
-        day as u8,
-        (rem / 3_600) as u8,
-        (rem % 3_600 / 60) as u8,
-        (rem % 60) as u8,
-    )
-    .map_err(|_| out_of_range().into())
+    u16::try_from(year)
+        .ok()
+        .and_then(|year| {
+            DateTime::from_date_and_time(
+                year,
+                month as u8,
+                day as u8,
+                (rem / 3_600) as u8,
+                (rem % 3_600 / 60) as u8,
+                (rem % 60) as u8,
+            )
+            .ok()
+        })
+        .with_context(|| {
+            format!("SOURCE_DATE_EPOCH={secs} is outside the zip date range 1980..2107")
+        })
 }
 
 /// The zip bytes: one entry `bootstrap`, mode 0755, fixed time, fixed compression.
 pub fn zip_bootstrap(bootstrap: &Path, mtime: DateTime) -> crate::Result<Vec<u8>> {
     let data = std::fs::read(bootstrap).map_err(|e| {
-        format!(
+        anyhow!(
             "cannot read {}: {e} (run `cargo xtask build` first)",
             bootstrap.display()
         )

@@ -6,11 +6,12 @@
 
 use std::time::{Duration, Instant};
 
+use anyhow::{Context, bail, ensure};
 use aws_sdk_lambda::types::LastUpdateStatus;
 
 use super::Deploy;
 use super::release::Release;
-use crate::aws;
+use crate::aws::AwsContext;
 
 /// The alias API Gateway and the SQS event source mapping invoke (modules/lambda_function).
 pub const ALIAS: &str = "live";
@@ -88,17 +89,12 @@ impl Deploy<'_> {
                     .name(ALIAS)
                     .send(),
             )
-            .map_err(|e| {
-                aws::error(
-                    &format!(
-                        "lambda:GetAlias {function} {ALIAS} (a full deploy creates the alias)"
-                    ),
-                    e,
-                )
+            .aws_context(|| {
+                format!("lambda:GetAlias {function} {ALIAS} (a full deploy creates the alias)")
             })?;
         let from = alias
             .function_version()
-            .ok_or_else(|| format!("the {ALIAS} alias of {function} names no version"))?
+            .with_context(|| format!("the {ALIAS} alias of {function} names no version"))?
             .to_owned();
         self.say(format!(
             "aws lambda:GetFunctionConfiguration {function}:{from}"
@@ -112,7 +108,7 @@ impl Deploy<'_> {
                     .qualifier(&from)
                     .send(),
             )
-            .map_err(|e| aws::error(&format!("lambda:GetFunctionConfiguration {function}"), e))?;
+            .aws_context(|| format!("lambda:GetFunctionConfiguration {function}"))?;
         if live.code_sha256() == Some(zip.filebase64sha256.as_str()) {
             self.say(format!(
                 "-> {bin}: {ALIAS} (version {from}) runs the release's code"
@@ -120,16 +116,14 @@ impl Deploy<'_> {
             return Ok(Shipped::AlreadyLive);
         }
         let runs_on: Vec<&str> = live.architectures().iter().map(|a| a.as_str()).collect();
-        if !runs_on.is_empty() && !runs_on.contains(&release.manifest.arch.as_str()) {
-            return Err(format!(
-                "{function} runs on {}, and release {} is built for {}: change the \
-                 architecture with a full deploy",
-                runs_on.join(","),
-                release.short_id(),
-                release.manifest.arch
-            )
-            .into());
-        }
+        ensure!(
+            runs_on.is_empty() || runs_on.contains(&release.manifest.arch.as_str()),
+            "{function} runs on {}, and release {} is built for {}: change the architecture \
+             with a full deploy",
+            runs_on.join(","),
+            release.short_id(),
+            release.manifest.arch
+        );
         if mode == Mode::Check {
             self.say(format!(
                 "-> {bin}: {ALIAS} runs other code (a code-only deploy since Terraform shipped \
@@ -147,7 +141,7 @@ impl Deploy<'_> {
                     .s3_key(&zip.key)
                     .send(),
             )
-            .map_err(|e| aws::error(&format!("lambda:UpdateFunctionCode {function}"), e))?;
+            .aws_context(|| format!("lambda:UpdateFunctionCode {function}"))?;
         let revision = self.wait_for_update(client, function)?;
 
         self.say(format!(
@@ -165,10 +159,10 @@ impl Deploy<'_> {
                     .description(format!("release {}", release.id))
                     .send(),
             )
-            .map_err(|e| aws::error(&format!("lambda:PublishVersion {function}"), e))?;
+            .aws_context(|| format!("lambda:PublishVersion {function}"))?;
         let to = published
             .version()
-            .ok_or_else(|| format!("lambda:PublishVersion {function} returned no version"))?
+            .with_context(|| format!("lambda:PublishVersion {function} returned no version"))?
             .to_owned();
 
         self.say(format!("aws lambda:UpdateAlias {function} {ALIAS} -> {to}"));
@@ -181,7 +175,7 @@ impl Deploy<'_> {
                     .function_version(&to)
                     .send(),
             )
-            .map_err(|e| aws::error(&format!("lambda:UpdateAlias {function} {ALIAS}"), e))?;
+            .aws_context(|| format!("lambda:UpdateAlias {function} {ALIAS}"))?;
         self.say(format!("-> {bin}: {function} {ALIAS} {from} -> {to}"));
         Ok(Shipped::Moved { from })
     }
@@ -206,30 +200,22 @@ impl Deploy<'_> {
                         .function_name(function)
                         .send(),
                 )
-                .map_err(|e| {
-                    aws::error(&format!("lambda:GetFunctionConfiguration {function}"), e)
-                })?;
+                .aws_context(|| format!("lambda:GetFunctionConfiguration {function}"))?;
             match config.last_update_status() {
                 None | Some(LastUpdateStatus::Successful) => {
                     return Ok(config.revision_id().map(str::to_owned));
                 }
-                Some(LastUpdateStatus::Failed) => {
-                    return Err(format!(
-                        "the code update of {function} failed: {}",
-                        config
-                            .last_update_status_reason()
-                            .unwrap_or("Lambda gave no reason")
-                    )
-                    .into());
-                }
-                Some(status) if started.elapsed() > UPDATE_TIMEOUT => {
-                    return Err(format!(
-                        "the code update of {function} is still {} after {} s",
-                        status.as_str(),
-                        UPDATE_TIMEOUT.as_secs()
-                    )
-                    .into());
-                }
+                Some(LastUpdateStatus::Failed) => bail!(
+                    "the code update of {function} failed: {}",
+                    config
+                        .last_update_status_reason()
+                        .unwrap_or("Lambda gave no reason")
+                ),
+                Some(status) if started.elapsed() > UPDATE_TIMEOUT => bail!(
+                    "the code update of {function} is still {} after {} s",
+                    status.as_str(),
+                    UPDATE_TIMEOUT.as_secs()
+                ),
                 Some(_) => std::thread::sleep(POLL),
             }
         }

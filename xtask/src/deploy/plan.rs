@@ -1,6 +1,7 @@
 //! The summary of a saved plan, from `terraform show -json <plan>`: how many resources are
 //! added, changed and destroyed, with every destroy (and replacement) marked.
 
+use anyhow::Context;
 use serde::Deserialize;
 
 /// Creates listed one by one before the rest are only counted (a first deploy creates ~100).
@@ -35,8 +36,8 @@ struct Change {
 impl Summary {
     /// Parses Terraform's JSON plan representation (`format_version` 1.x).
     pub fn parse(json: &str) -> crate::Result<Self> {
-        let plan: Plan = serde_json::from_str(json)
-            .map_err(|e| format!("cannot read `terraform show -json` of the plan: {e}"))?;
+        let plan: Plan =
+            serde_json::from_str(json).context("cannot read `terraform show -json` of the plan")?;
         let mut summary = Summary::default();
         for rc in plan.resource_changes {
             let actions: Vec<&str> = rc.change.actions.iter().map(String::as_str).collect();

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use anyhow::{Context, anyhow, bail, ensure};
 use serde::{Deserialize, Serialize};
 
 use crate::flags::Arch;
@@ -83,14 +84,11 @@ pub fn zip_key(sha256_hex: &str) -> String {
 
 /// Whether `id` can be a release ID: 64 lowercase hex digits.
 pub fn check_id(id: &str) -> crate::Result<()> {
-    if id.len() == 64 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-        Ok(())
-    } else {
-        Err(format!(
-            "--artifact `{id}` is not a release ID (64 lowercase hex digits, as printed by a deploy)"
-        )
-        .into())
-    }
+    ensure!(
+        id.len() == 64 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')),
+        "--artifact `{id}` is not a release ID (64 lowercase hex digits, as printed by a deploy)"
+    );
+    Ok(())
 }
 
 impl Release {
@@ -127,38 +125,30 @@ impl Release {
 
     /// A manifest read back from the artifact bucket, checked against its ID.
     pub fn from_stored(id: &str, bytes: Vec<u8>) -> crate::Result<Self> {
+        let key = manifest_key(id);
         let actual = sha256_hex(&bytes);
-        if actual != id {
-            return Err(format!(
-                "{} does not hash to its ID (its SHA-256 is {actual}): it was altered; \
-                 deploy another release",
-                manifest_key(id)
-            )
-            .into());
-        }
+        ensure!(
+            actual == id,
+            "{key} does not hash to its ID (its SHA-256 is {actual}): it was altered; deploy \
+             another release"
+        );
         let manifest: Manifest = serde_json::from_slice(&bytes)
-            .map_err(|e| format!("{} is not a release manifest: {e}", manifest_key(id)))?;
-        if manifest.format != FORMAT {
-            return Err(format!(
-                "{} has format {}; this xtask reads format {FORMAT}",
-                manifest_key(id),
-                manifest.format
-            )
-            .into());
-        }
+            .with_context(|| format!("{key} is not a release manifest"))?;
+        ensure!(
+            manifest.format == FORMAT,
+            "{key} has format {}; this xtask reads format {FORMAT}",
+            manifest.format
+        );
         for bin in crate::LAMBDA_BINS {
             let zip = manifest
                 .functions
                 .get(bin)
-                .ok_or_else(|| format!("{} names no `{bin}` zip", manifest_key(id)))?;
-            if zip.key != zip_key(&zip.sha256) {
-                return Err(format!(
-                    "{}: the {bin} zip's key {} is not its content address",
-                    manifest_key(id),
-                    zip.key
-                )
-                .into());
-            }
+                .with_context(|| format!("{key} names no `{bin}` zip"))?;
+            ensure!(
+                zip.key == zip_key(&zip.sha256),
+                "{key}: the {bin} zip's key {} is not its content address",
+                zip.key
+            );
         }
         Ok(Self {
             id: id.to_owned(),
@@ -200,7 +190,7 @@ impl Release {
         self.manifest
             .functions
             .get(bin)
-            .ok_or_else(|| format!("release {} has no `{bin}` zip", self.id).into())
+            .with_context(|| format!("release {} has no `{bin}` zip", self.id))
     }
 
     /// The first 12 digits, for file names and messages.
@@ -220,7 +210,7 @@ pub fn read_zips(dir: &Path, arch: Arch) -> crate::Result<Vec<LocalZip>> {
         .map(|bin| {
             let path = dir.join(format!("{bin}.zip"));
             let data = std::fs::read(&path).map_err(|e| {
-                format!(
+                anyhow!(
                     "cannot read {}: {e} (make the zips with `cargo xtask zip`)",
                     path.display()
                 )
@@ -233,21 +223,21 @@ pub fn read_zips(dir: &Path, arch: Arch) -> crate::Result<Vec<LocalZip>> {
 
 fn check_zip(path: &Path, data: &[u8], arch: Arch) -> crate::Result<()> {
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(data))
-        .map_err(|e| format!("{} is not a zip: {e}", path.display()))?;
+        .with_context(|| format!("{} is not a zip", path.display()))?;
     let mut entry = archive
         .by_name("bootstrap")
-        .map_err(|_| format!("{} has no `bootstrap` entry", path.display()))?;
+        .ok()
+        .with_context(|| format!("{} has no `bootstrap` entry", path.display()))?;
     let mut head = Vec::new();
     entry.by_ref().take(64).read_to_end(&mut head)?;
     match crate::elf::arch(&head) {
-        Some(built) if built != arch => Err(format!(
+        Some(built) if built != arch => bail!(
             "{} holds a bootstrap built for {}, not {}: pass --arch {}",
             path.display(),
             built.lambda_name(),
             arch.lambda_name(),
             built.lambda_name()
-        )
-        .into()),
+        ),
         _ => Ok(()),
     }
 }
