@@ -62,11 +62,11 @@ pub fn run(sh: &Shell) -> crate::Result<()> {
     cmd!(sh, "cargo build --locked --package imagegen --bin dev").run()?;
     let binary = crate::project_root().join("target/debug/dev");
 
-    let work = std::env::temp_dir().join(format!(
-        "imagegen-contract-{}",
-        imagegen::domain::ids::hex(&imagegen::domain::ids::random_bytes::<6>())
-    ));
-    std::fs::create_dir_all(&work)?;
+    // Kept when the run fails: the server's log is in it.
+    let work = tempfile::Builder::new()
+        .prefix("imagegen-contract-")
+        .tempdir()?
+        .keep();
     let admin_key = format!("igadmin_{}", imagegen::domain::ids::random_base62(40));
     let server = start_dev_server(&binary, &work, &admin_key)?;
     let outcome = test(&st, &server, &work, &admin_key);

@@ -231,8 +231,8 @@ mod tests {
 
     #[test]
     fn only_a_venv_with_the_marker_and_the_executable_counts_as_installed() {
-        let venv = std::env::temp_dir().join(format!("xtask-tools-test-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&venv);
+        let dir = tempfile::TempDir::with_prefix("xtask-tools-test-").unwrap();
+        let venv = dir.path().join("venv");
         assert_eq!(state(&venv, &MOTO), State::Absent);
 
         std::fs::create_dir_all(venv.join("bin")).unwrap();
@@ -247,6 +247,5 @@ mod tests {
 
         std::fs::remove_file(venv.join("bin").join("moto_server")).unwrap();
         assert_eq!(state(&venv, &MOTO), State::Incomplete, "executable gone");
-        std::fs::remove_dir_all(&venv).unwrap();
     }
 }

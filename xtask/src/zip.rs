@@ -155,14 +155,9 @@ mod tests {
     use super::*;
     use std::io::Read;
 
-    fn fixture(content: &[u8]) -> (PathBuf, PathBuf) {
-        let dir = std::env::temp_dir().join(format!(
-            "xtask-zip-{}-{}",
-            std::process::id(),
-            content.len()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("bootstrap");
+    fn fixture(content: &[u8]) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::TempDir::with_prefix("xtask-zip-").unwrap();
+        let path = dir.path().join("bootstrap");
         std::fs::write(&path, content).unwrap();
         (dir, path)
     }
@@ -170,7 +165,7 @@ mod tests {
     #[test]
     fn two_runs_over_the_same_binary_give_identical_bytes() {
         let content: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
-        let (dir, path) = fixture(&content);
+        let (_dir, path) = fixture(&content);
         let first = zip_bootstrap(&path, DateTime::default()).unwrap();
         // A later mtime on disk must not leak into the archive.
         std::thread::sleep(std::time::Duration::from_millis(1100));
@@ -181,12 +176,11 @@ mod tests {
             describe("api", path.clone(), &first).sha256_hex,
             describe("api", path, &second).sha256_hex
         );
-        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     fn the_archive_holds_only_an_executable_bootstrap_with_the_fixed_time() {
-        let (dir, path) = fixture(b"\x7fELF pretend");
+        let (_dir, path) = fixture(b"\x7fELF pretend");
         let mtime = dos_time_from_unix(1_700_000_000).unwrap();
         let bytes = zip_bootstrap(&path, mtime).unwrap();
         let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
@@ -202,7 +196,6 @@ mod tests {
         let mut content = Vec::new();
         entry.read_to_end(&mut content).unwrap();
         assert_eq!(content, b"\x7fELF pretend");
-        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

@@ -19,7 +19,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The region the tests' SDK clients and the xtask use.
 pub const REGION: &str = imagegen_tests::aws::env::REGION;
@@ -193,20 +192,14 @@ fn make_executable(path: &Path) {
     std::fs::set_permissions(path, permissions).unwrap();
 }
 
-/// A new empty folder under the system's temporary directory.
+/// A new empty folder under the system's temporary directory; its owner removes it when
+/// dropped.
 pub fn temp_dir(what: &str) -> PathBuf {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or_default();
-    let dir = std::env::temp_dir().join(format!(
-        "imagegen-xtask-{what}-{}-{}-{nanos}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    tempfile::Builder::new()
+        .prefix(&format!("imagegen-xtask-{what}-"))
+        .tempdir()
+        .unwrap()
+        .keep()
 }
 
 /// The `xtask` binary with `terraform` replaced by `terraform`, and every AWS client pointed at
