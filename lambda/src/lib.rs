@@ -8,6 +8,7 @@
 //! holds every layer to its imports.
 
 pub mod app;
+#[cfg(feature = "aws")]
 pub mod aws;
 pub mod blobs;
 pub mod config;

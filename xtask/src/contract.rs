@@ -67,7 +67,7 @@ pub fn run(sh: &Shell) -> crate::Result<()> {
         .prefix("imagegen-contract-")
         .tempdir()?
         .keep();
-    let admin_key = format!("igadmin_{}", imagegen::domain::ids::random_base62(40));
+    let admin_key = format!("igadmin_{}", random_alphanumeric(40)?);
     let server = start_dev_server(&binary, &work, &admin_key)?;
     let outcome = test(&st, &server, &work, &admin_key);
     drop(server);
@@ -223,6 +223,18 @@ fn request(
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default();
     Ok((status, body))
+}
+
+/// `n` random letters and digits (the dev server's bootstrap admin credential for this run).
+fn random_alphanumeric(n: usize) -> crate::Result<String> {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut bytes = vec![0u8; n];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    // 256 is not a multiple of 62: the slight bias does not matter for a throwaway test key.
+    Ok(bytes
+        .iter()
+        .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
+        .collect())
 }
 
 #[cfg(test)]

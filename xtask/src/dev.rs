@@ -8,7 +8,12 @@ use xshell::{Shell, cmd};
 use crate::flags::DevArgs;
 
 pub fn run(sh: &Shell, args: DevArgs) -> crate::Result<()> {
-    cmd!(sh, "cargo build --locked --package imagegen --bin dev").run()?;
+    // Without the AWS adapters: the dev server needs no AWS SDK.
+    cmd!(
+        sh,
+        "cargo build --locked --package imagegen --no-default-features --bin dev"
+    )
+    .run()?;
     sh.create_dir(&args.data_dir)?;
     let binary = crate::project_root().join("target/debug/dev");
     let port = args.port.to_string();

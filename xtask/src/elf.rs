@@ -61,7 +61,9 @@ pub fn max_glibc_needed(data: &[u8]) -> crate::Result<Option<GlibcVersion>> {
 }
 
 /// The architecture of a 64-bit ELF file from its header (the first 64 bytes suffice); None
-/// for anything else, as a `bootstrap` may be a script.
+/// for anything else, as a `bootstrap` may be a script. Deploy checks a stored release with it
+/// (the AWS toolkit only).
+#[cfg_attr(not(feature = "aws"), allow(dead_code))]
 pub fn arch(head: &[u8]) -> Option<Arch> {
     let header = object::elf::FileHeader64::<object::Endianness>::parse(head).ok()?;
     match header.e_machine(header.endian().ok()?) {

@@ -4,6 +4,7 @@
 
 pub mod cloudfront;
 pub mod local;
+#[cfg(feature = "aws")]
 pub mod s3;
 
 use async_trait::async_trait;

@@ -6,6 +6,7 @@
 //!
 //! Adapters: `api_gateway` (AWS API Gateway) and `memory` (tests).
 
+#[cfg(feature = "aws")]
 pub mod api_gateway;
 pub mod memory;
 

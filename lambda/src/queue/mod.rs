@@ -3,6 +3,7 @@
 
 pub mod local;
 pub mod recorded;
+#[cfg(feature = "aws")]
 pub mod sqs;
 
 use async_trait::async_trait;

@@ -8,6 +8,7 @@
 //! Nothing here ever prints a secret: [`SecretString`]'s `Debug` says `[REDACTED]`, it has no
 //! `Display`, and [`SecretsError`] carries only descriptions of what went wrong.
 
+#[cfg(feature = "aws")]
 pub mod secrets_manager;
 
 use std::fmt;

@@ -1,6 +1,7 @@
 //! Persistence port: jobs, API keys, rate-limit windows, quota counters, idempotency records.
 //! Adapters: `memory` (dev server, unit tests) and DynamoDB (deployed).
 
+#[cfg(feature = "aws")]
 pub mod dynamo;
 pub mod layout;
 pub mod memory;

@@ -206,7 +206,7 @@ pub fn temp_dir(what: &str) -> PathBuf {
 /// `aws_endpoint` with the emulators' `test` credentials (no profile, no SSO, no GitHub step
 /// output, no colour). Stdin is empty unless the test pipes something.
 pub fn xtask(terraform: &FakeTerraform, aws_endpoint: &str) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    let mut command = Command::new(env!("CARGO_BIN_EXE_xtask-aws"));
     let no_file = terraform.dir().join("no-such-aws-config");
     command
         .env("IMAGEGEN_TERRAFORM", terraform.program())
