@@ -10,6 +10,8 @@
 pub mod app;
 #[cfg(feature = "aws")]
 pub mod aws;
+#[cfg(feature = "aws")]
+pub mod aws_error;
 pub mod blobs;
 pub mod config;
 pub mod dev;

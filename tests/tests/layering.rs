@@ -23,10 +23,12 @@ const MAY_IMPORT: &[(&str, &[&str])] = &[
     ("blobs", &["domain", "secrets"]),
     ("queue", &["domain"]),
     ("secrets", &[]),
-    ("gateway", &["domain", "secrets"]),
+    ("gateway", &["aws_error", "domain", "secrets"]),
     ("gemini", &["secrets", "tls"]),
     ("telemetry", &[]),
     ("tls", &[]),
+    // An AWS SDK error in one line (the API Gateway adapter's, and the toolkit's).
+    ("aws_error", &[]),
     // The ports and settings every use case needs.
     ("config", &["domain", "gemini"]),
     (

@@ -8,7 +8,7 @@ use std::fmt::Display;
 
 use anyhow::{Context, anyhow};
 use aws_config::SdkConfig;
-use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 
 /// The xtask is synchronous (xshell); AWS calls run on a small runtime built per command.
 pub fn runtime() -> crate::Result<tokio::runtime::Runtime> {
@@ -78,20 +78,8 @@ where
     anyhow::Error::msg(describe(e)).context(format!("{what} failed"))
 }
 
-/// An AWS error in one line: the service's code and message when it sent them.
-/// Every SDK crate re-exports the same `SdkError` (aws-smithy-runtime-api's), so this serves
-/// all services.
-pub fn describe<E, R>(e: &SdkError<E, R>) -> String
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    match (e.code(), e.message()) {
-        (Some(code), Some(message)) => format!("{code}: {message}"),
-        (Some(code), None) => code.to_owned(),
-        _ => DisplayErrorContext(e).to_string(),
-    }
-}
+/// An AWS error in one line: the service's, which its API Gateway adapter uses too.
+pub use imagegen::aws_error::describe;
 
 #[cfg(test)]
 mod tests {

@@ -141,7 +141,8 @@ impl<'a> Command<'a> {
     async fn rotate(&self, args: KeysRotateArgs) -> crate::Result<()> {
         let now = OffsetDateTime::now_utc();
         // Checked before reading the grace, so a revoked key is named as such.
-        self.keys()
+        let key = self
+            .keys()
             .active(&args.key_id, now)
             .await
             .map_err(|e| self.error(e))?;
@@ -152,7 +153,7 @@ impl<'a> Command<'a> {
         let issued = self
             .keys()
             .rotate(
-                &args.key_id,
+                key,
                 time::Duration::try_from(grace)?,
                 args.plan.as_deref(),
                 now,
@@ -174,11 +175,12 @@ impl<'a> Command<'a> {
 
     async fn revoke(&self, args: KeyIdArgs) -> crate::Result<()> {
         let now = OffsetDateTime::now_utc();
-        let revoked = self
-            .keys()
-            .revoke(&args.key_id, now)
+        let keys = self.keys();
+        let key = keys
+            .existing(&args.key_id)
             .await
             .map_err(|e| self.error(e))?;
+        let revoked = keys.revoke(key, now).await.map_err(|e| self.error(e))?;
         let key = &revoked.key;
         if revoked.was_active {
             eprintln!("revoked key {} in {}", key.key_id, self.table);

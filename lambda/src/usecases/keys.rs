@@ -147,6 +147,45 @@ fn refusal(key: &ApiKey, secret: &str, now: OffsetDateTime) -> Option<&'static s
 }
 
 /// The key-management use cases over a store and, when the deployment has one, a gateway.
+/// The usage plan `name` among `plans`, or the only one there is.
+fn choose_plan(plans: &[UsagePlan], name: Option<&str>) -> Result<UsagePlan, KeyError> {
+    let known = || {
+        plans
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match name {
+        Some(name) => plans
+            .iter()
+            .find(|p| p.name == name)
+            .cloned()
+            .ok_or_else(|| KeyError::UnknownPlan {
+                name: name.to_owned(),
+                known: known(),
+            }),
+        None => match plans {
+            [only] => Ok(only.clone()),
+            [] => Err(KeyError::Gateway(
+                "the gateway has no usage plan for this API".into(),
+            )),
+            _ => Err(KeyError::AmbiguousPlan(known())),
+        },
+    }
+}
+
+/// `key` if it is still active: only those can be rotated.
+fn active(key: ApiKey, now: OffsetDateTime) -> Result<ApiKey, KeyError> {
+    if !key.is_active(now) {
+        return Err(KeyError::NotActive {
+            status: key.status(now).as_str(),
+            key_id: key.key_id,
+        });
+    }
+    Ok(key)
+}
+
 pub struct Keys<'a> {
     store: &'a dyn Store,
     gateway: Option<&'a dyn KeyGateway>,
@@ -175,46 +214,16 @@ impl<'a> Keys<'a> {
 
     /// A stored key that is still active: only those can be rotated.
     pub async fn active(&self, key_id: &str, now: OffsetDateTime) -> Result<ApiKey, KeyError> {
-        let key = self.existing(key_id).await?;
-        if !key.is_active(now) {
-            return Err(KeyError::NotActive {
-                status: key.status(now).as_str(),
-                key_id: key.key_id,
-            });
-        }
-        Ok(key)
+        active(self.existing(key_id).await?, now)
     }
 
-    /// The usage plan `name`, or the only one there is.
+    /// The gateway's usage plan `name`, or its only one.
     async fn plan(gateway: &dyn KeyGateway, name: Option<&str>) -> Result<UsagePlan, KeyError> {
         let plans = gateway
             .plans()
             .await
             .map_err(|e| KeyError::Gateway(e.to_string()))?;
-        let known = || {
-            plans
-                .iter()
-                .map(|p| p.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        match name {
-            Some(name) => plans
-                .iter()
-                .find(|p| p.name == name)
-                .cloned()
-                .ok_or_else(|| KeyError::UnknownPlan {
-                    name: name.to_owned(),
-                    known: known(),
-                }),
-            None => match plans.as_slice() {
-                [only] => Ok(only.clone()),
-                [] => Err(KeyError::Gateway(
-                    "the gateway has no usage plan for this API".into(),
-                )),
-                _ => Err(KeyError::AmbiguousPlan(known())),
-            },
-        }
+        choose_plan(&plans, name)
     }
 
     /// Issues and stores a key, and registers it on the gateway's usage plan `plan` (or the
@@ -272,19 +281,19 @@ impl<'a> Keys<'a> {
         })
     }
 
-    /// A new secret for an active key; the old one works for `grace`. The new secret goes on
-    /// the usage plan the current one is on, unless `plan` says otherwise.
+    /// A new secret for `key`, which must be active; the old one works for `grace`. The new
+    /// secret goes on the usage plan the current one is on, unless `plan` says otherwise.
     pub async fn rotate(
         &self,
-        key_id: &str,
+        key: ApiKey,
         grace: time::Duration,
         plan: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<Issued, KeyError> {
-        let key = self.active(key_id, now).await?;
+        let key = active(key, now)?;
         let plan = match self.gateway {
             None => None,
-            Some(gateway) => {
+            Some(_) => {
                 let view = self.view(now).await?;
                 let on = view
                     .current(&key)
@@ -295,7 +304,7 @@ impl<'a> Keys<'a> {
                             .find(|p| &p.id == id)
                             .map(|p| p.name.clone())
                     });
-                Some(Self::plan(gateway, plan.or(on.as_deref())).await?)
+                Some(choose_plan(&view.plans, plan.or(on.as_deref()))?)
             }
         };
         let (next, plaintext) = key.rotated(now, grace);
@@ -351,10 +360,9 @@ impl<'a> Keys<'a> {
         )
     }
 
-    /// Revokes a key (its previous secret too) and deletes its gateway keys. Revoking a key
+    /// Revokes `key` (its previous secret too) and deletes its gateway keys. Revoking a key
     /// that is no longer active changes nothing in the store and still prunes.
-    pub async fn revoke(&self, key_id: &str, now: OffsetDateTime) -> Result<Revoked, KeyError> {
-        let key = self.existing(key_id).await?;
+    pub async fn revoke(&self, key: ApiKey, now: OffsetDateTime) -> Result<Revoked, KeyError> {
         let was_active = key.is_active(now);
         if was_active {
             self.store
@@ -546,7 +554,7 @@ mod tests {
         let first = keys.create(request("acme"), None, NOW).await.unwrap();
         let id = first.key.key_id.clone();
         let rotated = keys
-            .rotate(&id, time::Duration::HOUR, None, NOW)
+            .rotate(first.key.clone(), time::Duration::HOUR, None, NOW)
             .await
             .unwrap();
         assert_eq!(
@@ -566,7 +574,7 @@ mod tests {
         // A failed registration undoes the rotation: the current secret keeps working.
         gateway.fail("register");
         let err = keys
-            .rotate(&id, time::Duration::ZERO, None, later)
+            .rotate(rotated.key.clone(), time::Duration::ZERO, None, later)
             .await
             .unwrap_err();
         assert!(err.to_string().contains("rotation was undone"), "{err}");
@@ -584,29 +592,37 @@ mod tests {
         let keys = Keys::new(&store, Some(&gateway));
         let issued = keys.create(request("acme"), None, NOW).await.unwrap();
         let id = issued.key.key_id.clone();
-        keys.rotate(&id, time::Duration::HOUR, None, NOW)
+        let rotated = keys
+            .rotate(issued.key, time::Duration::HOUR, None, NOW)
             .await
             .unwrap();
 
-        let revoked = keys.revoke(&id, NOW).await.unwrap();
+        let revoked = keys.revoke(rotated.key.clone(), NOW).await.unwrap();
         assert!(revoked.was_active);
         assert_eq!(revoked.gateway, Pruned::Deleted(2));
         assert!(gateway.values(&id).is_empty());
+        let stored = keys.existing(&id).await.unwrap();
+        assert_eq!(stored.status(NOW), KeyStatus::Revoked);
         assert!(matches!(
-            keys.rotate(&id, time::Duration::HOUR, None, NOW).await,
+            keys.rotate(stored.clone(), time::Duration::HOUR, None, NOW)
+                .await,
             Err(KeyError::NotActive {
                 status: "revoked",
                 ..
             })
         ));
-        let again = keys.revoke(&id, NOW).await.unwrap();
+        assert!(matches!(
+            keys.active(&id, NOW).await,
+            Err(KeyError::NotActive { .. })
+        ));
+        let again = keys.revoke(stored, NOW).await.unwrap();
         assert!(!again.was_active);
         assert!(matches!(
-            keys.revoke("nope", NOW).await,
+            keys.existing("nope").await,
             Err(KeyError::MalformedId(_))
         ));
         assert!(matches!(
-            keys.revoke("0123456789ab", NOW).await,
+            keys.existing("0123456789ab").await,
             Err(KeyError::NotFound(_))
         ));
     }
@@ -620,7 +636,7 @@ mod tests {
             .await
             .unwrap();
         assert!(issued.registered.is_none());
-        let revoked = keys.revoke(&issued.key.key_id, NOW).await.unwrap();
+        let revoked = keys.revoke(issued.key, NOW).await.unwrap();
         assert_eq!(revoked.gateway, Pruned::NoGateway);
     }
 }

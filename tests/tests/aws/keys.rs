@@ -1,6 +1,6 @@
 //! Keys made over HTTP work behind API Gateway: the api function, composed from its
-//! environment with the REST API's id, registers a created key on the API's usage plan and
-//! deletes it from the gateway when the key is revoked (the same use case `cargo xtask keys`
+//! environment with the REST API's id, registers a created or rotated key on the API's usage
+//! plan and deletes its gateway keys when the key is revoked (the same use case `cargo xtask keys`
 //! runs, tested from the command line in `xtask/tests/keys.rs`).
 
 use axum::body::Body;
@@ -46,7 +46,7 @@ async fn gateway_keys(
 }
 
 #[tokio::test]
-async fn a_key_created_over_http_is_on_the_usage_plan_until_it_is_revoked() {
+async fn a_key_created_or_rotated_over_http_is_on_the_usage_plan_until_it_is_revoked() {
     let env = TestEnv::new().await.unwrap();
     let apigw = aws_sdk_apigateway::Client::new(&env.sdk);
     let (rest_api_id, plan_id) = rest_api_with_plan(&apigw, &env.resources.bucket)
@@ -87,6 +87,25 @@ async fn a_key_created_over_http_is_on_the_usage_plan_until_it_is_revoked() {
         gateway_keys(&apigw, &name, &plan_id).await,
         [(key.clone(), true)]
     );
+
+    // The new secret goes on the plan the old one is on; the old one stays for the grace.
+    let rotated = route(
+        &app,
+        request(
+            Method::POST,
+            &format!("/v1/admin/keys/{key_id}/rotate"),
+            None,
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.json);
+    let next = rotated.json["key"].as_str().unwrap().to_owned();
+    let mut both = gateway_keys(&apigw, &name, &plan_id).await;
+    both.sort();
+    let mut expected = vec![(key.clone(), true), (next, true)];
+    expected.sort();
+    assert_eq!(both, expected);
 
     let revoked = route(
         &app,

@@ -206,6 +206,12 @@ mod tests {
     use clap::Parser;
     use std::time::Duration;
 
+    /// A command line as typed after `cargo xtask` (no quoted spaces).
+    fn parse(line: &str) -> Result<Command, clap::Error> {
+        Xtask::try_parse_from(std::iter::once("cargo xtask").chain(line.split_whitespace()))
+            .map(|flags| flags.command)
+    }
+
     #[test]
     fn grace_periods_read_as_people_write_them() {
         assert_eq!(parse_grace("0"), Ok(Duration::ZERO));
@@ -220,61 +226,33 @@ mod tests {
 
     #[test]
     fn a_gemini_key_given_as_an_argument_is_caught_not_parsed_as_an_error() {
-        let flags = Xtask::try_parse_from([
-            "cargo xtask",
-            "secrets",
-            "set-gemini-key",
-            "--env",
-            "staging",
-            "AIza-not-here",
-        ])
-        .unwrap();
+        let command = parse("secrets set-gemini-key --env staging AIza-not-here").unwrap();
         let Command::Secrets(SecretsArgs {
             command: SecretsCommand::SetGeminiKey(args),
-        }) = flags.command
+        }) = command
         else {
-            panic!("parsed as {:?}", flags.command);
+            panic!("parsed as {command:?}");
         };
         assert_eq!(args.stray.len(), 1);
     }
 
     #[test]
     fn key_flags_parse_scopes_and_expiry_through_the_domain() {
-        let flags = Xtask::try_parse_from([
-            "cargo xtask",
-            "keys",
-            "create",
-            "--env",
-            "prod",
-            "--tenant",
-            "acme",
-            "--scopes",
-            "jobs:read,admin",
-            "--expires-at",
-            "2027-01-31T00:00:00Z",
-        ])
+        let command = parse(
+            "keys create --env prod --tenant acme --scopes jobs:read,admin \
+             --expires-at 2027-01-31T00:00:00Z",
+        )
         .unwrap();
         let Command::Keys(KeysArgs {
             command: KeysCommand::Create(args),
-        }) = flags.command
+        }) = command
         else {
-            panic!("parsed as {:?}", flags.command);
+            panic!("parsed as {command:?}");
         };
         use imagegen::domain::keys::Scope;
         assert_eq!(args.scopes, [Scope::JobsRead, Scope::Admin]);
         assert!(args.expires_at.is_some());
-        let err = Xtask::try_parse_from([
-            "cargo xtask",
-            "keys",
-            "create",
-            "--env",
-            "prod",
-            "--tenant",
-            "acme",
-            "--scopes",
-            "root",
-        ])
-        .unwrap_err();
+        let err = parse("keys create --env prod --tenant acme --scopes root").unwrap_err();
         assert!(err.to_string().contains("unknown scope `root`"), "{err}");
     }
 }

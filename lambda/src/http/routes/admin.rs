@@ -112,9 +112,9 @@ pub async fn rotate_key(
 ) -> Result<Json<KeyView>, ApiError> {
     let grace =
         time::Duration::try_from(app.config.key_rotation_grace).unwrap_or(time::Duration::DAY);
-    let issued = Keys::of(&app)
-        .rotate(&self::key_id(key_id), grace, None, app.clock.now())
-        .await?;
+    let (keys, now) = (Keys::of(&app), app.clock.now());
+    let key = keys.existing(&self::key_id(key_id)).await?;
+    let issued = keys.rotate(key, grace, None, now).await?;
     tracing::info!(key_id = %issued.key.key_id, tenant = %issued.key.tenant, "api key rotated");
     Ok(Json(KeyView::new(&app, &issued.key, issued.plaintext)))
 }
@@ -141,7 +141,8 @@ pub async fn revoke_key(
     let now = app.clock.now();
     // Over HTTP revoking is not idempotent: a key no longer active is a 409.
     let key = keys.active(&self::key_id(key_id), now).await?;
-    let revoked = keys.revoke(&key.key_id, now).await?;
+    let revoked = keys.revoke(key, now).await?;
+    let key = &revoked.key;
     tracing::info!(key_id = %key.key_id, tenant = %key.tenant, gateway = ?revoked.gateway, "api key revoked");
     Ok(Json(revoked_view(&key.key_id, now)))
 }
