@@ -114,16 +114,8 @@ fn build_bench(sh: &Shell) -> crate::Result<std::path::PathBuf> {
         "cargo bench --locked -p imagegen --bench reference_image --no-run --message-format=json-render-diagnostics"
     )
     .read()?;
-    bench_executable(&messages).context("cargo built no reference_image benchmark executable")
-}
-
-/// The `reference_image` executable in cargo's JSON messages.
-fn bench_executable(messages: &str) -> Option<std::path::PathBuf> {
-    messages
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "reference_image")
-        .find_map(|m| m["executable"].as_str().map(std::path::PathBuf::from))
+    crate::executable(&messages, "reference_image")
+        .context("cargo built no reference_image benchmark executable")
 }
 
 fn node_available(sh: &Shell) -> crate::Result<()> {
@@ -264,20 +256,6 @@ mod tests {
             (total.output_bytes, total.size.as_str()),
             (338553, "1536x1152")
         );
-    }
-
-    #[test]
-    fn the_bench_executable_comes_from_cargos_messages() {
-        let messages = r#"{"reason":"compiler-artifact","target":{"name":"imagegen"},"executable":null}
-{"reason":"compiler-artifact","target":{"name":"reference_image"},"executable":"/t/release/deps/reference_image-1f"}
-{"reason":"build-finished","success":true}"#;
-        assert_eq!(
-            bench_executable(messages),
-            Some(std::path::PathBuf::from(
-                "/t/release/deps/reference_image-1f"
-            ))
-        );
-        assert_eq!(bench_executable(r#"{"reason":"build-finished"}"#), None);
     }
 
     #[test]

@@ -23,6 +23,7 @@ use anyhow::{Context, ensure};
 use xshell::{Shell, cmd};
 
 use crate::local_server::{LocalServer, free_port};
+use crate::test::SELECTION;
 use crate::tools::{self, PyTool};
 
 /// Property-based tests from an OpenAPI document (`st`).
@@ -59,8 +60,15 @@ const GENEROUS: [(&str, &str); 7] = [
 pub fn run(sh: &Shell) -> crate::Result<()> {
     let started = Instant::now();
     let st = tools::install(sh, &SCHEMATHESIS)?;
-    cmd!(sh, "cargo build --locked --package imagegen --bin dev").run()?;
-    let binary = crate::project_root().join("target/debug/dev");
+    // Built as a test build of the dev server's own tests builds it (see test::SELECTION): a
+    // plain `cargo build` leaves out the dev-dependencies' features and rebuilt ~80 crates.
+    let messages = cmd!(
+        sh,
+        "cargo test {SELECTION...} --no-run --test dev_server --message-format=json-render-diagnostics"
+    )
+    .read()?;
+    let binary = crate::executable(&messages, "dev")
+        .context("cargo built no `dev` executable for the contract run")?;
 
     // Kept when the run fails: the server's log is in it.
     let work = tempfile::Builder::new()

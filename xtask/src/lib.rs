@@ -143,8 +143,33 @@ pub fn lambda_dir() -> PathBuf {
 /// The Lambda functions this repository ships, each a binary of the `imagegen` package.
 pub const LAMBDA_BINS: [&str; 2] = ["api", "worker"];
 
+/// The executable of target `name` in cargo's JSON messages (`--message-format=json-…`).
+pub fn executable(messages: &str, name: &str) -> Option<PathBuf> {
+    messages
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == name)
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_executable_is_found_in_cargos_messages_by_target_name() {
+        let messages = r#"{"reason":"compiler-artifact","target":{"name":"imagegen"},"executable":null}
+{"reason":"compiler-artifact","target":{"name":"reference_image"},"executable":"/t/release/deps/reference_image-1f"}
+{"reason":"build-finished","success":true}"#;
+        assert_eq!(
+            super::executable(messages, "reference_image"),
+            Some(super::PathBuf::from("/t/release/deps/reference_image-1f"))
+        );
+        assert_eq!(super::executable(messages, "imagegen"), None);
+        assert_eq!(
+            super::executable(r#"{"reason":"build-finished"}"#, "dev"),
+            None
+        );
+    }
+
     use super::*;
     use anyhow::Context;
 

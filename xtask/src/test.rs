@@ -2,21 +2,17 @@
 
 use xshell::{Shell, cmd};
 
+/// Every package, with the AWS toolkit's own tests (deploy dry runs, key listing, flags).
+/// `cargo xtask contract` builds the dev server through the same selection: features then
+/// resolve the same way (dev-dependencies included) and it reuses what this step built.
+pub const SELECTION: [&str; 4] = ["--workspace", "--locked", "--features", "xtask/aws"];
+
 pub fn run(sh: &Shell) -> crate::Result<()> {
-    // With the AWS toolkit's own tests (deploy dry runs, key listing, flags).
     if has_nextest(sh) {
-        cmd!(
-            sh,
-            "cargo nextest run --workspace --locked --no-fail-fast --features xtask/aws"
-        )
-        .run()?;
+        cmd!(sh, "cargo nextest run {SELECTION...} --no-fail-fast").run()?;
     } else {
         println!("cargo-nextest not found; using cargo test");
-        cmd!(
-            sh,
-            "cargo test --workspace --locked --no-fail-fast --features xtask/aws"
-        )
-        .run()?;
+        cmd!(sh, "cargo test {SELECTION...} --no-fail-fast").run()?;
     }
     Ok(())
 }

@@ -4,11 +4,11 @@
 use super::ImageError;
 
 /// JPEG quality for reference images: visually clean, a third the size of quality 95.
-pub(super) const JPEG_QUALITY: u8 = 85;
+pub const JPEG_QUALITY: u8 = 85;
 
 /// What the JPEG encoder is given.
 #[derive(Debug, Clone, Copy)]
-pub(super) enum JpegInput<'a> {
+pub enum JpegInput<'a> {
     /// Interleaved RGB.
     Rgb(&'a [u8]),
     /// Grey.
@@ -22,7 +22,7 @@ pub(super) enum JpegInput<'a> {
     },
 }
 
-pub(super) fn jpeg(input: JpegInput<'_>, width: u32, height: u32) -> Result<Vec<u8>, ImageError> {
+pub fn jpeg(input: JpegInput<'_>, width: u32, height: u32) -> Result<Vec<u8>, ImageError> {
     let too_large = || ImageError::TooLarge { width, height };
     let w = u16::try_from(width).map_err(|_| too_large())?;
     let h = u16::try_from(height).map_err(|_| too_large())?;
@@ -113,7 +113,7 @@ impl jpeg_encoder::ImageBuffer for Planar<'_> {
     }
 }
 
-pub(super) fn png(rgba: &[u8], width: u32, height: u32) -> Result<Vec<u8>, ImageError> {
+pub fn png(rgba: &[u8], width: u32, height: u32) -> Result<Vec<u8>, ImageError> {
     use image::ImageEncoder;
     let mut out = Vec::new();
     image::codecs::png::PngEncoder::new(&mut out)

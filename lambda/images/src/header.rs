@@ -5,7 +5,7 @@
 
 use super::{ImageError, ImageFormat};
 
-pub(super) fn dimensions(format: ImageFormat, bytes: &[u8]) -> Result<(u32, u32), ImageError> {
+pub fn dimensions(format: ImageFormat, bytes: &[u8]) -> Result<(u32, u32), ImageError> {
     match format {
         ImageFormat::Png => png(bytes),
         ImageFormat::Jpeg => jpeg(bytes),
@@ -119,7 +119,7 @@ fn webp(bytes: &[u8]) -> Result<(u32, u32), ImageError> {
 /// expansion, which may add an alpha channel, so counted with one; at least 4, the 8-bit RGBA it
 /// is turned into and resized from), the converted or premultiplied copy `finish` makes (4), and
 /// a byte for the resizer's intermediate rows. IHDR: bit depth at 24, colour type at 25.
-pub(super) fn png_bytes_per_pixel(bytes: &[u8]) -> u64 {
+pub fn png_bytes_per_pixel(bytes: &[u8]) -> u64 {
     let sample = if bytes.get(24) == Some(&16) { 2 } else { 1 };
     let channels = match bytes.get(25) {
         Some(0 | 4) => 2,

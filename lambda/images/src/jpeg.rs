@@ -34,7 +34,7 @@ fn corrupt(message: &str) -> ImageError {
 }
 
 /// The headers up to the first scan.
-pub(super) struct Parsed<'a> {
+pub struct Parsed<'a> {
     /// The TIFF structure of the first APP1 "Exif" segment (for the orientation only).
     pub exif: Option<&'a [u8]>,
     frame: Option<Frame>,
@@ -83,7 +83,7 @@ fn be16(bytes: &[u8], at: usize) -> Option<u16> {
 }
 
 /// Read the marker segments up to and including the first SOS.
-pub(super) fn parse(bytes: &[u8]) -> Result<Parsed<'_>, ImageError> {
+pub fn parse(bytes: &[u8]) -> Result<Parsed<'_>, ImageError> {
     let truncated = || corrupt("truncated header");
     let mut parsed = Parsed {
         exif: None,
@@ -294,7 +294,7 @@ fn parse_scan(segment: &[u8], frame: &Frame, data: usize) -> Result<Scan, ImageE
 
 impl Parsed<'_> {
     /// Width and height of the one frame header (`parse` refuses a second).
-    pub(super) fn size(&self) -> Option<(u32, u32)> {
+    pub fn size(&self) -> Option<(u32, u32)> {
         let frame = self.frame.as_ref()?;
         Some((u32::from(frame.width), u32::from(frame.height)))
     }
@@ -303,7 +303,7 @@ impl Parsed<'_> {
     /// group) has a scan of its own. zune-jpeg decodes such files to wrong colours (4:2:0 and
     /// 4x1 with restart intervals, measured against libjpeg-turbo); only the scaled decoder may
     /// take them.
-    pub(super) fn separate_scans(&self) -> bool {
+    pub fn separate_scans(&self) -> bool {
         match (&self.frame, &self.scan) {
             (Some(frame), Some(scan)) => {
                 frame.baseline && scan.components.len() < frame.components.len()
@@ -316,7 +316,7 @@ impl Parsed<'_> {
     /// 3-byte RGB output, and for progressive frames every component's coefficients kept as
     /// 16-bit until the last scan (subsampled components count in full: an upper bound), plus a
     /// byte for the resizer's intermediate rows.
-    pub(super) fn full_decode_bytes_per_pixel(&self) -> u64 {
+    pub fn full_decode_bytes_per_pixel(&self) -> u64 {
         let Some(frame) = &self.frame else {
             return u64::MAX;
         };
@@ -330,7 +330,7 @@ impl Parsed<'_> {
 }
 
 /// The largest of 8, 4 and 2 by which the image can shrink while still covering `target`.
-pub(super) fn shrink_factor((width, height): (u32, u32), target: (u32, u32)) -> u32 {
+pub fn shrink_factor((width, height): (u32, u32), target: (u32, u32)) -> u32 {
     [8, 4, 2]
         .into_iter()
         .find(|s| width / s >= target.0 && height / s >= target.1)
@@ -338,7 +338,7 @@ pub(super) fn shrink_factor((width, height): (u32, u32), target: (u32, u32)) -> 
 }
 
 /// One decoded component at reduced size, padded to whole blocks.
-pub(super) struct Plane {
+pub struct Plane {
     pub pixels: Vec<u8>,
     pub width: u32,
     pub height: u32,
@@ -347,7 +347,7 @@ pub(super) struct Plane {
 }
 
 /// Y (grey) or Y, Cb, Cr.
-pub(super) struct Planes {
+pub struct Planes {
     pub planes: Vec<Plane>,
 }
 
@@ -362,7 +362,7 @@ struct Target {
 }
 
 /// Decode at 1/`scale` (2, 4 or 8). `Ok(None)`: not a JPEG this decoder handles.
-pub(super) fn decode_scaled(
+pub fn decode_scaled(
     parsed: &Parsed<'_>,
     bytes: &[u8],
     scale: u32,
@@ -1076,7 +1076,7 @@ impl<'a> BitReader<'a> {
 /// a truncated file is an error rather than a picture with a grey bottom. `size` is the frame the
 /// caller bounded: zune-jpeg walks the markers itself, so what it found is compared with it
 /// before it allocates anything.
-pub(super) fn decode_full(
+pub fn decode_full(
     bytes: &[u8],
     limits: &ImageLimits,
     size: (u32, u32),

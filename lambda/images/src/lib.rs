@@ -35,13 +35,19 @@
 //! (`[profile.release.package.imagegen-images]` in the workspace Cargo.toml); the service uses it
 //! as `imagegen::images`.
 
-mod encode;
-mod header;
-mod jpeg;
-mod resize;
-#[cfg(test)]
-mod tests;
-mod webp;
+// The stages beneath `prepare_reference` are public for the crate's own tests
+// (tests/stages.rs) and nothing else: unit tests inside the crate would compile it a second
+// time at opt-level 3, ~90 s of CPU in every cold test build.
+#[doc(hidden)]
+pub mod encode;
+#[doc(hidden)]
+pub mod header;
+#[doc(hidden)]
+pub mod jpeg;
+#[doc(hidden)]
+pub mod resize;
+#[doc(hidden)]
+pub mod webp;
 
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder};
@@ -307,7 +313,8 @@ fn prepare_jpeg(
 
 /// Decode a PNG or WebP with `image`, under decoder limits that repeat ours: a second guard in
 /// case a header parser and a decoder ever disagree about the dimensions.
-fn decode_with_image(
+#[doc(hidden)]
+pub fn decode_with_image(
     bytes: &[u8],
     info: &ImageInfo,
     limits: &ImageLimits,
@@ -372,7 +379,8 @@ fn from_image_error(error: image::ImageError, info: &ImageInfo) -> ImageError {
 }
 
 /// Downscale, orient and encode decoded pixels.
-fn finish(
+#[doc(hidden)]
+pub fn finish(
     image: DynamicImage,
     orientation: Orientation,
     target: (u32, u32),

@@ -12,7 +12,7 @@ use fir::{IntoImageView as _, IntoImageViewMut as _};
 use super::ImageError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Channels {
+pub enum Channels {
     Gray,
     Rgb,
     /// Straight (not premultiplied) alpha; resizing premultiplies internally so transparent
@@ -31,7 +31,7 @@ impl Channels {
 }
 
 /// The size that fits `longest_side`, aspect ratio kept, never larger than the input.
-pub(super) fn fit(width: u32, height: u32, longest_side: u32) -> (u32, u32) {
+pub fn fit(width: u32, height: u32, longest_side: u32) -> (u32, u32) {
     let longest = width.max(height);
     let side = longest_side.max(1);
     if longest <= side {
@@ -52,7 +52,7 @@ pub(super) fn fit(width: u32, height: u32, longest_side: u32) -> (u32, u32) {
 /// Resize `pixels` (`size`, tightly packed) to `target`. `valid` crops the source to its
 /// meaningful part first (a JPEG plane is padded to whole blocks); it may be fractional, so
 /// chroma planes stay aligned with luma. Returns the input untouched when there is nothing to do.
-pub(super) fn resize(
+pub fn resize(
     pixels: Vec<u8>,
     size: (u32, u32),
     target: (u32, u32),

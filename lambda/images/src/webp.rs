@@ -23,7 +23,7 @@ fn le32(bytes: &[u8], at: usize) -> Option<u32> {
 }
 
 /// What the checked container holds.
-pub(super) struct Container<'a> {
+pub struct Container<'a> {
     pub width: u32,
     pub height: u32,
     /// The EXIF chunk's TIFF structure, for the orientation only.
@@ -86,7 +86,7 @@ fn frame_size(fourcc: &[u8; 4], payload: &[u8]) -> Result<Option<(u32, u32)>, Im
 }
 
 /// Walk and check the whole container (see the module docs).
-pub(super) fn check(bytes: &[u8]) -> Result<Container<'_>, ImageError> {
+pub fn check(bytes: &[u8]) -> Result<Container<'_>, ImageError> {
     let riff_size = le32(bytes, 4).ok_or_else(|| corrupt("truncated RIFF header"))?;
     let end = usize::try_from(riff_size)
         .ok()

@@ -1,6 +1,13 @@
-//! Unit tests: every image is generated here, small enough for a debug build.
+//! Each stage of preparing a reference image, and the whole: every image is generated here,
+//! small enough for a debug build.
 
-use super::*;
+// Assertions unwrap, in helpers too (clippy's allow-unwrap-in-tests covers only #[test] fns).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use image::DynamicImage;
+use image::metadata::Orientation;
+use imagegen_images::*;
+use imagegen_images::{encode, jpeg, resize};
 
 /// Smooth gradients plus mild texture: compresses like a photo, not like noise.
 fn photo(width: u32, height: u32) -> Vec<u8> {
@@ -906,7 +913,7 @@ fn jpegs_from_libjpeg_match_a_reference_decoder() {
 fn unsupported_codings_name_what_is_unsupported() {
     let error = ImageError::UnsupportedFeature("12-bit JPEG");
     assert!(error.is_unsupported() && ImageError::Unsupported.is_unsupported());
-    assert!(!ImageError::corrupt("x").is_unsupported());
+    assert!(!ImageError::Corrupt("x".into()).is_unsupported());
     assert_eq!(error.issue(), "unsupported_format");
     assert!(error.to_string().contains("12-bit JPEG"), "{error}");
 }
