@@ -22,7 +22,7 @@ use crate::queue::local::LocalQueue;
 use crate::secrets::{CachedSecret, SecretString, StaticSecret};
 use crate::store::memory::MemoryStore;
 use crate::telemetry::Metrics;
-use crate::worker::Worker;
+use crate::usecases::generation::Worker;
 
 /// How long a failed delivery waits before the in-process queue hands it out again (SQS waits
 /// for the visibility timeout; minutes are too long to watch locally).

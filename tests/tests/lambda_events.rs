@@ -38,7 +38,7 @@ async fn a_saved_sqs_event_runs_each_job_and_dead_letters_what_is_not_a_job_mess
         seen.lock()
             .unwrap()
             .push((job.job_id.to_string(), receives));
-        async { Ok(imagegen::worker::StepOutcome::Succeeded) }
+        async { Ok(imagegen::usecases::generation::StepOutcome::Succeeded) }
     })
     .await;
     assert_eq!(

@@ -52,6 +52,7 @@ const MAY_IMPORT: &[(&str, &[&str])] = &[
             "config",
             "domain",
             "gateway",
+            "gemini",
             "queue",
             "store",
             "telemetry",
@@ -71,19 +72,7 @@ const MAY_IMPORT: &[(&str, &[&str])] = &[
             "usecases",
         ],
     ),
-    (
-        "worker",
-        &[
-            "app",
-            "blobs",
-            "domain",
-            "gemini",
-            "queue",
-            "store",
-            "telemetry",
-            "usecases",
-        ],
-    ),
+    ("worker", &["domain", "queue", "telemetry", "usecases"]),
     // Compositions: the only places that pick adapters.
     (
         "aws",
@@ -114,6 +103,7 @@ const MAY_IMPORT: &[(&str, &[&str])] = &[
             "secrets",
             "store",
             "telemetry",
+            "usecases",
             "worker",
         ],
     ),

@@ -1,6 +1,6 @@
 //! The worker Lambda: consumes the jobs queue with partial batch failures, each message one
 //! delivery of its job (DynamoDB, S3, Gemini with its key from Secrets Manager); and, when its
-//! schedule invokes it, runs the janitor (`imagegen::worker::janitor`).
+//! schedule invokes it, runs the janitor (`imagegen::usecases::janitor`).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -8,7 +8,9 @@ use std::sync::Arc;
 use aws_lambda_events::sqs::SqsBatchResponse;
 use imagegen::aws;
 use imagegen::config::Vars;
-use imagegen::worker::{Invocation, Worker, handle_batch, janitor};
+use imagegen::usecases::generation::Worker;
+use imagegen::usecases::janitor;
+use imagegen::worker::{Invocation, handle_batch};
 use lambda_runtime::{LambdaEvent, service_fn};
 
 async fn run() -> Result<(), lambda_runtime::Error> {

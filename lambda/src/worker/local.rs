@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use super::Worker;
 use crate::domain::jobs::JobFailure;
 use crate::queue::local::Delivery;
 use crate::queue::local::LocalQueue;
+use crate::usecases::generation::Worker;
 
 /// Runs until the queue closes. A failed delivery comes back after `retry_delay` (or the sooner
 /// delay the step asked for), up to the configured receive count; then the job is ended as the
@@ -25,7 +25,7 @@ pub fn spawn(
         let mut ticks = tokio::time::interval(sweep_every);
         loop {
             ticks.tick().await;
-            super::janitor::run(&sweeper, None).await;
+            crate::usecases::janitor::run(&sweeper, None).await;
         }
     });
     tokio::spawn(async move {

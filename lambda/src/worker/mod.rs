@@ -1,11 +1,10 @@
-//! The worker side. `step` runs one job (shared by the `worker` Lambda and the dev server's
-//! in-process worker); this file adapts SQS batches to it: each message is decoded and handed
-//! to the step concurrently, and only failed messages are reported back for retry
+//! The worker side: it drives `usecases::generation` (one delivery of one job, shared by the
+//! `worker` Lambda and the dev server's in-process worker) and `usecases::janitor`. This file
+//! adapts SQS batches to the generation: each message is decoded and handed to it
+//! concurrently, and only failed messages are reported back for retry
 //! (`ReportBatchItemFailures`).
 
-pub mod janitor;
 pub mod local;
-pub mod step;
 
 use std::panic::AssertUnwindSafe;
 
@@ -15,7 +14,7 @@ use futures_util::FutureExt as _;
 use crate::queue::MessageControl;
 
 pub use crate::queue::JobMessage;
-pub use step::{StepError, StepOutcome, Worker};
+use crate::usecases::generation::{StepError, StepOutcome};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MessageError {

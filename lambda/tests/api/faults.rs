@@ -16,7 +16,7 @@ use imagegen::gemini::client::GeminiClient;
 use imagegen::queue::{DeadLetter, DeadLetters, QueueError};
 use imagegen::secrets::{CachedSecret, SecretString, StaticSecret};
 use imagegen::store::Store as _;
-use imagegen::worker::janitor;
+use imagegen::usecases::janitor;
 use serde_json::{Value, json};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -435,13 +435,13 @@ async fn redelivered_after_success() -> Row {
     let delivery = h.deliveries().pop().unwrap();
     assert_eq!(
         h.worker.process(&delivery.message, 1).await.unwrap(),
-        imagegen::worker::StepOutcome::Succeeded
+        imagegen::usecases::generation::StepOutcome::Succeeded
     );
     let before = h.get_job(&key, &job_id).await.json;
     for receive in 2..=4 {
         assert_eq!(
             h.worker.process(&delivery.message, receive).await.unwrap(),
-            imagegen::worker::StepOutcome::Skipped
+            imagegen::usecases::generation::StepOutcome::Skipped
         );
     }
     let after = h.get_job(&key, &job_id).await.json;
@@ -565,7 +565,7 @@ async fn past_its_deadline() -> Row {
     // The lost message turns up after all: the job is over, nothing runs, nothing is charged.
     assert_eq!(
         h.worker.process(&delivery.message, 1).await.unwrap(),
-        imagegen::worker::StepOutcome::Skipped
+        imagegen::usecases::generation::StepOutcome::Skipped
     );
     assert_eq!(server.received_requests().await.unwrap().len(), 0);
     assert_eq!(h.used(&key, "day").await, 0);

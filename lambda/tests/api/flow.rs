@@ -74,7 +74,7 @@ async fn create_key_submit_run_poll_and_download() {
     assert_eq!(outcomes.len(), 1);
     assert!(matches!(
         outcomes[0].1,
-        Ok(imagegen::worker::StepOutcome::Succeeded)
+        Ok(imagegen::usecases::generation::StepOutcome::Succeeded)
     ));
 
     let res = h.get_job(&key, &job_id).await;

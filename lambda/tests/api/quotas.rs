@@ -1,7 +1,7 @@
 //! Quotas: exact under concurrency, refunded when nothing was charged, kept when it was.
 
 use imagegen::gemini::GenerateError;
-use imagegen::worker::StepOutcome;
+use imagegen::usecases::generation::StepOutcome;
 use serde_json::json;
 
 use crate::common::*;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use imagegen::domain::ids::JobId;
 use imagegen::gemini::GenerateError;
 use imagegen::queue::JobMessage;
-use imagegen::worker::{StepError, StepOutcome};
+use imagegen::usecases::generation::{StepError, StepOutcome};
 use serde_json::json;
 
 use crate::common::*;

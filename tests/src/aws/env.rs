@@ -31,7 +31,8 @@ use imagegen::queue::sqs::SqsMessageControl;
 use imagegen::store::dynamo::TableNames;
 use imagegen::store::layout::{TABLES, TableLayout};
 use imagegen::telemetry::Metrics;
-use imagegen::worker::{Worker, handle_batch};
+use imagegen::usecases::generation::Worker;
+use imagegen::worker::handle_batch;
 use serde_json::Value;
 use tower::ServiceExt;
 

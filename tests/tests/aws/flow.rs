@@ -431,7 +431,7 @@ async fn the_janitor_ends_a_dead_lettered_job_and_an_overdue_one_and_refunds_bot
     assert_eq!(images_used(&env, &key).await, (2, 2));
 
     let control = env.message_control();
-    let report = imagegen::worker::janitor::run(&worker, Some(&control)).await;
+    let report = imagegen::usecases::janitor::run(&worker, Some(&control)).await;
     assert_eq!(report.dead_lettered, 1, "{report:?}");
     assert_eq!(report.overdue, 1, "{report:?}");
     assert_eq!(report.errors, 0, "{report:?}");
@@ -453,7 +453,7 @@ async fn the_janitor_ends_a_dead_lettered_job_and_an_overdue_one_and_refunds_bot
 
     // The dead letter stays for people (hidden from the janitor's next reads); a second run
     // finds nothing to do and refunds nothing twice.
-    let again = imagegen::worker::janitor::run(&worker, Some(&control)).await;
+    let again = imagegen::usecases::janitor::run(&worker, Some(&control)).await;
     assert_eq!(again, Default::default());
     assert_eq!(images_used(&env, &key).await, (0, 0));
 }

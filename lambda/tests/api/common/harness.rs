@@ -22,7 +22,7 @@ use imagegen::queue::local::LocalQueue;
 use imagegen::store::memory::MemoryStore;
 use imagegen::store::{Store, StoreError};
 use imagegen::telemetry::Metrics;
-use imagegen::worker::{StepError, StepOutcome, Worker};
+use imagegen::usecases::generation::{StepError, StepOutcome, Worker};
 use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedReceiver;
 

@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use super::step::{StepOutcome, Worker};
+use super::generation::{StepOutcome, Worker};
 use crate::domain::jobs::JobFailure;
 use crate::queue::{DeadLetters, JobMessage};
 use crate::telemetry::Unit;
@@ -102,12 +102,16 @@ pub async fn run(worker: &Worker, dead_letters: Option<&dyn DeadLetters>) -> Jan
     report
 }
 
-fn tally(ended: &mut u32, errors: &mut u32, result: Result<StepOutcome, super::StepError>) {
+fn tally(
+    ended: &mut u32,
+    errors: &mut u32,
+    result: Result<StepOutcome, super::generation::StepError>,
+) {
     match result {
         Ok(StepOutcome::Failed | StepOutcome::Succeeded) => *ended += 1,
         Ok(StepOutcome::Skipped) => {}
         // A worker holds it within its lease: its own to finish (or the deadline sweep's).
-        Err(super::StepError::Busy) => {}
+        Err(super::generation::StepError::Busy) => {}
         Err(e) => {
             tracing::warn!(error = %e, "a job could not be ended; the next run retries it");
             *errors += 1;
