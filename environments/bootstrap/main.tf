@@ -94,15 +94,10 @@ data "aws_iam_policy_document" "apigateway_assume" {
     effect  = "Allow"
     actions = ["sts:AssumeRole"]
 
+    # As AWS documents it: API Gateway assumes this role without a source-account context.
     principals {
       type        = "Service"
       identifiers = ["apigateway.amazonaws.com"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
     }
   }
 }

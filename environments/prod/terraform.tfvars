@@ -9,7 +9,7 @@ lambda_architecture = "x86_64"
 
 # Lambda sizing
 api_memory_mb               = 1024
-api_timeout_seconds         = 30
+api_timeout_seconds         = 28
 api_reserved_concurrency    = 100
 worker_memory_mb            = 2048
 worker_timeout_seconds      = 120

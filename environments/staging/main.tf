@@ -365,20 +365,23 @@ module "worker" {
 module "api_gateway" {
   source = "../../modules/api_gateway"
 
-  name                    = local.name_prefix
-  description             = "imagegen API (${var.environment})"
-  stage_name              = var.stage_name
-  lambda_function_name    = module.api.function_name
-  lambda_alias_name       = module.api.alias_name
-  lambda_invoke_arn       = module.api.alias_invoke_arn
-  usage_plans             = var.usage_plans
-  api_keys                = var.api_keys
-  throttling_rate_limit   = var.api_throttling_rate_limit
-  throttling_burst_limit  = var.api_throttling_burst_limit
-  logging_level           = var.api_logging_level
-  log_retention_days      = var.log_retention_days
-  waf_enabled             = var.waf_enabled
-  waf_rate_limit_per_5min = var.waf_rate_limit_per_5min
+  name                 = local.name_prefix
+  description          = "imagegen API (${var.environment})"
+  stage_name           = var.stage_name
+  lambda_function_name = module.api.function_name
+  lambda_alias_name    = module.api.alias_name
+  lambda_invoke_arn    = module.api.alias_invoke_arn
+  # The custom domain is then the only address; CloudFront's origin is the execute-api endpoint,
+  # so it stays on behind CloudFront.
+  disable_execute_api_endpoint = var.domain_enabled && !var.cloudfront_enabled
+  usage_plans                  = var.usage_plans
+  api_keys                     = var.api_keys
+  throttling_rate_limit        = var.api_throttling_rate_limit
+  throttling_burst_limit       = var.api_throttling_burst_limit
+  logging_level                = var.api_logging_level
+  log_retention_days           = var.log_retention_days
+  waf_enabled                  = var.waf_enabled
+  waf_rate_limit_per_5min      = var.waf_rate_limit_per_5min
 }
 
 module "observability" {

@@ -8,7 +8,7 @@ lambda_architecture = "x86_64"
 
 # Lambda sizing
 api_memory_mb               = 512
-api_timeout_seconds         = 30
+api_timeout_seconds         = 28
 api_reserved_concurrency    = 10
 worker_memory_mb            = 1024
 worker_timeout_seconds      = 120
@@ -47,8 +47,8 @@ worker_batch_size              = 1
 worker_batching_window_seconds = 0
 worker_max_concurrency         = 5
 
-# Secrets
-secret_recovery_window_days = 7
+# Secrets: deleted at once, so a torn-down staging can be re-created under the same names.
+secret_recovery_window_days = 0
 
 # API Gateway. Clients send their service key (igk_...) in x-api-key, which API Gateway
 # also checks: keys are registered in a usage plan with that same value by

@@ -89,12 +89,12 @@ variable "api_memory_mb" {
 }
 
 variable "api_timeout_seconds" {
-  description = "Timeout of the API function in seconds (API Gateway gives up after 29 s)."
+  description = "Timeout of the API function in seconds: below API Gateway's 29 s, so the function ends (and logs why) before the gateway answers 504, and above the longest `Prefer: wait` (25 s)."
   type        = number
 
   validation {
-    condition     = var.api_timeout_seconds >= 1 && var.api_timeout_seconds <= 30
-    error_message = "api_timeout_seconds must be between 1 and 30."
+    condition     = var.api_timeout_seconds > 25 && var.api_timeout_seconds < 29 && floor(var.api_timeout_seconds) == var.api_timeout_seconds
+    error_message = "api_timeout_seconds must be 26, 27 or 28: below API Gateway's 29 s integration timeout and above the longest Prefer: wait (25 s)."
   }
 }
 

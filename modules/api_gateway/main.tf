@@ -16,6 +16,10 @@ locals {
     protocol           = "$context.protocol"
     responseLength     = "$context.responseLength"
     integrationLatency = "$context.integrationLatency"
+    # Which key called, and why the gateway itself refused or failed (empty when it did not).
+    apiKeyId          = "$context.identity.apiKeyId"
+    errorMessage      = "$context.error.message"
+    errorResponseType = "$context.error.responseType"
   })
 }
 
@@ -23,6 +27,9 @@ resource "aws_api_gateway_rest_api" "this" {
   name           = var.name
   description    = var.description
   api_key_source = "HEADER"
+  # Off when a custom domain fronts the API: then clients cannot bypass it (its throttling,
+  # WAF and logs are the same, but its URL is the contract).
+  disable_execute_api_endpoint = var.disable_execute_api_endpoint
 
   endpoint_configuration {
     types = ["REGIONAL"]

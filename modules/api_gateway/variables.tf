@@ -46,6 +46,12 @@ variable "lambda_invoke_arn" {
   }
 }
 
+variable "disable_execute_api_endpoint" {
+  description = "Whether the default execute-api endpoint is off: set it when a custom domain is the API's only address."
+  type        = bool
+  default     = false
+}
+
 variable "require_api_key" {
   description = "Whether every route except GET /healthz and GET /openapi.json requires an API Gateway API key (x-api-key header)."
   type        = bool

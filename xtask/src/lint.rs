@@ -37,7 +37,35 @@ pub fn run(sh: &Shell) -> crate::Result<()> {
     }
     terraform_fmt(sh, &roots)?;
     checkov(sh, &roots)?;
-    crate::docs::run(sh, true)
+    crate::docs::run(sh, true)?;
+    workflows(sh)
+}
+
+/// The GitHub Actions workflows.
+const WORKFLOWS: &str = ".github/workflows";
+
+/// zizmor over the workflows, offline (no audit that asks GitHub); any finding fails the lint.
+/// Actions are pinned to commit SHAs (the release tag in a comment), checkouts keep no
+/// credentials, and no expression is expanded into a script.
+fn workflows(sh: &Shell) -> crate::Result<()> {
+    if !sh.path_exists(WORKFLOWS) {
+        return Ok(());
+    }
+    let zizmor = tools::install(sh, &tools::ZIZMOR)?;
+    cmd!(
+        sh,
+        "{zizmor} --offline --no-progress --format plain {WORKFLOWS}"
+    )
+    .run()
+    .ok()
+    .with_context(|| {
+        format!(
+            "zizmor {} found problems in {WORKFLOWS}/ (above): pin each action to a commit \
+                 SHA with its tag in a comment, set `persist-credentials: false` on checkouts, \
+                 and pass expressions to scripts through `env:`",
+            tools::ZIZMOR.version
+        )
+    })
 }
 
 /// Terraform formatting.

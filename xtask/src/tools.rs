@@ -34,6 +34,14 @@ pub const CHECKOV: PyTool = PyTool {
     executable: "checkov",
 };
 
+/// Static analysis of the GitHub Actions workflows (`cargo xtask lint`).
+pub const ZIZMOR: PyTool = PyTool {
+    package: "zizmor",
+    extras: &[],
+    version: "1.32.0",
+    executable: "zizmor",
+};
+
 impl PyTool {
     /// What pip installs, e.g. `moto[server]==5.2.0`.
     pub fn requirement(&self) -> String {

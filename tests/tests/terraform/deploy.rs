@@ -91,8 +91,12 @@ fn the_deploy_workflow_assumes_the_role_with_oidc_and_deploys_one_release_per_en
             "staging deploys the build job's zips",
         ),
         (
-            "--artifact \"${{ needs.staging.outputs.release }}\"",
+            "--artifact \"$RELEASE\"",
             "prod deploys the release staging deployed",
+        ),
+        (
+            "RELEASE: ${{ needs.staging.outputs.release }}",
+            "the release id reaches the script as a value, not as code",
         ),
         ("group: deploy-staging", "one staging deployment at a time"),
         ("group: deploy-prod", "one prod deployment at a time"),

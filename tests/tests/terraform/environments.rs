@@ -198,3 +198,62 @@ fn prod_keeps_deletion_protection_pitr_and_a_month_of_logs() {
     }
     assert_none(problems, "prod is missing a guard");
 }
+
+#[test]
+fn the_api_function_ends_before_api_gateway_gives_up_and_after_the_longest_wait() {
+    // API Gateway answers 504 after 29 s; the longest `Prefer: wait` the service honours:
+    let gateway_limit = 29.0;
+    let longest_wait = imagegen::http::routes::images::MAX_WAIT_SECS as f64;
+    let mut problems = Vec::new();
+    for env in ENVIRONMENTS {
+        let file = tfvars(env);
+        match attr(&file.body, "api_timeout_seconds") {
+            Some(Expression::Number(n))
+                if n.as_f64().is_some_and(|s| s > longest_wait && s < gateway_limit) => {}
+            other => problems.push(format!(
+                "{}: api_timeout_seconds must be above {longest_wait} s and below {gateway_limit} s, found {:?}",
+                file.path,
+                other.map(text)
+            )),
+        }
+        if !passes(env, "api", "timeout", "api_timeout_seconds") {
+            problems.push(format!(
+                "environments/{env}: module.api must get timeout = var.api_timeout_seconds"
+            ));
+        }
+    }
+    assert_none(problems, "the API function's timeout");
+}
+
+#[test]
+fn a_deleted_staging_secret_is_gone_at_once_and_a_prod_one_can_be_restored() {
+    let mut problems = Vec::new();
+    for (env, ok) in [
+        ("staging", (|d: f64| d == 0.0) as fn(f64) -> bool),
+        ("prod", |d: f64| d >= 7.0),
+    ] {
+        let file = tfvars(env);
+        match attr(&file.body, "secret_recovery_window_days") {
+            Some(Expression::Number(n)) if n.as_f64().is_some_and(ok) => {}
+            other => problems.push(format!(
+                "{}: secret_recovery_window_days is {:?}: 0 in staging (a torn-down staging is \
+                 re-created under the same names), at least 7 in prod",
+                file.path,
+                other.map(text)
+            )),
+        }
+        for module in ["secrets", "download_signing_key"] {
+            if !passes(
+                env,
+                module,
+                "recovery_window_in_days",
+                "secret_recovery_window_days",
+            ) {
+                problems.push(format!(
+                    "environments/{env}: module.{module} must get recovery_window_in_days = var.secret_recovery_window_days"
+                ));
+            }
+        }
+    }
+    assert_none(problems, "secret recovery windows");
+}
