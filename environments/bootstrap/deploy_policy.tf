@@ -293,6 +293,38 @@ locals {
       resources = [for x in local.prefixes : "${local.arn}:budgets::${local.account_id}:budget/${x}-*"]
     },
     {
+      # Cost anomaly monitors and subscriptions (modules/cost) are named by IDs assigned at
+      # creation, so creating one must carry the Project tag, and the rest acts only on
+      # resources that carry it. The Get calls are lists and take no resource.
+      sid = "CostAnomalyCreate"
+      actions = [
+        "ce:CreateAnomalyMonitor", "ce:CreateAnomalySubscription", "ce:TagResource",
+      ]
+      resources  = ["*"]
+      conditions = local.project_tag
+    },
+    {
+      sid = "CostAnomalyResources"
+      actions = [
+        "ce:DeleteAnomalyMonitor", "ce:DeleteAnomalySubscription", "ce:ListTagsForResource",
+        "ce:TagResource", "ce:UntagResource", "ce:UpdateAnomalyMonitor", "ce:UpdateAnomalySubscription",
+      ]
+      resources = [
+        "${local.arn}:ce::${local.account_id}:anomalymonitor/*",
+        "${local.arn}:ce::${local.account_id}:anomalysubscription/*",
+      ]
+      conditions = [{
+        test     = "StringEquals"
+        variable = "aws:ResourceTag/Project"
+        values   = [local.p]
+      }]
+    },
+    {
+      sid       = "CostAnomalyRead"
+      actions   = ["ce:GetAnomalyMonitors", "ce:GetAnomalySubscriptions"]
+      resources = ["*"]
+    },
+    {
       # A certificate's ARN is assigned at creation; requests must carry the Project tag.
       sid        = "AcmRequestCertificate"
       actions    = ["acm:AddTagsToCertificate", "acm:RequestCertificate"]

@@ -148,6 +148,17 @@ resource "aws_api_gateway_account" "this" {
   depends_on = [aws_iam_role_policy.apigateway_cloudwatch]
 }
 
+# --- Cost allocation tags (account-wide) ---
+
+# The provider tags every resource of an environment with Project and Environment; the budgets
+# and anomaly monitors of modules/cost select an environment's spend by them.
+resource "aws_ce_cost_allocation_tag" "this" {
+  for_each = var.activate_cost_allocation_tags ? toset(["Project", "Environment"]) : toset([])
+
+  tag_key = each.value
+  status  = "Active"
+}
+
 # --- GitHub Actions deploy role ---
 
 module "github_oidc" {

@@ -75,6 +75,12 @@ variable "route53_hosted_zone_ids" {
   }
 }
 
+variable "activate_cost_allocation_tags" {
+  description = "Whether to activate Project and Environment as cost allocation tags, which each environment's budget and cost anomaly monitor filter on. Billing lists a key for activation only once resources carry it (up to a day after the first deploy): set true then and apply again."
+  type        = bool
+  default     = false
+}
+
 variable "manage_apigateway_account_role" {
   description = "Whether to set the region-wide API Gateway CloudWatch Logs role here, once for every environment of the account."
   type        = bool

@@ -427,6 +427,7 @@ module "cost" {
   monthly_budget_usd     = var.monthly_budget_usd
   alert_topic_arn        = module.observability.alert_topic_arn
   cost_filter_tags       = var.budget_cost_filter_tags
+  anomaly_threshold_usd  = var.cost_anomaly_threshold_usd
   bucket_name            = module.storage.bucket_name
   s3_size_baseline_bytes = var.s3_size_baseline_bytes
 

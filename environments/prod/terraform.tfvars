@@ -78,7 +78,8 @@ gemini_error_rate_threshold_percent = 10
 
 # Cost
 monthly_budget_usd                = 500
-budget_cost_filter_tags           = {}
+budget_cost_filter_tags           = { Environment = "prod" } # the provider tags every resource with it
+cost_anomaly_threshold_usd        = 25
 s3_size_baseline_bytes            = 107374182400 # 100 GiB
 api_daily_duration_baseline_ms    = 36000000     # 10 h of API compute per day
 worker_daily_duration_baseline_ms = 72000000     # 20 h of worker compute per day

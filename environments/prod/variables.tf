@@ -408,9 +408,14 @@ variable "monthly_budget_usd" {
 }
 
 variable "budget_cost_filter_tags" {
-  description = "Tags (activated as cost allocation tags) that restrict the budget; empty covers the whole account."
+  description = "Tags (activated as cost allocation tags) that restrict the budget and scope the cost anomaly monitor to this environment's spend; empty: the budget covers the whole account and there is no monitor."
   type        = map(string)
   default     = {}
+}
+
+variable "cost_anomaly_threshold_usd" {
+  description = "Total impact (USD) at which an anomaly of this environment's spend is reported to the alert topic."
+  type        = number
 }
 
 variable "s3_size_baseline_bytes" {

@@ -76,7 +76,8 @@ gemini_error_rate_threshold_percent = 20
 
 # Cost
 monthly_budget_usd                = 50
-budget_cost_filter_tags           = {}
+budget_cost_filter_tags           = { Environment = "staging" } # the provider tags every resource with it
+cost_anomaly_threshold_usd        = 5
 s3_size_baseline_bytes            = 5368709120 # 5 GiB
 api_daily_duration_baseline_ms    = 3600000    # 1 h of API compute per day
 worker_daily_duration_baseline_ms = 7200000    # 2 h of worker compute per day

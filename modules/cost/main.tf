@@ -36,6 +36,49 @@ resource "aws_budgets_budget" "monthly" {
   tags = var.tags
 }
 
+# Cost anomaly detection on the environment's own spend (a custom monitor over its cost
+# allocation tags), reported to the alert topic as each anomaly is found. Cost Explorer is
+# served from us-east-1 whatever the provider's region.
+locals {
+  anomaly_tag_expressions = [for k, v in var.cost_filter_tags : { Tags = { Key = k, Values = [v], MatchOptions = ["EQUALS"] } }]
+}
+
+resource "aws_ce_anomaly_monitor" "spend" {
+  count = length(var.cost_filter_tags) > 0 ? 1 : 0
+
+  name         = "${var.name_prefix}-spend"
+  monitor_type = "CUSTOM"
+  monitor_specification = jsonencode(
+    length(local.anomaly_tag_expressions) == 1
+    ? local.anomaly_tag_expressions[0]
+    : { And = local.anomaly_tag_expressions }
+  )
+  tags = var.tags
+}
+
+resource "aws_ce_anomaly_subscription" "spend" {
+  count = length(var.cost_filter_tags) > 0 ? 1 : 0
+
+  name             = "${var.name_prefix}-spend-anomalies"
+  frequency        = "IMMEDIATE"
+  monitor_arn_list = [aws_ce_anomaly_monitor.spend[0].arn]
+
+  subscriber {
+    type    = "SNS"
+    address = var.alert_topic_arn
+  }
+
+  threshold_expression {
+    dimension {
+      key           = "ANOMALY_TOTAL_IMPACT_ABSOLUTE"
+      match_options = ["GREATER_THAN_OR_EQUAL"]
+      values        = [format("%.2f", var.anomaly_threshold_usd)]
+    }
+  }
+
+  tags = var.tags
+}
+
 resource "aws_cloudwatch_metric_alarm" "s3_size" {
   alarm_name          = "${var.name_prefix}-s3-size-above-baseline"
   alarm_description   = "Bucket ${var.bucket_name} holds more than ${var.s3_size_baseline_bytes} bytes of standard storage."

@@ -17,3 +17,8 @@ output "lambda_duration_alarm_arns" {
   description = "ARNs of the daily Lambda duration baseline alarms, by short function name."
   value       = { for k, a in aws_cloudwatch_metric_alarm.lambda_daily_duration : k => a.arn }
 }
+
+output "anomaly_monitor_arn" {
+  description = "ARN of the environment's cost anomaly monitor; null without cost_filter_tags."
+  value       = one(aws_ce_anomaly_monitor.spend[*].arn)
+}

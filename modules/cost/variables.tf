@@ -40,9 +40,20 @@ variable "alert_topic_arn" {
 }
 
 variable "cost_filter_tags" {
-  description = "Restrict the budget to costs carrying these tags (key => value). Each key must be activated as a cost allocation tag in Billing, otherwise the budget sees no cost. Empty: the whole account."
+  description = "Restrict the budget, and scope the anomaly monitor, to costs carrying these tags (key => value). Each key must be activated as a cost allocation tag in Billing, otherwise neither sees any cost. Empty: the budget covers the whole account and there is no anomaly monitor (an account has one AWS-services monitor, which is not this module's)."
   type        = map(string)
   default     = {}
+}
+
+variable "anomaly_threshold_usd" {
+  description = "Total impact (USD) at which a cost anomaly of the environment's spend is reported to the alert topic. Needs cost_filter_tags: the monitor watches the spend those tags select."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.anomaly_threshold_usd > 0
+    error_message = "anomaly_threshold_usd must be above 0."
+  }
 }
 
 variable "bucket_name" {

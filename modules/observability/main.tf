@@ -57,16 +57,16 @@ data "aws_iam_policy_document" "alerts_key" {
     }
   }
 
-  # CloudWatch alarms and AWS Budgets publish to the encrypted topic.
+  # CloudWatch alarms, AWS Budgets and Cost Anomaly Detection publish to the encrypted topic.
   statement {
-    sid       = "AlarmAndBudgetPublishers"
+    sid       = "AlarmBudgetAndAnomalyPublishers"
     effect    = "Allow"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
     resources = ["*"]
 
     principals {
       type        = "Service"
-      identifiers = ["cloudwatch.amazonaws.com", "budgets.amazonaws.com"]
+      identifiers = ["cloudwatch.amazonaws.com", "budgets.amazonaws.com", "costalerts.amazonaws.com"]
     }
   }
 
@@ -147,6 +147,24 @@ data "aws_iam_policy_document" "alerts_topic" {
     principals {
       type        = "Service"
       identifiers = ["budgets.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+
+  statement {
+    sid       = "CostAnomalyDetectionPublish"
+    effect    = "Allow"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.alerts.arn]
+
+    principals {
+      type        = "Service"
+      identifiers = ["costalerts.amazonaws.com"]
     }
 
     condition {

@@ -64,3 +64,7 @@ mod ci;
 // The deploy role and workflow.
 #[path = "terraform/deploy.rs"]
 mod deploy;
+
+// Each environment's budget and cost anomaly monitor see its own spend.
+#[path = "terraform/cost.rs"]
+mod cost;
