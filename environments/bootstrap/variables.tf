@@ -76,7 +76,7 @@ variable "route53_hosted_zone_ids" {
 }
 
 variable "activate_cost_allocation_tags" {
-  description = "Whether to activate Project and Environment as cost allocation tags, which each environment's budget and cost anomaly monitor filter on. Billing lists a key for activation only once resources carry it (up to a day after the first deploy): set true then and apply again."
+  description = "Whether to activate Project and Environment as cost allocation tags, which each environment's budget and cost anomaly monitor filter on. Billing lists a key for activation only once resources carry it (up to a day after the first deploy): set true then and apply again. In an AWS Organizations member account only the management account can activate them: leave this false there."
   type        = bool
   default     = false
 }

@@ -146,6 +146,8 @@ resource "aws_api_gateway_deployment" "this" {
       [for i in aws_api_gateway_integration.public : i.id],
       var.require_api_key,
       var.lambda_invoke_arn,
+      # API Gateway applies the endpoint switch only with a new deployment.
+      var.disable_execute_api_endpoint,
     ]))
   }
 

@@ -37,22 +37,28 @@ resource "aws_budgets_budget" "monthly" {
 }
 
 # Cost anomaly detection on the environment's own spend (a custom monitor over its cost
-# allocation tags), reported to the alert topic as each anomaly is found. Cost Explorer is
+# allocation tag), reported to the alert topic as each anomaly is found. Cost Explorer is
 # served from us-east-1 whatever the provider's region.
-locals {
-  anomaly_tag_expressions = [for k, v in var.cost_filter_tags : { Tags = { Key = k, Values = [v], MatchOptions = ["EQUALS"] } }]
-}
-
 resource "aws_ce_anomaly_monitor" "spend" {
-  count = length(var.cost_filter_tags) > 0 ? 1 : 0
+  for_each = var.cost_filter_tags
 
   name         = "${var.name_prefix}-spend"
   monitor_type = "CUSTOM"
-  monitor_specification = jsonencode(
-    length(local.anomaly_tag_expressions) == 1
-    ? local.anomaly_tag_expressions[0]
-    : { And = local.anomaly_tag_expressions }
-  )
+  # Every field of the expression, unused ones null: the provider reads the monitor back in
+  # this shape, and any other (a missing key) is a diff that replaces the monitor, whose
+  # learnt baseline then starts again from nothing.
+  monitor_specification = jsonencode({
+    And            = null
+    CostCategories = null
+    Dimensions     = null
+    Not            = null
+    Or             = null
+    Tags = {
+      Key          = each.key
+      MatchOptions = null
+      Values       = [each.value]
+    }
+  })
   tags = var.tags
 }
 
@@ -61,7 +67,7 @@ resource "aws_ce_anomaly_subscription" "spend" {
 
   name             = "${var.name_prefix}-spend-anomalies"
   frequency        = "IMMEDIATE"
-  monitor_arn_list = [aws_ce_anomaly_monitor.spend[0].arn]
+  monitor_arn_list = [for m in aws_ce_anomaly_monitor.spend : m.arn]
 
   subscriber {
     type    = "SNS"

@@ -20,5 +20,5 @@ output "lambda_duration_alarm_arns" {
 
 output "anomaly_monitor_arn" {
   description = "ARN of the environment's cost anomaly monitor; null without cost_filter_tags."
-  value       = one(aws_ce_anomaly_monitor.spend[*].arn)
+  value       = one([for m in aws_ce_anomaly_monitor.spend : m.arn])
 }

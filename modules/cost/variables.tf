@@ -43,6 +43,11 @@ variable "cost_filter_tags" {
   description = "Restrict the budget, and scope the anomaly monitor, to costs carrying these tags (key => value). Each key must be activated as a cost allocation tag in Billing, otherwise neither sees any cost. Empty: the budget covers the whole account and there is no anomaly monitor (an account has one AWS-services monitor, which is not this module's)."
   type        = map(string)
   default     = {}
+
+  validation {
+    condition     = length(var.cost_filter_tags) <= 1
+    error_message = "cost_filter_tags takes at most one tag: a custom anomaly monitor watches one tag key."
+  }
 }
 
 variable "anomaly_threshold_usd" {

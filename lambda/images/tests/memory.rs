@@ -232,23 +232,19 @@ fn main() {
         return;
     }
     let exe = std::env::current_exe().expect("own path");
-    // Cases run side by side, as many as there are cores: each child measures only itself, and
-    // generating the inputs is most of the time.
+    // Cases run side by side, as many as there are cores up to 3: each child measures only
+    // itself, generating the inputs is most of the time, and each case holds up to ~300 MB.
     let cases = cases();
     let next = std::sync::atomic::AtomicUsize::new(0);
     let outcomes: std::sync::Mutex<Vec<Option<(String, f64)>>> =
         std::sync::Mutex::new(vec![None; cases.len()]);
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(3));
     std::thread::scope(|scope| {
         for _ in 0..workers.min(cases.len()) {
             scope.spawn(|| {
-                while let Some(case) =
-                    cases.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
-                {
-                    let index = cases
-                        .iter()
-                        .position(|c| std::ptr::eq(c, case))
-                        .expect("a case");
+                loop {
+                    let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(case) = cases.get(index) else { break };
                     let outcome = run_case(&exe, case);
                     outcomes.lock().expect("no worker panicked")[index] = Some(outcome);
                 }

@@ -66,7 +66,22 @@ fn each_environments_budget_and_anomaly_monitor_see_only_its_spend() {
 
     let monitors = resources("modules/cost", "aws_ce_anomaly_monitor");
     match monitors.as_slice() {
-        [monitor] if str_attr(monitor.body(), "monitor_type") == Some("CUSTOM") => {}
+        [monitor] if str_attr(monitor.body(), "monitor_type") == Some("CUSTOM") => {
+            // The provider reads the expression back with every field, unused ones null; a
+            // missing one is a diff that replaces the monitor (and its learnt baseline).
+            let spec: String = attr(monitor.body(), "monitor_specification")
+                .map(text)
+                .unwrap_or_default()
+                .split_whitespace()
+                .collect();
+            for field in ["And", "CostCategories", "Dimensions", "Not", "Or"] {
+                if !spec.contains(&format!("{field}=null")) {
+                    problems.push(format!(
+                        "modules/cost: the monitor's specification must set {field} = null"
+                    ));
+                }
+            }
+        }
         _ => problems.push(
             "modules/cost: one CUSTOM aws_ce_anomaly_monitor over the cost_filter_tags".into(),
         ),
