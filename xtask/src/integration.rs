@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use xshell::{Shell, cmd};
 
+use crate::test::SELECTION;
+
 use crate::local_server::{LocalServer, free_port};
 use crate::tools::{self, PyTool};
 
@@ -67,10 +69,18 @@ pub fn run(sh: &Shell) -> crate::Result<()> {
     let built = Instant::now();
     let nextest = crate::test::has_nextest(sh);
     if nextest {
-        cmd!(sh, "cargo nextest run {TEST_ARGS...} --no-run").run()?;
+        cmd!(
+            sh,
+            "cargo nextest run {SELECTION...} {EMULATOR_TARGETS...} --no-run"
+        )
+        .run()?;
     } else {
         println!("cargo-nextest not found; using cargo test");
-        cmd!(sh, "cargo test {TEST_ARGS...} --no-run").run()?;
+        cmd!(
+            sh,
+            "cargo test {SELECTION...} {EMULATOR_TARGETS...} --no-run"
+        )
+        .run()?;
     }
     let build_seconds = built.elapsed().as_secs_f64();
 
@@ -108,9 +118,17 @@ pub fn run(sh: &Shell) -> crate::Result<()> {
 
     let started = Instant::now();
     let outcome = if nextest {
-        cmd!(sh, "cargo nextest run {TEST_ARGS...} --no-fail-fast").run()
+        cmd!(
+            sh,
+            "cargo nextest run {SELECTION...} {EMULATOR_TARGETS...} --no-fail-fast"
+        )
+        .run()
     } else {
-        cmd!(sh, "cargo test {TEST_ARGS...} --no-fail-fast").run()
+        cmd!(
+            sh,
+            "cargo test {SELECTION...} {EMULATOR_TARGETS...} --no-fail-fast"
+        )
+        .run()
     };
     let suite_seconds = started.elapsed().as_secs_f64();
 
@@ -123,20 +141,10 @@ pub fn run(sh: &Shell) -> crate::Result<()> {
     outcome.context("integration tests failed")
 }
 
-/// Every package stays selected (as in `cargo xtask test`), so features resolve the same way
-/// and nothing is rebuilt; only the emulator targets are built and run: `aws` of the tests
-/// crate, `deploy` and `keys` of the xtask (the real commands against the emulator).
-const TEST_ARGS: [&str; 9] = [
-    "--workspace",
-    "--locked",
-    "--features",
-    "imagegen-tests/integration",
-    "--features",
-    "xtask/integration",
-    "--test=aws",
-    "--test=deploy",
-    "--test=keys",
-];
+/// Only the emulator targets: `aws` of the tests crate, `deploy` and `keys` of the xtask (the
+/// real commands against the emulator). With `cargo xtask test`'s selection (every package,
+/// the same features), so `cargo xtask test` has built them already.
+const EMULATOR_TARGETS: [&str; 3] = ["--test=aws", "--test=deploy", "--test=keys"];
 
 fn emulator_name(emulator: &Emulator) -> String {
     match emulator {
@@ -314,11 +322,16 @@ mod tests {
 
     #[test]
     fn the_tests_run_with_every_package_selected_and_the_feature_on() {
-        // `--workspace` keeps feature resolution identical to `cargo xtask test` (no rebuild).
-        assert!(TEST_ARGS.contains(&"--workspace"));
-        assert!(TEST_ARGS.contains(&"imagegen-tests/integration"));
-        assert!(TEST_ARGS.contains(&"xtask/integration"));
-        assert!(TEST_ARGS.contains(&"--test=deploy") && TEST_ARGS.contains(&"--test=keys"));
+        // `cargo xtask test`'s selection keeps feature resolution identical (no rebuild), and
+        // it leaves out exactly the targets run here.
+        assert!(SELECTION.contains(&"--workspace"));
+        assert!(SELECTION.contains(&"imagegen-tests/integration"));
+        assert!(SELECTION.contains(&"xtask/integration"));
+        let ids = crate::test::EMULATOR_TARGETS.map(|id| id.rsplit("::").next().unwrap_or(id));
+        assert_eq!(
+            EMULATOR_TARGETS.map(|t| t.trim_start_matches("--test=")),
+            ids
+        );
         assert_eq!(MOTO.requirement(), "moto[server]==5.2.5");
         assert!(LOCALSTACK_IMAGE.starts_with("localstack/localstack:3."));
     }
