@@ -19,16 +19,17 @@ pub fn run(sh: &Shell, arch: Arch) -> crate::Result<Vec<PathBuf>> {
     }
     let _linker = linker_env(sh, arch);
     let _paths = sh.push_env("RUSTFLAGS", reproducible_rustflags());
+    // Off in release builds anyway; said explicitly so that this and `Prebuild` agree whatever
+    // the caller's environment says, and neither invalidates the other's work.
+    let _incremental = sh.push_env("CARGO_INCREMENTAL", "0");
+    let target_dir = target_dir();
     cmd!(
         sh,
-        "cargo build --release --locked --package imagegen --target {triple} {bins...}"
+        "cargo build --release --locked --package imagegen --target {triple} --target-dir {target_dir} {bins...}"
     )
     .run()?;
 
-    let release_dir = crate::project_root()
-        .join("target")
-        .join(triple)
-        .join("release");
+    let release_dir = target_dir.join(triple).join("release");
     let mut out = Vec::new();
     for bin in crate::LAMBDA_BINS {
         let built = release_dir.join(bin);
@@ -55,6 +56,87 @@ pub fn run(sh: &Shell, arch: Arch) -> crate::Result<Vec<PathBuf>> {
         out.push(bootstrap);
     }
     Ok(out)
+}
+
+/// The Lambda binaries' own target directory. A release build there does not wait for the lock
+/// on target/ that debug builds and test runs hold, so `cargo xtask ci` can run it beside them
+/// (see [`Prebuild`]); the two profiles share no artifacts, so nothing is compiled twice.
+pub fn target_dir() -> PathBuf {
+    crate::project_root().join("target").join("lambda-build")
+}
+
+/// The x86_64 release build of `cargo xtask build`, started ahead of time in the background at
+/// the lowest CPU priority (`nice -n 19`): it takes only what the steps running meanwhile
+/// leave idle (checkov, the test binaries, schemathesis and moto each keep a core free for
+/// a while), so it delays none of them and `build` later finds most of its work done. Its
+/// output goes to a log; a failure shows when `build` runs the same command in the foreground.
+/// Dropped before it finishes (an earlier step failed), it is stopped.
+pub struct Prebuild {
+    child: std::process::Child,
+    started: std::time::Instant,
+    log: PathBuf,
+}
+
+impl Prebuild {
+    pub fn start() -> crate::Result<Self> {
+        let dir = target_dir();
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let log = dir.join("prebuild.log");
+        let out = std::fs::File::create(&log)
+            .with_context(|| format!("cannot create {}", log.display()))?;
+        let err = out.try_clone()?;
+        let mut command = std::process::Command::new("nice");
+        command
+            .args(["-n", "19", "cargo", "build", "--release", "--locked"])
+            .args(["--package", "imagegen", "--target", Arch::X86_64.triple()])
+            .arg("--target-dir")
+            .arg(&dir)
+            .args(crate::LAMBDA_BINS.iter().flat_map(|bin| ["--bin", *bin]))
+            .current_dir(crate::project_root())
+            .env("RUSTFLAGS", reproducible_rustflags())
+            .env("CARGO_INCREMENTAL", "0")
+            .stdin(std::process::Stdio::null())
+            .stdout(out)
+            .stderr(err);
+        // Its own process group, so stopping it stops the compilers cargo started too.
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let child = command
+            .spawn()
+            .context("cannot start `nice cargo build --release` in the background")?;
+        Ok(Self {
+            child,
+            started: std::time::Instant::now(),
+            log,
+        })
+    }
+
+    /// Waits for the background build; says how long it ran and whether it passed.
+    pub fn finish(mut self) {
+        let status = self.child.wait();
+        let seconds = self.started.elapsed().as_secs_f64();
+        match status {
+            Ok(status) if status.success() => println!(
+                "the release build ran in the background for {seconds:.1} s, beside the steps before"
+            ),
+            _ => println!(
+                "the background release build failed after {seconds:.1} s (log: {}); building again in the foreground",
+                self.log.display()
+            ),
+        }
+    }
+}
+
+impl Drop for Prebuild {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let group = format!("-{}", self.child.id());
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", "--", &group])
+                .status();
+            let _ = self.child.wait();
+        }
+    }
 }
 
 /// Maps checkout and cargo-home paths to fixed names, so the same commit builds the same bytes

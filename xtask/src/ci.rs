@@ -24,11 +24,25 @@ pub fn run(sh: &Shell) -> crate::Result<()> {
     if std::env::var_os("CARGO_INCREMENTAL").is_none() {
         sh.set_var("CARGO_INCREMENTAL", "0");
     }
+    // The release build needs nothing the steps before it make: it starts now, at the lowest
+    // priority, and `build` finishes it.
+    let mut prebuild = match crate::build::Prebuild::start() {
+        Ok(prebuild) => Some(prebuild),
+        Err(e) => {
+            println!("note: no background release build ({e:#}); `build` does all of it");
+            None
+        }
+    };
     let mut results: Vec<(&str, &str, Duration)> = Vec::new();
     let mut failure = None;
     for (name, step) in STEPS {
         println!("\n==> {name}");
         let started = Instant::now();
+        if name == "build"
+            && let Some(prebuild) = prebuild.take()
+        {
+            prebuild.finish();
+        }
         let outcome = step(sh);
         let took = started.elapsed();
         match outcome {
