@@ -1,32 +1,56 @@
-# Permissions of the GitHub Actions deploy role: what `terraform apply` of the staging
-# and prod roots and `cargo xtask deploy` need, and no more than can be named.
+# Permissions of each environment's deploy role: what `terraform apply` of that environment's
+# root and `cargo xtask deploy --env <env>` need, and no more than can be named.
 # (sts:GetCallerIdentity, the deploy's preflight, needs no permission.)
 #
-# Resources are scoped by the names the environment roots use: <project>-<env>-* for
-# functions, roles, tables, queues, buckets, topics, alarms, budgets and log groups, and
-# <project>/<env>/* for secrets. Where AWS cannot scope an action by name (IDs assigned at
-# creation, list calls), the statement says why and narrows it with a condition if one exists.
+# One list per environment `e`, and each names only e's resources: <project>-<e>-* for
+# functions, roles, tables, queues, buckets, topics, alarms, budgets and log groups,
+# <project>/<e>/* for secrets, and <project>/<e>/ in the state bucket. Where AWS names a
+# resource by an ID assigned at creation, the statement requires e's Environment tag (which the
+# environment's provider puts on everything it creates) if the service can check one, and says
+# so where it cannot.
 #
-# Known limit: a role that can create IAM roles, write their inline policies and pass them
-# to Lambda can grant itself what those roles can do. That is inherent to a deploy role; it
-# is confined to <project>-<env>-* roles passed to Lambda, and the trust policy admits only
-# the repository's GitHub environments (which can require reviewers).
+# Every role the deploy creates carries e's permissions boundary (boundary.tf): the role may
+# create a role, or write or remove its policies, only with that boundary, and may not remove
+# it. So the known limit of a deploy role (it can write a role's policy and pass the role to
+# Lambda) reaches no further than the boundary, which admits only e's resources.
 
 locals {
   arn        = "arn:${local.partition}"
-  prefixes   = [for e in var.environments : "${local.p}-${e}"]
   state_arn  = module.buckets["state"].arn
   artifs_arn = module.buckets["artifacts"].arn
   logs_arn   = "${local.arn}:logs:${local.region}:${local.account_id}:log-group"
   lambda_arn = "${local.arn}:lambda:${local.region}:${local.account_id}"
   apigw_arn  = "${local.arn}:apigateway:${local.region}::"
-  project_tag = [{
-    test     = "StringEquals"
-    variable = "aws:RequestTag/Project"
-    values   = [local.p]
-  }]
 
-  deploy_statements = concat([
+  # A create call must carry the project's and the environment's tags.
+  request_tags = { for e in keys(var.deploy_environments) : e => [
+    {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/Project"
+      values   = [local.p]
+    },
+    {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/Environment"
+      values   = [e]
+    },
+  ] }
+  # The resource acted on carries the project's and the environment's tags.
+  resource_tags = { for e in keys(var.deploy_environments) : e => [
+    {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/Project"
+      values   = [local.p]
+    },
+    {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/Environment"
+      values   = [e]
+    },
+  ] }
+
+  deploy_statements = { for e, settings in var.deploy_environments : e => concat([
+
     {
       sid       = "StateBucketList"
       actions   = ["s3:ListBucket"]
@@ -35,7 +59,7 @@ locals {
     {
       sid       = "StateObjects"
       actions   = ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
-      resources = ["${local.state_arn}/${local.p}/*"]
+      resources = ["${local.state_arn}/${local.p}/${e}/*"]
     },
     {
       # Lets HeadObject/GetObject on a missing release or zip answer 404, not 403.
@@ -54,6 +78,13 @@ locals {
       resources = ["${local.artifs_arn}/lambda/*", "${local.artifs_arn}/releases/*"]
     },
     {
+      # `cargo xtask deploy --apply-plan` fetches the environment's reviewed plan, which the
+      # plan role stored (plan_policy.tf).
+      sid       = "PlanObjects"
+      actions   = ["s3:GetObject"]
+      resources = ["${local.artifs_arn}/plans/${e}/*"]
+    },
+    {
       sid = "ServiceBuckets"
       actions = [
         "s3:CreateBucket", "s3:DeleteBucket", "s3:DeleteBucketPolicy", "s3:GetAccelerateConfiguration",
@@ -66,7 +97,7 @@ locals {
         "s3:PutBucketPublicAccessBlock", "s3:PutBucketTagging", "s3:PutBucketVersioning",
         "s3:PutEncryptionConfiguration", "s3:PutLifecycleConfiguration",
       ]
-      resources = [for x in local.prefixes : "${local.arn}:s3:::${x}-*"]
+      resources = ["${local.arn}:s3:::${local.p}-${e}-*"]
     },
     {
       sid = "DynamoDbTables"
@@ -76,7 +107,7 @@ locals {
         "dynamodb:TagResource", "dynamodb:UntagResource", "dynamodb:UpdateContinuousBackups",
         "dynamodb:UpdateTable", "dynamodb:UpdateTimeToLive",
       ]
-      resources = [for x in local.prefixes : "${local.arn}:dynamodb:${local.region}:${local.account_id}:table/${x}-*"]
+      resources = ["${local.arn}:dynamodb:${local.region}:${local.account_id}:table/${local.p}-${e}-*"]
     },
     {
       sid = "SqsQueues"
@@ -84,7 +115,7 @@ locals {
         "sqs:CreateQueue", "sqs:DeleteQueue", "sqs:GetQueueAttributes", "sqs:GetQueueUrl",
         "sqs:ListQueueTags", "sqs:SetQueueAttributes", "sqs:TagQueue", "sqs:UntagQueue",
       ]
-      resources = [for x in local.prefixes : "${local.arn}:sqs:${local.region}:${local.account_id}:${x}-*"]
+      resources = ["${local.arn}:sqs:${local.region}:${local.account_id}:${local.p}-${e}-*"]
     },
     {
       # Terraform manages the functions; `cargo xtask deploy` also calls GetAlias,
@@ -100,7 +131,7 @@ locals {
         "lambda:RemovePermission", "lambda:TagResource", "lambda:UntagResource", "lambda:UpdateAlias",
         "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration",
       ]
-      resources = [for x in local.prefixes : "${local.lambda_arn}:function:${x}-*"]
+      resources = ["${local.lambda_arn}:function:${local.p}-${e}-*"]
     },
     {
       # A mapping's ARN holds a UUID assigned at creation, so the write actions are
@@ -111,7 +142,7 @@ locals {
       conditions = [{
         test     = "ArnLike"
         variable = "lambda:FunctionArn"
-        values   = [for x in local.prefixes : "${local.lambda_arn}:function:${x}-*"]
+        values   = ["${local.lambda_arn}:function:${local.p}-${e}-*"]
       }]
     },
     {
@@ -122,7 +153,7 @@ locals {
         "events:ListTargetsByRule", "events:PutRule", "events:PutTargets", "events:RemoveTargets",
         "events:TagResource", "events:UntagResource",
       ]
-      resources = [for x in local.prefixes : "${local.arn}:events:${local.region}:${local.account_id}:rule/${x}-*"]
+      resources = ["${local.arn}:events:${local.region}:${local.account_id}:rule/${local.p}-${e}-*"]
     },
     {
       sid       = "LambdaEventSourceMappingRead"
@@ -130,18 +161,33 @@ locals {
       resources = ["${local.lambda_arn}:event-source-mapping:*"]
     },
     {
+      # Creating a role, setting its boundary and writing or removing its policies: only with
+      # e's permissions boundary in place (iam:PermissionsBoundary is the boundary the role
+      # has, or gets). No iam:DeleteRolePermissionsBoundary anywhere: it stays.
+      sid = "IamRolesWithBoundary"
+      actions = [
+        "iam:CreateRole", "iam:DeleteRolePolicy", "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy",
+      ]
+      resources = ["${local.arn}:iam::${local.account_id}:role/${local.p}-${e}-*"]
+      conditions = [{
+        test     = "StringEquals"
+        variable = "iam:PermissionsBoundary"
+        values   = [aws_iam_policy.boundary[e].arn]
+      }]
+    },
+    {
       sid = "IamRoles"
       actions = [
-        "iam:CreateRole", "iam:DeleteRole", "iam:DeleteRolePolicy", "iam:GetRole", "iam:GetRolePolicy",
-        "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole", "iam:ListRolePolicies",
-        "iam:PutRolePolicy", "iam:TagRole", "iam:UntagRole", "iam:UpdateAssumeRolePolicy", "iam:UpdateRole",
+        "iam:DeleteRole", "iam:GetRole", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies",
+        "iam:ListInstanceProfilesForRole", "iam:ListRolePolicies", "iam:TagRole", "iam:UntagRole",
+        "iam:UpdateAssumeRolePolicy", "iam:UpdateRole",
       ]
-      resources = [for x in local.prefixes : "${local.arn}:iam::${local.account_id}:role/${x}-*"]
+      resources = ["${local.arn}:iam::${local.account_id}:role/${local.p}-${e}-*"]
     },
     {
       sid       = "IamPassRoleToLambda"
       actions   = ["iam:PassRole"]
-      resources = [for x in local.prefixes : "${local.arn}:iam::${local.account_id}:role/${x}-*"]
+      resources = ["${local.arn}:iam::${local.account_id}:role/${local.p}-${e}-*"]
       conditions = [{
         test     = "StringEquals"
         variable = "iam:PassedToService"
@@ -157,14 +203,12 @@ locals {
         "logs:TagResource", "logs:UntagResource",
       ]
       # API Gateway names execution log groups after the REST API ID, which is assigned at creation.
-      resources = concat(
-        flatten([for x in local.prefixes : [
-          "${local.logs_arn}:/aws/lambda/${x}-*",
-          "${local.logs_arn}:/aws/apigateway/${x}*",
-          "${local.logs_arn}:aws-waf-logs-${x}*",
-        ]]),
-        ["${local.logs_arn}:API-Gateway-Execution-Logs_*"],
-      )
+      resources = [
+        "${local.logs_arn}:/aws/lambda/${local.p}-${e}-*",
+        "${local.logs_arn}:/aws/apigateway/${local.p}-${e}*",
+        "${local.logs_arn}:aws-waf-logs-${local.p}-${e}*",
+        "${local.logs_arn}:API-Gateway-Execution-Logs_*",
+      ]
     },
     {
       # List call: only the account-wide log-group:* resource applies.
@@ -204,7 +248,7 @@ locals {
         "wafv2:TagResource", "wafv2:UntagResource", "wafv2:UpdateWebACL",
       ]
       resources = concat(
-        [for x in local.prefixes : "${local.arn}:wafv2:${local.region}:${local.account_id}:regional/webacl/${x}-*/*"],
+        ["${local.arn}:wafv2:${local.region}:${local.account_id}:regional/webacl/${local.p}-${e}-*/*"],
         [
           "${local.arn}:wafv2:${local.region}:${local.account_id}:regional/managedruleset/*/*",
           "${local.apigw_arn}/restapis/*/stages/*",
@@ -220,7 +264,7 @@ locals {
         "secretsmanager:TagResource", "secretsmanager:UntagResource", "secretsmanager:UpdateSecret",
         "secretsmanager:ValidateResourcePolicy",
       ]
-      resources = [for e in var.environments : "${local.arn}:secretsmanager:${local.region}:${local.account_id}:secret:${local.p}/${e}/*"]
+      resources = ["${local.arn}:secretsmanager:${local.region}:${local.account_id}:secret:${local.p}/${e}/*"]
     },
     {
       # The download signing key is generated by Terraform (modules/downloads), which writes
@@ -228,7 +272,7 @@ locals {
       # six random characters Secrets Manager appends.
       sid       = "DownloadSigningKeyValue"
       actions   = ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"]
-      resources = [for e in var.environments : "${local.arn}:secretsmanager:${local.region}:${local.account_id}:secret:${local.p}/${e}/download-signing-key-??????"]
+      resources = ["${local.arn}:secretsmanager:${local.region}:${local.account_id}:secret:${local.p}/${e}/download-signing-key-??????"]
     },
     {
       sid = "SnsTopics"
@@ -237,14 +281,14 @@ locals {
         "sns:ListSubscriptionsByTopic", "sns:ListTagsForResource", "sns:SetSubscriptionAttributes",
         "sns:SetTopicAttributes", "sns:Subscribe", "sns:TagResource", "sns:Unsubscribe", "sns:UntagResource",
       ]
-      resources = [for x in local.prefixes : "${local.arn}:sns:${local.region}:${local.account_id}:${x}-*"]
+      resources = ["${local.arn}:sns:${local.region}:${local.account_id}:${local.p}-${e}-*"]
     },
     {
-      # A key's ID is assigned at creation; creation is allowed only with the Project tag.
+      # A key's ID is assigned at creation; creation is allowed only with e's tags.
       sid        = "KmsCreateKey"
       actions    = ["kms:CreateKey", "kms:TagResource"]
       resources  = ["*"]
-      conditions = local.project_tag
+      conditions = local.request_tags[e]
     },
     {
       sid = "KmsProjectKeys"
@@ -253,17 +297,13 @@ locals {
         "kms:GetKeyRotationStatus", "kms:ListResourceTags", "kms:PutKeyPolicy", "kms:ScheduleKeyDeletion",
         "kms:UntagResource", "kms:UpdateAlias", "kms:UpdateKeyDescription",
       ]
-      resources = ["${local.arn}:kms:${local.region}:${local.account_id}:key/*"]
-      conditions = [{
-        test     = "StringEquals"
-        variable = "aws:ResourceTag/Project"
-        values   = [local.p]
-      }]
+      resources  = ["${local.arn}:kms:${local.region}:${local.account_id}:key/*"]
+      conditions = local.resource_tags[e]
     },
     {
       sid       = "KmsProjectAliases"
       actions   = ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"]
-      resources = [for x in local.prefixes : "${local.arn}:kms:${local.region}:${local.account_id}:alias/${x}-*"]
+      resources = ["${local.arn}:kms:${local.region}:${local.account_id}:alias/${local.p}-${e}-*"]
     },
     {
       # List call without resource-level permissions.
@@ -277,12 +317,12 @@ locals {
         "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource",
         "cloudwatch:PutMetricAlarm", "cloudwatch:TagResource", "cloudwatch:UntagResource",
       ]
-      resources = [for x in local.prefixes : "${local.arn}:cloudwatch:${local.region}:${local.account_id}:alarm:${x}-*"]
+      resources = ["${local.arn}:cloudwatch:${local.region}:${local.account_id}:alarm:${local.p}-${e}-*"]
     },
     {
       sid       = "CloudWatchDashboards"
       actions   = ["cloudwatch:DeleteDashboards", "cloudwatch:GetDashboard", "cloudwatch:PutDashboard"]
-      resources = [for x in local.prefixes : "${local.arn}:cloudwatch::${local.account_id}:dashboard/${x}"]
+      resources = ["${local.arn}:cloudwatch::${local.account_id}:dashboard/${local.p}-${e}"]
     },
     {
       sid = "Budgets"
@@ -290,18 +330,18 @@ locals {
         "budgets:ListTagsForResource", "budgets:ModifyBudget", "budgets:TagResource", "budgets:UntagResource",
         "budgets:ViewBudget",
       ]
-      resources = [for x in local.prefixes : "${local.arn}:budgets::${local.account_id}:budget/${x}-*"]
+      resources = ["${local.arn}:budgets::${local.account_id}:budget/${local.p}-${e}-*"]
     },
     {
       # Cost anomaly monitors and subscriptions (modules/cost) are named by IDs assigned at
-      # creation, so creating one must carry the Project tag, and the rest acts only on
-      # resources that carry it. The Get calls are lists and take no resource.
+      # creation, so creating one must carry e's tags, and the rest acts only on resources
+      # that carry them. The Get calls are lists and take no resource.
       sid = "CostAnomalyCreate"
       actions = [
         "ce:CreateAnomalyMonitor", "ce:CreateAnomalySubscription", "ce:TagResource",
       ]
       resources  = ["*"]
-      conditions = local.project_tag
+      conditions = local.request_tags[e]
     },
     {
       sid = "CostAnomalyResources"
@@ -313,11 +353,7 @@ locals {
         "${local.arn}:ce::${local.account_id}:anomalymonitor/*",
         "${local.arn}:ce::${local.account_id}:anomalysubscription/*",
       ]
-      conditions = [{
-        test     = "StringEquals"
-        variable = "aws:ResourceTag/Project"
-        values   = [local.p]
-      }]
+      conditions = local.resource_tags[e]
     },
     {
       sid       = "CostAnomalyRead"
@@ -325,23 +361,25 @@ locals {
       resources = ["*"]
     },
     {
-      # A certificate's ARN is assigned at creation; requests must carry the Project tag.
+      # A certificate's ARN is assigned at creation; requests must carry e's tags.
       sid        = "AcmRequestCertificate"
       actions    = ["acm:AddTagsToCertificate", "acm:RequestCertificate"]
       resources  = ["*"]
-      conditions = local.project_tag
+      conditions = local.request_tags[e]
     },
     {
-      # Any region: CloudFront certificates live in us-east-1.
+      # Any region: CloudFront certificates live in us-east-1. Only e's certificates.
       sid = "AcmCertificates"
       actions = [
         "acm:AddTagsToCertificate", "acm:DeleteCertificate", "acm:DescribeCertificate",
         "acm:ListTagsForCertificate", "acm:RemoveTagsFromCertificate",
       ]
-      resources = ["${local.arn}:acm:*:${local.account_id}:certificate/*"]
+      resources  = ["${local.arn}:acm:*:${local.account_id}:certificate/*"]
+      conditions = local.resource_tags[e]
     },
     {
-      # Distribution IDs are assigned at creation.
+      # Distribution IDs are assigned at creation, and these actions are not checked against
+      # tags: any of the account's distributions (known limit: staging's and prod's alike).
       sid = "CloudFrontDistributions"
       actions = [
         "cloudfront:DeleteDistribution", "cloudfront:GetDistribution", "cloudfront:ListTagsForResource",
@@ -351,11 +389,11 @@ locals {
     },
     {
       # CreateDistribution takes no resource (the ID does not exist yet); Terraform creates
-      # distributions with their tags (CreateDistributionWithTags), which must carry Project.
+      # distributions with their tags (CreateDistributionWithTags), which must carry e's.
       sid        = "CloudFrontCreateDistribution"
       actions    = ["cloudfront:CreateDistribution", "cloudfront:TagResource"]
       resources  = ["*"]
-      conditions = local.project_tag
+      conditions = local.request_tags[e]
     },
     {
       # The download distribution's signing key (modules/downloads). Public keys and key groups
@@ -400,11 +438,12 @@ locals {
       resources = ["*"]
     },
     ],
-    length(var.route53_hosted_zone_ids) == 0 ? [] : [
+    # Only the hosted zones named for e (its custom domain and certificate validation).
+    length(settings.hosted_zone_ids) == 0 ? [] : [
       {
         sid       = "Route53Records"
         actions   = ["route53:ChangeResourceRecordSets", "route53:GetHostedZone", "route53:ListResourceRecordSets"]
-        resources = [for z in var.route53_hosted_zone_ids : "${local.arn}:route53:::hostedzone/${z}"]
+        resources = [for z in settings.hosted_zone_ids : "${local.arn}:route53:::hostedzone/${z}"]
       },
       {
         sid       = "Route53Changes"
@@ -412,5 +451,5 @@ locals {
         resources = ["${local.arn}:route53:::change/*"]
       },
     ],
-  )
+  ) }
 }

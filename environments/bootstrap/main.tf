@@ -159,15 +159,46 @@ resource "aws_ce_cost_allocation_tag" "this" {
   status  = "Active"
 }
 
-# --- GitHub Actions deploy role ---
+# --- GitHub Actions: one deploy role per environment, a read-only plan role ---
 
-module "github_oidc" {
+# AWS validates GitHub's tokens against its own trusted CAs, so no thumbprint is pinned.
+resource "aws_iam_openid_connect_provider" "github" {
+  count = var.create_github_oidc_provider ? 1 : 0
+
+  url            = "https://token.actions.githubusercontent.com"
+  client_id_list = ["sts.amazonaws.com"]
+}
+
+locals {
+  github_oidc_provider_arn = var.create_github_oidc_provider ? aws_iam_openid_connect_provider.github[0].arn : var.existing_github_oidc_provider_arn
+}
+
+# Each environment's deploy role changes only that environment (deploy_policy.tf), for jobs of
+# its GitHub environment on its refs. The role's own name is outside the `<project>-<env>-`
+# prefix it may manage, so it cannot rewrite itself.
+module "deploy_roles" {
+  source   = "../../modules/github_oidc"
+  for_each = var.deploy_environments
+
+  provider_arn      = local.github_oidc_provider_arn
+  repository        = var.github_repository
+  subjects          = ["environment:${each.value.github_environment}"]
+  refs              = each.value.refs
+  role_name         = "${local.p}-deploy-${each.key}"
+  description       = "Deploys ${each.key} from the GitHub environment ${each.value.github_environment} of ${var.github_repository}"
+  policy_statements = local.deploy_statements[each.key]
+  tags              = { Environment = each.key }
+}
+
+# Pull requests of the repository plan every environment, and the prod plan of a push to main
+# is made before anyone approves it: read-only (plan_policy.tf), no environment needed.
+module "plan_role" {
   source = "../../modules/github_oidc"
 
-  create_oidc_provider       = var.create_github_oidc_provider
-  existing_oidc_provider_arn = var.existing_github_oidc_provider_arn
-  repository                 = var.github_repository
-  environments               = var.github_environments
-  role_name                  = "${local.p}-github-deploy"
-  policy_statements          = local.deploy_statements
+  provider_arn      = local.github_oidc_provider_arn
+  repository        = var.github_repository
+  subjects          = ["pull_request", "ref:refs/heads/main"]
+  role_name         = "${local.p}-plan"
+  description       = "Plans every environment, read-only, for pull requests and main of ${var.github_repository}"
+  policy_statements = local.plan_statements
 }

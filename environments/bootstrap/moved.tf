@@ -117,3 +117,10 @@ moved {
   from = aws_s3_bucket_policy.access_logs
   to   = module.access_logs.aws_s3_bucket_policy.this
 }
+
+# The GitHub OIDC provider was created inside modules/github_oidc, which now makes one role per
+# call: the provider stays (the single deploy role it served is replaced by one per environment).
+moved {
+  from = module.github_oidc.aws_iam_openid_connect_provider.github
+  to   = aws_iam_openid_connect_provider.github
+}

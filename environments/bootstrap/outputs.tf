@@ -13,12 +13,22 @@ output "access_log_bucket" {
   value       = module.access_logs.name
 }
 
-output "deploy_role_arn" {
-  description = "ARN of the GitHub Actions deploy role (role-to-assume in .github/workflows/deploy.yml)."
-  value       = module.github_oidc.role_arn
+output "deploy_role_arns" {
+  description = "ARN of each environment's deploy role: the AWS_DEPLOY_ROLE_ARN variable of its GitHub environment (.github/workflows/deploy.yml)."
+  value       = { for e, role in module.deploy_roles : e => role.role_arn }
+}
+
+output "plan_role_arn" {
+  description = "ARN of the read-only plan role: the repository variable AWS_PLAN_ROLE_ARN (pull request plans, and prod's plan before approval)."
+  value       = module.plan_role.role_arn
+}
+
+output "permissions_boundary_arns" {
+  description = "ARN of each environment's permissions boundary, which every role its deploy creates carries."
+  value       = { for e, policy in aws_iam_policy.boundary : e => policy.arn }
 }
 
 output "github_oidc_provider_arn" {
   description = "ARN of the GitHub Actions OIDC provider."
-  value       = module.github_oidc.provider_arn
+  value       = local.github_oidc_provider_arn
 }

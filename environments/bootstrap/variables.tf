@@ -21,7 +21,7 @@ variable "project" {
 }
 
 variable "github_repository" {
-  description = "GitHub repository (owner/name) whose deploy workflow may assume the deploy role."
+  description = "GitHub repository (owner/name) whose workflows may assume the deploy and plan roles."
   type        = string
 
   validation {
@@ -30,25 +30,38 @@ variable "github_repository" {
   }
 }
 
-variable "environments" {
-  description = "Deployment environments (the roots under environments/): the `<project>-<environment>-` name prefixes the deploy role may manage."
-  type        = list(string)
-  default     = ["staging", "prod"]
-
-  validation {
-    condition     = length(var.environments) > 0 && alltrue([for e in var.environments : can(regex("^[a-z][a-z0-9]{1,15}$", e))])
-    error_message = "environments must be lowercase alphanumeric names of 2-16 characters."
+variable "deploy_environments" {
+  description = "The environments (the roots under environments/), each with its own deploy role `<project>-deploy-<env>` and permissions boundary `<project>-<env>-boundary`: the GitHub environment whose jobs may assume the role (.github/workflows/deploy.yml deploys staging from `staging` and prod from `production`; give that one required reviewers), the git refs those jobs must run on, and the Route 53 hosted zones the role may write records in (custom domain and certificate validation)."
+  type = map(object({
+    github_environment = string
+    refs               = optional(list(string), ["refs/heads/main"])
+    hosted_zone_ids    = optional(list(string), [])
+  }))
+  default = {
+    staging = { github_environment = "staging" }
+    prod    = { github_environment = "production" }
   }
-}
-
-variable "github_environments" {
-  description = "GitHub environments whose jobs may assume the deploy role: .github/workflows/deploy.yml deploys staging from `staging` and prod from `production` (give it required reviewers)."
-  type        = list(string)
-  default     = ["staging", "production"]
 
   validation {
-    condition     = length(var.github_environments) > 0 && alltrue([for e in var.github_environments : can(regex("^[A-Za-z0-9_.-]+$", e))])
-    error_message = "github_environments needs at least one name of letters, digits, '_', '-' or '.'."
+    # Not "deploy" or "plan": the roles are <project>-deploy-<env> and <project>-plan, outside
+    # every environment's <project>-<env>- prefix.
+    condition     = length(var.deploy_environments) > 0 && alltrue([for e in keys(var.deploy_environments) : can(regex("^[a-z][a-z0-9]{1,15}$", e)) && !contains(["deploy", "plan"], e)])
+    error_message = "deploy_environments needs at least one environment, each named with 2-16 lowercase letters or digits (not deploy or plan)."
+  }
+
+  validation {
+    condition     = alltrue([for e in values(var.deploy_environments) : can(regex("^[A-Za-z0-9_.-]+$", e.github_environment))])
+    error_message = "Each github_environment must be letters, digits, '_', '-' or '.'."
+  }
+
+  validation {
+    condition     = alltrue([for e in values(var.deploy_environments) : alltrue([for r in e.refs : can(regex("^refs/(heads|tags)/[A-Za-z0-9_./-]+$", r))])])
+    error_message = "Each ref must be a full ref such as refs/heads/main, without wildcards."
+  }
+
+  validation {
+    condition     = alltrue([for e in values(var.deploy_environments) : alltrue([for z in e.hosted_zone_ids : can(regex("^Z[A-Z0-9]{1,31}$", z))])])
+    error_message = "Each hosted zone ID must look like Z...."
   }
 }
 
@@ -62,16 +75,10 @@ variable "existing_github_oidc_provider_arn" {
   description = "ARN of the existing GitHub Actions OIDC provider when create_github_oidc_provider is false."
   type        = string
   default     = null
-}
-
-variable "route53_hosted_zone_ids" {
-  description = "Route 53 hosted zones in which the deploy role may write records (custom domain and certificate validation)."
-  type        = list(string)
-  default     = []
 
   validation {
-    condition     = alltrue([for z in var.route53_hosted_zone_ids : can(regex("^Z[A-Z0-9]{1,31}$", z))])
-    error_message = "Each hosted zone ID must look like Z...."
+    condition     = var.create_github_oidc_provider || var.existing_github_oidc_provider_arn != null
+    error_message = "existing_github_oidc_provider_arn is required when create_github_oidc_provider is false."
   }
 }
 

@@ -1,13 +1,13 @@
 locals {
   default_tags = {
     Project     = "imagegen"
-    Environment = var.environment
+    Environment = var.settings.environment
     ManagedBy   = "terraform"
   }
 }
 
 provider "aws" {
-  region = var.aws_region
+  region = var.settings.aws_region
 
   default_tags {
     tags = local.default_tags

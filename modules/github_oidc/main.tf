@@ -1,26 +1,16 @@
 locals {
-  issuer       = "token.actions.githubusercontent.com"
-  provider_arn = var.create_oidc_provider ? aws_iam_openid_connect_provider.github[0].arn : var.existing_oidc_provider_arn
-}
-
-# AWS validates GitHub's tokens against its own trusted CAs, so no thumbprint is pinned.
-resource "aws_iam_openid_connect_provider" "github" {
-  count = var.create_oidc_provider ? 1 : 0
-
-  url            = "https://${local.issuer}"
-  client_id_list = ["sts.amazonaws.com"]
-  tags           = var.tags
+  issuer = "token.actions.githubusercontent.com"
 }
 
 data "aws_iam_policy_document" "assume" {
   statement {
-    sid     = "GitHubActionsEnvironments"
+    sid     = "GitHubActions"
     effect  = "Allow"
     actions = ["sts:AssumeRoleWithWebIdentity"]
 
     principals {
       type        = "Federated"
-      identifiers = [local.provider_arn]
+      identifiers = [var.provider_arn]
     }
 
     condition {
@@ -29,19 +19,29 @@ data "aws_iam_policy_document" "assume" {
       values   = ["sts.amazonaws.com"]
     }
 
-    # Only jobs that run in one of the named GitHub environments (which can require
-    # reviewers, e.g. for prod) get credentials; branches and pull requests do not.
+    # Exact subjects, no wildcards: a job of a named GitHub environment (which can require
+    # reviewers and restrict branches), a pull request of the repository, or a branch.
     condition {
       test     = "StringEquals"
       variable = "${local.issuer}:sub"
-      values   = [for e in var.environments : "repo:${var.repository}:environment:${e}"]
+      values   = [for s in var.subjects : "repo:${var.repository}:${s}"]
+    }
+
+    # An environment's subject does not name the branch; STS checks GitHub's ref claim itself.
+    dynamic "condition" {
+      for_each = length(var.refs) == 0 ? [] : [var.refs]
+      content {
+        test     = "StringEquals"
+        variable = "${local.issuer}:ref"
+        values   = condition.value
+      }
     }
   }
 }
 
-resource "aws_iam_role" "deploy" {
+resource "aws_iam_role" "this" {
   name                 = var.role_name
-  description          = "Assumed by GitHub Actions (${var.repository}) to deploy with Terraform"
+  description          = var.description
   assume_role_policy   = data.aws_iam_policy_document.assume.json
   max_session_duration = var.max_session_duration
   permissions_boundary = var.permissions_boundary_arn
@@ -54,7 +54,7 @@ locals {
   statement_chunks = chunklist(var.policy_statements, var.statements_per_policy)
 }
 
-data "aws_iam_policy_document" "deploy" {
+data "aws_iam_policy_document" "this" {
   count = length(local.statement_chunks)
 
   dynamic "statement" {
@@ -77,18 +77,18 @@ data "aws_iam_policy_document" "deploy" {
   }
 }
 
-resource "aws_iam_policy" "deploy" {
+resource "aws_iam_policy" "this" {
   count = length(local.statement_chunks)
 
   name        = "${var.role_name}-${count.index + 1}"
   description = "Permissions of ${var.role_name} (part ${count.index + 1} of ${length(local.statement_chunks)})"
-  policy      = data.aws_iam_policy_document.deploy[count.index].json
+  policy      = data.aws_iam_policy_document.this[count.index].json
   tags        = var.tags
 }
 
-resource "aws_iam_role_policy_attachment" "deploy" {
+resource "aws_iam_role_policy_attachment" "this" {
   count = length(local.statement_chunks)
 
-  role       = aws_iam_role.deploy.name
-  policy_arn = aws_iam_policy.deploy[count.index].arn
+  role       = aws_iam_role.this.name
+  policy_arn = aws_iam_policy.this[count.index].arn
 }

@@ -1,22 +1,10 @@
-variable "create_oidc_provider" {
-  description = "Whether to create the account's IAM OIDC provider for token.actions.githubusercontent.com. Set false and pass existing_oidc_provider_arn when the account already has one (only one may exist per URL)."
-  type        = bool
-  default     = true
-}
-
-variable "existing_oidc_provider_arn" {
-  description = "ARN of an existing GitHub Actions OIDC provider; required when create_oidc_provider is false."
+variable "provider_arn" {
+  description = "ARN of the account's IAM OIDC provider for token.actions.githubusercontent.com."
   type        = string
-  default     = null
 
   validation {
-    condition     = var.existing_oidc_provider_arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:oidc-provider/token\\.actions\\.githubusercontent\\.com$", var.existing_oidc_provider_arn))
-    error_message = "existing_oidc_provider_arn must be null or the ARN of the token.actions.githubusercontent.com OIDC provider."
-  }
-
-  validation {
-    condition     = var.create_oidc_provider || var.existing_oidc_provider_arn != null
-    error_message = "existing_oidc_provider_arn is required when create_oidc_provider is false."
+    condition     = can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:oidc-provider/token\\.actions\\.githubusercontent\\.com$", var.provider_arn))
+    error_message = "provider_arn must be the ARN of the token.actions.githubusercontent.com OIDC provider."
   }
 }
 
@@ -30,14 +18,30 @@ variable "repository" {
   }
 }
 
-variable "environments" {
-  description = "GitHub environments whose jobs may assume the role (`sub = repo:<repository>:environment:<name>`)."
+variable "subjects" {
+  description = "What may assume the role, as the part of GitHub's `sub` claim after `repo:<repository>:` (default subject template): `environment:<name>` for jobs of a GitHub environment, `pull_request` for pull requests of the repository (never forks: they get no token), `ref:refs/heads/<branch>` for other jobs of a branch. Matched exactly."
   type        = list(string)
 
   validation {
-    condition     = length(var.environments) > 0 && alltrue([for e in var.environments : can(regex("^[A-Za-z0-9_.-]+$", e))])
-    error_message = "environments needs at least one name of letters, digits, '_', '-' or '.'."
+    condition     = length(var.subjects) > 0 && alltrue([for s in var.subjects : can(regex("^(environment:[A-Za-z0-9_.-]+|pull_request|ref:refs/(heads|tags)/[A-Za-z0-9_./-]+)$", s))])
+    error_message = "subjects needs at least one of environment:<name>, pull_request or ref:refs/heads/<branch>, without wildcards."
   }
+}
+
+variable "refs" {
+  description = "Git refs (e.g. refs/heads/main) the job must run on, checked on GitHub's `ref` claim; empty: any. An environment's subject does not name the branch, so this is how an environment's role is kept to main."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for r in var.refs : can(regex("^refs/(heads|tags)/[A-Za-z0-9_./-]+$", r))])
+    error_message = "Each ref must be a full ref such as refs/heads/main, without wildcards."
+  }
+}
+
+variable "description" {
+  description = "Description of the role."
+  type        = string
 }
 
 variable "role_name" {
@@ -68,7 +72,7 @@ variable "permissions_boundary_arn" {
 }
 
 variable "policy_statements" {
-  description = "IAM statements of the deploy role: exact actions on named resources. Wildcard actions are rejected; a \"*\" resource is allowed only for actions that support no resource-level permissions."
+  description = "IAM statements of the role: exact actions on named resources. Wildcard actions are rejected; a \"*\" resource is allowed only for actions that support no resource-level permissions."
   type = list(object({
     sid       = string
     actions   = list(string)

@@ -68,3 +68,7 @@ mod deploy;
 // Each environment's budget and cost anomaly monitor see its own spend.
 #[path = "terraform/cost.rs"]
 mod cost;
+
+// Least privilege per environment: deploy roles, the plan role, permissions boundaries.
+#[path = "terraform/roles.rs"]
+mod roles;

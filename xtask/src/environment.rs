@@ -100,7 +100,7 @@ pub fn chdir(env: Env) -> String {
 pub struct Outputs {
     pub api_url: String,
     pub rest_api_id: String,
-    /// Usage plan IDs by plan name (`usage_plans` in terraform.tfvars).
+    /// Usage plan IDs by plan name (`usage_plans` in the settings of terraform.tfvars).
     pub usage_plan_ids: BTreeMap<String, String>,
     pub api_function_name: String,
     pub worker_function_name: String,

@@ -493,18 +493,20 @@ async fn staging_deploy_plans_the_release_applies_the_saved_plan_and_smokes() {
     assert!(init.has("-input=false"));
     let plan_file = plan.value("-out").unwrap();
     assert_eq!(plan_file, format!("deploy-{}.tfplan", &id[..12]));
-    assert_eq!(plan.value("artifact_bucket"), Some(world.bucket.as_str()));
+    let release = plan.release();
+    assert_eq!(release["artifact_bucket"], world.bucket);
     for (bin, zip) in [("api", &zips.api), ("worker", &zips.worker)] {
         assert_eq!(
-            plan.value(&format!("{bin}_artifact_key")),
-            Some(format!("lambda/{}.zip", sha256_hex(zip)).as_str())
+            release[&format!("{bin}_artifact_key")],
+            format!("lambda/{}.zip", sha256_hex(zip))
         );
         assert_eq!(
-            plan.value(&format!("{bin}_artifact_sha256")),
-            Some(sha256_base64(zip).as_str())
+            release[&format!("{bin}_artifact_sha256")],
+            sha256_base64(zip)
         );
     }
-    assert_eq!(plan.value("lambda_architecture"), Some("x86_64"));
+    assert_eq!(release["lambda_architecture"], "x86_64");
+    assert_eq!(release.len(), 6, "{release:?}");
     assert!(show.has("-json") && show.args.last().unwrap() == plan_file);
     // The saved plan is applied (the stand-in fails without it), and removed afterwards.
     assert_eq!(apply.args.last().unwrap(), plan_file);
@@ -683,13 +685,14 @@ async fn rollback_deploys_an_earlier_release_without_building_or_uploading() {
         .rfind(|c| c.subcommand() == Some("plan"))
         .unwrap();
     assert!(plan.has("-chdir=environments/prod"));
+    let release = plan.release();
     assert_eq!(
-        plan.value("api_artifact_key"),
-        Some(format!("lambda/{}.zip", sha256_hex(&old.api)).as_str())
+        release["api_artifact_key"],
+        format!("lambda/{}.zip", sha256_hex(&old.api))
     );
     assert_eq!(
-        plan.value("worker_artifact_sha256"),
-        Some(sha256_base64(&old.worker).as_str())
+        release["worker_artifact_sha256"],
+        sha256_base64(&old.worker)
     );
     assert_eq!(
         terraform.subcommands()[4..],

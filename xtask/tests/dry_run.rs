@@ -55,7 +55,7 @@ fn plan_only_dry_run_stops_after_the_summary() {
         "--arch",
         "arm64",
     ]);
-    assert!(out.contains("-var=lambda_architecture=arm64"), "{out}");
+    assert!(out.contains(r#"lambda_architecture = "arm64" }'"#), "{out}");
     assert!(out.contains("plan only: stops here"), "{out}");
     assert!(
         !out.contains("] terraform apply") && !out.contains("] confirm"),

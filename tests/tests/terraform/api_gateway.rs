@@ -5,7 +5,8 @@
 //! calling key and the gateway's own errors, and a custom domain is the API's only address.
 
 use super::support::{
-    ENVIRONMENTS, address, all_tf_files, assert_none, attr, blocks, label, text, tf_files,
+    ENVIRONMENTS, STACK, address, all_tf_files, assert_none, attr, blocks, label, settings_type,
+    text, tf_files,
 };
 
 const MODULE: &str = "modules/api_gateway";
@@ -62,9 +63,14 @@ fn the_account_logging_role_is_set_once_in_the_bootstrap() {
         }
     }
 
-    // Nor do the environments carry a switch for it.
-    for env in ENVIRONMENTS {
-        for file in tf_files(&format!("environments/{env}")) {
+    // Nor do the environments carry a switch for it: not a variable of their roots or the
+    // stack, nor a setting.
+    for dir in ENVIRONMENTS
+        .map(|env| format!("environments/{env}"))
+        .into_iter()
+        .chain([STACK.to_owned()])
+    {
+        for file in tf_files(&dir) {
             for variable in blocks(&file.body, "variable") {
                 if label(variable, 0).contains("apigateway_account") {
                     problems.push(format!(
@@ -74,6 +80,13 @@ fn the_account_logging_role_is_set_once_in_the_bootstrap() {
                     ));
                 }
             }
+        }
+    }
+    for setting in settings_type().keys() {
+        if setting.contains("apigateway_account") {
+            problems.push(format!(
+                "{STACK}: settings.{setting}: environments/bootstrap sets the account's API Gateway role"
+            ));
         }
     }
     assert_none(problems, "the API Gateway account logging role");
@@ -156,20 +169,18 @@ fn a_custom_domain_turns_the_execute_api_endpoint_off() {
             "{MODULE}: aws_api_gateway_rest_api does not take disable_execute_api_endpoint from its variable"
         ));
     }
-    for env in ENVIRONMENTS {
-        let passed = tf_files(&format!("environments/{env}"))
-            .iter()
-            .flat_map(|f| blocks(&f.body, "module").cloned().collect::<Vec<_>>())
-            .filter(|b| label(b, 0) == "api_gateway")
-            .filter_map(|b| attr(b.body(), "disable_execute_api_endpoint").map(text))
-            .collect::<Vec<_>>();
-        // Behind CloudFront the origin is the execute-api endpoint, so only then it stays on.
-        if passed != ["var.domain_enabled && !var.cloudfront_enabled"] {
-            problems.push(format!(
-                "environments/{env}: module.api_gateway gets disable_execute_api_endpoint = {passed:?}, \
-                 not `var.domain_enabled && !var.cloudfront_enabled`"
-            ));
-        }
+    let passed = tf_files(STACK)
+        .iter()
+        .flat_map(|f| blocks(&f.body, "module").cloned().collect::<Vec<_>>())
+        .filter(|b| label(b, 0) == "api_gateway")
+        .filter_map(|b| attr(b.body(), "disable_execute_api_endpoint").map(text))
+        .collect::<Vec<_>>();
+    // Behind CloudFront the origin is the execute-api endpoint, so only then it stays on.
+    if passed != ["var.settings.domain_enabled && !var.settings.cloudfront_enabled"] {
+        problems.push(format!(
+            "{STACK}: module.api_gateway gets disable_execute_api_endpoint = {passed:?}, \
+             not `var.settings.domain_enabled && !var.settings.cloudfront_enabled`"
+        ));
     }
     assert_none(problems, "the execute-api endpoint");
 }

@@ -6,8 +6,8 @@
 use hcl::{Block, Expression};
 
 use super::support::{
-    ENVIRONMENTS, assert_none, attr, blocks, key_name, label, parse, passes, project_root,
-    str_attr, text, tf_files,
+    ENVIRONMENTS, STACK, assert_none, attr, blocks, key_name, label, literal_str, parse, passes,
+    project_root, settings, str_attr, text, tf_files,
 };
 
 fn resources(dir: &str, kind: &str) -> Vec<Block> {
@@ -22,11 +22,13 @@ fn resources(dir: &str, kind: &str) -> Vec<Block> {
 fn each_environments_budget_and_anomaly_monitor_see_only_its_spend() {
     let mut problems = Vec::new();
     for env in ENVIRONMENTS {
-        let tfvars = parse(&project_root().join(format!("environments/{env}/terraform.tfvars")));
-        let environment = str_attr(&tfvars.body, "environment")
+        let settings = settings(env);
+        let environment = settings
+            .get("environment")
+            .and_then(literal_str)
             .unwrap_or_default()
             .to_owned();
-        match attr(&tfvars.body, "budget_cost_filter_tags") {
+        match settings.get("budget_cost_filter_tags") {
             Some(Expression::Object(tags))
                 if tags.len() == 1
                     && tags.iter().any(|(k, v)| {
@@ -34,8 +36,8 @@ fn each_environments_budget_and_anomaly_monitor_see_only_its_spend() {
                             && text(v) == format!("\"{environment}\"")
                     }) => {}
             other => problems.push(format!(
-                "{}: budget_cost_filter_tags must be {{ Environment = \"{environment}\" }}, found {:?}",
-                tfvars.path,
+                "{}: settings.budget_cost_filter_tags must be {{ Environment = \"{environment}\" }}, found {:?}",
+                settings.path,
                 other.map(text)
             )),
         }
@@ -44,23 +46,22 @@ fn each_environments_budget_and_anomaly_monitor_see_only_its_spend() {
             project_root().join(format!("environments/{env}/providers.tf")),
         )
         .unwrap();
-        if !providers
-            .lines()
-            .any(|l| l.split_whitespace().collect::<String>() == "Environment=var.environment")
-        {
+        if !providers.lines().any(|l| {
+            l.split_whitespace().collect::<String>() == "Environment=var.settings.environment"
+        }) {
             problems.push(format!(
-                "environments/{env}/providers.tf: default_tags do not set Environment = var.environment"
+                "environments/{env}/providers.tf: default_tags do not set Environment = var.settings.environment"
             ));
         }
-        for (argument, variable) in [
-            ("cost_filter_tags", "budget_cost_filter_tags"),
-            ("anomaly_threshold_usd", "cost_anomaly_threshold_usd"),
-        ] {
-            if !passes(env, "cost", argument, variable) {
-                problems.push(format!(
-                    "environments/{env}: module.cost must get {argument} = var.{variable}"
-                ));
-            }
+    }
+    for (argument, setting) in [
+        ("cost_filter_tags", "budget_cost_filter_tags"),
+        ("anomaly_threshold_usd", "cost_anomaly_threshold_usd"),
+    ] {
+        if !passes("cost", argument, setting) {
+            problems.push(format!(
+                "{STACK}: module.cost must get {argument} = var.settings.{setting}"
+            ));
         }
     }
 

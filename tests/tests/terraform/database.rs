@@ -8,7 +8,7 @@ use hcl::{Body, Expression};
 use imagegen::store::layout::{TABLES, TableLayout};
 
 use super::support::{
-    ENVIRONMENTS, address, assert_none, attr, blocks, function_environments, label, str_attr, text,
+    STACK, address, assert_none, attr, blocks, function_environments, label, str_attr, text,
     tf_files,
 };
 
@@ -204,28 +204,26 @@ fn the_database_module_declares_exactly_the_tables_the_service_uses() {
 #[test]
 fn every_function_gets_every_table_name_from_the_database_module() {
     let mut problems = Vec::new();
-    for env in ENVIRONMENTS {
-        let functions = function_environments(env);
-        if functions.is_empty() {
-            problems.push(format!("environments/{env}: no lambda_function modules"));
-        }
-        for (function, vars) in functions {
-            let at = format!("environments/{env}: module.{function}");
-            for table in TABLES {
-                let want = format!(
-                    "module.database.{}_table_name",
-                    table.suffix.replace('-', "_")
-                );
-                match vars.get(table.env_var) {
-                    None => problems.push(format!(
-                        "{at}: environment_variables has no {} (the {} table's name)",
-                        table.env_var, table.suffix
-                    )),
-                    Some(got) if *got != want => {
-                        problems.push(format!("{at}: {} = {got}, expected {want}", table.env_var))
-                    }
-                    Some(_) => {}
+    let functions = function_environments();
+    if functions.is_empty() {
+        problems.push(format!("{STACK}: no lambda_function modules"));
+    }
+    for (function, vars) in functions {
+        let at = format!("{STACK}: module.{function}");
+        for table in TABLES {
+            let want = format!(
+                "module.database.{}_table_name",
+                table.suffix.replace('-', "_")
+            );
+            match vars.get(table.env_var) {
+                None => problems.push(format!(
+                    "{at}: environment_variables has no {} (the {} table's name)",
+                    table.env_var, table.suffix
+                )),
+                Some(got) if *got != want => {
+                    problems.push(format!("{at}: {} = {got}, expected {want}", table.env_var))
                 }
+                Some(_) => {}
             }
         }
     }

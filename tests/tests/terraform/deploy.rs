@@ -119,17 +119,17 @@ fn the_deploy_workflow_assumes_the_role_with_oidc_and_deploys_one_release_per_en
     if workflow.contains("cancel-in-progress: true") {
         problems.push("a deployment in progress must not be cancelled".into());
     }
-    // The deploy role trusts exactly the GitHub environments the workflow deploys from.
+    // Each deploy role trusts the GitHub environment the workflow deploys it from.
     let default = tf_files("environments/bootstrap")
         .iter()
         .flat_map(|f| blocks(&f.body, "variable").cloned().collect::<Vec<_>>())
-        .find(|b| label(b, 0) == "github_environments")
+        .find(|b| label(b, 0) == "deploy_environments")
         .and_then(|b| attr(b.body(), "default").map(text))
         .unwrap_or_default();
     for environment in ["staging", "production"] {
         if !default.contains(&format!("\"{environment}\"")) {
             problems.push(format!(
-                "environments/bootstrap: github_environments does not default to include `{environment}`"
+                "environments/bootstrap: deploy_environments does not default to the GitHub environment `{environment}`"
             ));
         }
     }

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use hcl::{Block, Body, Expression, Object, ObjectKey};
 
 use super::support::{
-    ENVIRONMENTS, TfFile, address, assert_none, attr, blocks, function_environments, key_name,
-    label, literal_str, parse, project_root, str_attr, text, tf_files,
+    STACK, TfFile, address, assert_none, attr, blocks, function_environments, key_name, label,
+    literal_str, parse, project_root, str_attr, text, tf_files,
 };
 
 const DOWNLOADS: &str = "modules/downloads";
@@ -85,6 +85,8 @@ fn statement_objects<'a>(expr: &'a Expression, out: &mut Vec<&'a Object<ObjectKe
             statement_objects(&c.false_expr, out);
         }
         Expression::Parenthesis(inner) => statement_objects(inner, out),
+        // `{ for e, settings in var.deploy_environments : e => [...] }`: one environment's list.
+        Expression::ForExpr(for_expr) => statement_objects(&for_expr.value_expr, out),
         _ => {}
     }
 }
@@ -108,14 +110,14 @@ fn policy_statements(document: &Block) -> Vec<(Option<String>, &Body)> {
     out
 }
 
-/// An environment's locals and module calls.
+/// The stack's locals and module calls.
 struct Root {
     locals: BTreeMap<String, Expression>,
     modules: BTreeMap<String, Block>,
 }
 
-fn root(env: &str) -> Root {
-    let files = tf_files(&format!("environments/{env}"));
+fn root() -> Root {
+    let files = tf_files(STACK);
     let locals = files
         .iter()
         .flat_map(|f| blocks(&f.body, "locals"))
@@ -529,30 +531,28 @@ fn the_bucket_lets_only_the_download_distribution_read_generated_images() {
         )),
     }
 
-    for env in ENVIRONMENTS {
-        let root = root(env);
-        let at = format!("environments/{env}: module.storage");
-        if root
-            .argument("storage", "cloudfront_downloads_enabled")
-            .as_deref()
-            != Some("true")
-        {
-            problems.push(format!("{at} must set cloudfront_downloads_enabled = true"));
-        }
-        if root
-            .argument("storage", "cloudfront_distribution_arn")
-            .as_deref()
-            != Some("module.downloads.distribution_arn")
-        {
-            problems.push(format!(
-                "{at} must set cloudfront_distribution_arn = module.downloads.distribution_arn"
-            ));
-        }
-        if root.argument("storage", "kms_key_arn").is_some() {
-            problems.push(format!(
-                "{at}: SSE-KMS needs a key policy grant for CloudFront, which nothing manages"
-            ));
-        }
+    let root = root();
+    let at = format!("{STACK}: module.storage");
+    if root
+        .argument("storage", "cloudfront_downloads_enabled")
+        .as_deref()
+        != Some("true")
+    {
+        problems.push(format!("{at} must set cloudfront_downloads_enabled = true"));
+    }
+    if root
+        .argument("storage", "cloudfront_distribution_arn")
+        .as_deref()
+        != Some("module.downloads.distribution_arn")
+    {
+        problems.push(format!(
+            "{at} must set cloudfront_distribution_arn = module.downloads.distribution_arn"
+        ));
+    }
+    if root.argument("storage", "kms_key_arn").is_some() {
+        problems.push(format!(
+            "{at}: SSE-KMS needs a key policy grant for CloudFront, which nothing manages"
+        ));
     }
     assert_none(problems, "the bucket's CloudFront access");
 }
@@ -566,68 +566,66 @@ const SIGNING_KEY: &str = "IMAGEGEN_DOWNLOAD_SIGNING_KEY_SECRET_ARN";
 #[test]
 fn only_the_api_gets_the_download_url_and_the_signing_key() {
     let mut problems = Vec::new();
-    for env in ENVIRONMENTS {
-        let functions = function_environments(env);
-        let root = root(env);
-        let at = format!("environments/{env}");
-        match functions.get("api") {
-            None => problems.push(format!("{at}: no module.api")),
-            Some(vars) => {
-                for (var, want) in [
-                    (BASE_URL, r#""https://${module.downloads.domain_name}""#),
-                    (SIGNING_KEY, "module.download_signing_key.secret_arn"),
-                ] {
-                    if vars.get(var).map(String::as_str) != Some(want) {
-                        problems.push(format!(
-                            "{at}: module.api sets {var} = {:?}, expected {want}",
-                            vars.get(var)
-                        ));
-                    }
+    let functions = function_environments();
+    let root = root();
+    let at = STACK;
+    match functions.get("api") {
+        None => problems.push(format!("{at}: no module.api")),
+        Some(vars) => {
+            for (var, want) in [
+                (BASE_URL, r#""https://${module.downloads.domain_name}""#),
+                (SIGNING_KEY, "module.download_signing_key.secret_arn"),
+            ] {
+                if vars.get(var).map(String::as_str) != Some(want) {
+                    problems.push(format!(
+                        "{at}: module.api sets {var} = {:?}, expected {want}",
+                        vars.get(var)
+                    ));
                 }
             }
         }
-        for (function, vars) in functions.iter().filter(|(f, _)| *f != "api") {
-            for var in [BASE_URL, SIGNING_KEY] {
-                if vars.contains_key(var) {
-                    problems.push(format!("{at}: module.{function} must not get {var}"));
-                }
+    }
+    for (function, vars) in functions.iter().filter(|(f, _)| *f != "api") {
+        for var in [BASE_URL, SIGNING_KEY] {
+            if vars.contains_key(var) {
+                problems.push(format!("{at}: module.{function} must not get {var}"));
             }
         }
-        // The secret the api reads is the one the downloads module writes, and only the api
-        // is its reader.
-        let checks = [
-            ("downloads", "source", r#""../../modules/downloads""#),
-            (
-                "downloads",
-                "signing_key_secret_arn",
-                "module.download_signing_key.secret_arn",
-            ),
-            (
-                "download_signing_key",
-                "source",
-                r#""../../modules/secrets""#,
-            ),
-            (
-                "download_signing_key",
-                "name",
-                r#""${local.project}/${var.environment}/download-signing-key""#,
-            ),
-            (
-                "download_signing_key",
-                "reader_role_arns",
-                "[module.api.role_arn]",
-            ),
-        ];
-        for (module, argument, want) in checks {
-            // Without layout: the formatter spreads a list over lines.
-            let got = root
-                .argument(module, argument)
-                .map(|g| g.split_whitespace().collect::<String>());
-            if got.as_deref() != Some(want) {
-                problems.push(format!(
-                    "{at}: module.{module}.{argument} is {got:?}, expected {want}"
-                ));
-            }
+    }
+    // The secret the api reads is the one the downloads module writes, and only the api
+    // is its reader.
+    let checks = [
+        ("downloads", "source", r#""../../modules/downloads""#),
+        (
+            "downloads",
+            "signing_key_secret_arn",
+            "module.download_signing_key.secret_arn",
+        ),
+        (
+            "download_signing_key",
+            "source",
+            r#""../../modules/secrets""#,
+        ),
+        (
+            "download_signing_key",
+            "name",
+            r#""${local.project}/${var.settings.environment}/download-signing-key""#,
+        ),
+        (
+            "download_signing_key",
+            "reader_role_arns",
+            "[module.api.role_arn]",
+        ),
+    ];
+    for (module, argument, want) in checks {
+        // Without layout: the formatter spreads a list over lines.
+        let got = root
+            .argument(module, argument)
+            .map(|g| g.split_whitespace().collect::<String>());
+        if got.as_deref() != Some(want) {
+            problems.push(format!(
+                "{at}: module.{module}.{argument} is {got:?}, expected {want}"
+            ));
         }
     }
     assert_none(problems, "the download settings of the functions");
@@ -636,60 +634,58 @@ fn only_the_api_gets_the_download_url_and_the_signing_key() {
 #[test]
 fn the_api_role_reads_exactly_the_signing_key_and_no_generated_object() {
     let mut problems = Vec::new();
-    for env in ENVIRONMENTS {
-        let root = root(env);
-        let at = format!("environments/{env}");
-        let api = root.function_statements("api");
-        if api.is_empty() {
-            problems.push(format!("{at}: module.api has no policy_statements"));
-        }
-        let secrets: Vec<_> = api
-            .iter()
-            .filter(|s| {
-                items(field(s, "actions"))
-                    .iter()
-                    .any(|a| a.starts_with("secretsmanager:"))
-            })
-            .collect();
-        match secrets.as_slice() {
-            [statement] => {
-                let actions = items(field(statement, "actions"));
-                let resources = items(field(statement, "resources"));
-                if actions != ["secretsmanager:GetSecretValue"]
-                    || resources != ["module.download_signing_key.secret_arn"]
-                {
-                    problems.push(format!(
-                        "{at}: the api's Secrets Manager statement allows {actions:?} on {resources:?}, expected GetSecretValue on module.download_signing_key.secret_arn"
-                    ));
-                }
-            }
-            found => problems.push(format!(
-                "{at}: the api role needs one Secrets Manager statement (the signing key), found {}",
-                found.len()
-            )),
-        }
-        // Downloads go through CloudFront: the api role reads no generated object.
-        for statement in &api {
+    let root = root();
+    let at = STACK;
+    let api = root.function_statements("api");
+    if api.is_empty() {
+        problems.push(format!("{at}: module.api has no policy_statements"));
+    }
+    let secrets: Vec<_> = api
+        .iter()
+        .filter(|s| {
+            items(field(s, "actions"))
+                .iter()
+                .any(|a| a.starts_with("secretsmanager:"))
+        })
+        .collect();
+    match secrets.as_slice() {
+        [statement] => {
             let actions = items(field(statement, "actions"));
             let resources = items(field(statement, "resources"));
-            if actions.iter().any(|a| a == "s3:GetObject")
-                && resources.iter().any(|r| r.contains("generated/"))
+            if actions != ["secretsmanager:GetSecretValue"]
+                || resources != ["module.download_signing_key.secret_arn"]
             {
                 problems.push(format!(
-                    "{at}: the api role may still read generated/ objects ({:?})",
-                    field(statement, "sid").map(shown)
+                    "{at}: the api's Secrets Manager statement allows {actions:?} on {resources:?}, expected GetSecretValue on module.download_signing_key.secret_arn"
                 ));
             }
         }
-        for statement in root.function_statements("worker") {
-            if items(field(&statement, "resources"))
-                .iter()
-                .any(|r| r.contains("download_signing_key"))
-            {
-                problems.push(format!(
-                    "{at}: the worker role must not read the signing key"
-                ));
-            }
+        found => problems.push(format!(
+            "{at}: the api role needs one Secrets Manager statement (the signing key), found {}",
+            found.len()
+        )),
+    }
+    // Downloads go through CloudFront: the api role reads no generated object.
+    for statement in &api {
+        let actions = items(field(statement, "actions"));
+        let resources = items(field(statement, "resources"));
+        if actions.iter().any(|a| a == "s3:GetObject")
+            && resources.iter().any(|r| r.contains("generated/"))
+        {
+            problems.push(format!(
+                "{at}: the api role may still read generated/ objects ({:?})",
+                field(statement, "sid").map(shown)
+            ));
+        }
+    }
+    for statement in root.function_statements("worker") {
+        if items(field(&statement, "resources"))
+            .iter()
+            .any(|r| r.contains("download_signing_key"))
+        {
+            problems.push(format!(
+                "{at}: the worker role must not read the signing key"
+            ));
         }
     }
     assert_none(problems, "the api role and the download signing key");

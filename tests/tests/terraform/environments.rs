@@ -1,14 +1,15 @@
-//! Staging and prod: the same roots, different values. They call the same modules with the
-//! same inputs, declare the same variables and differ only in terraform.tfvars and backend.tf;
-//! prod keeps its guards.
+//! Staging and prod: the same roots, different values. Each is one call of modules/stack (the
+//! whole environment) with its settings; they declare the same variables and differ only in
+//! terraform.tfvars and backend.tf; every setting is one the stack declares; the moved blocks
+//! carry the state of the roots from before the stack into it; prod keeps its guards.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use hcl::Expression;
 
 use super::support::{
-    ENVIRONMENTS, TfFile, assert_none, attr, blocks, label, parse, passes, project_root, str_attr,
-    text, tf_files,
+    ENVIRONMENTS, STACK, address, assert_none, attr, blocks, label, parse, passes, project_root,
+    settings, settings_type, str_attr, text, tf_files,
 };
 
 /// A module call: its source and the names of the arguments it is given.
@@ -153,46 +154,212 @@ fn staging_and_prod_differ_only_in_terraform_tfvars_and_backend_tf() {
     assert_none(problems, "staging and prod differ beyond their values");
 }
 
-fn tfvars(env: &str) -> TfFile {
-    parse(&project_root().join(format!("environments/{env}/terraform.tfvars")))
+/// Each environment root is one call of the stack, given the root's settings, their names and
+/// the release, and declares nothing of its own that the stack should hold.
+#[test]
+fn each_environment_is_one_call_of_the_stack() {
+    let mut problems = Vec::new();
+    for env in ENVIRONMENTS {
+        let dir = format!("environments/{env}");
+        let files = tf_files(&dir);
+        let calls: Vec<_> = files
+            .iter()
+            .flat_map(|f| blocks(&f.body, "module"))
+            .collect();
+        match calls.as_slice() {
+            [stack] if label(stack, 0) == "stack" => {
+                if str_attr(stack.body(), "source") != Some("../../modules/stack") {
+                    problems.push(format!(
+                        "{dir}: module.stack has source {:?}, not \"../../modules/stack\"",
+                        str_attr(stack.body(), "source")
+                    ));
+                }
+                for (argument, want) in [
+                    ("settings", "var.settings"),
+                    ("setting_names", "keys(var.settings)"),
+                    ("release", "var.release"),
+                ] {
+                    let got = attr(stack.body(), argument).map(text);
+                    if got.as_deref() != Some(want) {
+                        problems.push(format!(
+                            "{dir}: module.stack gets {argument} = {got:?}, expected {want}"
+                        ));
+                    }
+                }
+            }
+            found => problems.push(format!(
+                "{dir}: expected exactly one module call, module \"stack\" {{ source = \"../../modules/stack\" }}; found {:?}",
+                found.iter().map(|b| address(b)).collect::<Vec<_>>()
+            )),
+        }
+        // The providers need no resource or data source: anything else belongs in the stack.
+        for file in &files {
+            for block in file.body.blocks() {
+                if matches!(block.identifier(), "resource" | "data") {
+                    problems.push(format!(
+                        "{}: {} belongs in {STACK}, not in the root",
+                        file.path,
+                        address(block)
+                    ));
+                }
+            }
+        }
+    }
+    assert_none(problems, "environment roots that are more than the stack");
+}
+
+/// Terraform drops an object's attributes that its type does not declare, and a missing
+/// required one fails only at plan time: every setting of an environment is an attribute of
+/// the stack's `settings`, and every attribute without a default is set.
+#[test]
+fn every_setting_is_declared_by_the_stack_and_every_required_one_is_set() {
+    let declared = settings_type();
+    assert!(
+        declared.len() > 40,
+        "{STACK}: found only {} attributes of settings: is the scan broken?",
+        declared.len()
+    );
+    let mut problems = Vec::new();
+    for env in ENVIRONMENTS {
+        let settings = settings(env);
+        for name in settings.values.keys() {
+            if !declared.contains_key(name) {
+                problems.push(format!(
+                    "{}: settings.{name} is not an attribute of the settings type in {STACK}/variables.tf",
+                    settings.path
+                ));
+            }
+        }
+        for (name, optional) in &declared {
+            if !optional && !settings.values.contains_key(name) {
+                problems.push(format!(
+                    "{}: settings.{name} is required (not optional(…) in {STACK}/variables.tf) and not set",
+                    settings.path
+                ));
+            }
+        }
+    }
+    assert_none(
+        problems,
+        "settings the stack does not declare, or required ones not set",
+    );
+}
+
+/// The roots declared the stack's modules and resources themselves before they called it: a
+/// moved block for each (the whole module or resource, instance keys and all) makes the first
+/// apply since move their state instead of destroying and re-creating them.
+/// The modules and resources each environment root held before modules/stack did: their state
+/// must move into the stack. (What the stack gained since never lived in a root: no moved block.)
+const ROOT_BEFORE_STACK: [&str; 13] = [
+    "aws_iam_role_policy.api_gateway_keys",
+    "module.api",
+    "module.api_gateway",
+    "module.cost",
+    "module.database",
+    "module.domain",
+    "module.download_signing_key",
+    "module.downloads",
+    "module.observability",
+    "module.queue",
+    "module.secrets",
+    "module.storage",
+    "module.worker",
+];
+
+#[test]
+fn moved_blocks_carry_every_module_and_resource_of_the_stack_from_the_root() {
+    let stack: BTreeSet<String> = tf_files(STACK)
+        .iter()
+        .flat_map(|f| {
+            f.body
+                .blocks()
+                .filter(|b| matches!(b.identifier(), "module" | "resource"))
+                .map(address)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(
+        stack.len() >= 10,
+        "{STACK}: found only {} modules and resources: is the scan broken?",
+        stack.len()
+    );
+    let mut problems = Vec::new();
+    for env in ENVIRONMENTS {
+        let dir = format!("environments/{env}");
+        let moved: BTreeSet<(String, String)> = tf_files(&dir)
+            .iter()
+            .flat_map(|f| blocks(&f.body, "moved").cloned().collect::<Vec<_>>())
+            .map(|m| {
+                let end = |key| attr(m.body(), key).map(text).unwrap_or_default();
+                (end("from"), end("to"))
+            })
+            .collect();
+        for address in ROOT_BEFORE_STACK {
+            let to = format!("module.stack.{address}");
+            if !moved.contains(&(address.to_owned(), to.clone())) {
+                problems.push(format!(
+                    "{dir}: no moved {{ from = {address}, to = {to} }}: the first apply would destroy {address} and create it again"
+                ));
+            }
+        }
+        for (from, to) in &moved {
+            let inside = to.strip_prefix("module.stack.").unwrap_or_default();
+            if inside != from || !stack.contains(inside) {
+                problems.push(format!(
+                    "{dir}: moved {{ from = {from}, to = {to} }} does not move a module or resource of {STACK} into module.stack"
+                ));
+            }
+        }
+    }
+    assert_none(problems, "state the stack would not inherit");
 }
 
 #[test]
 fn prod_keeps_deletion_protection_pitr_and_a_month_of_logs() {
-    let file = tfvars("prod");
-    let value = |name: &str| attr(&file.body, name);
+    let settings = settings("prod");
     let mut problems = Vec::new();
     for flag in [
         "deletion_protection_enabled",
         "point_in_time_recovery_enabled",
     ] {
-        if !matches!(value(flag), Some(Expression::Bool(true))) {
-            problems.push(format!("{}: {flag} must be true in prod", file.path));
-        }
-        if !passes("prod", "database", flag, flag) {
+        if !matches!(settings.get(flag), Some(Expression::Bool(true))) {
             problems.push(format!(
-                "environments/prod: module.database must get {flag} = var.{flag}"
+                "{}: settings.{flag} must be true in prod",
+                settings.path
+            ));
+        }
+        if !passes("database", flag, flag) {
+            problems.push(format!(
+                "{STACK}: module.database must get {flag} = var.settings.{flag}"
             ));
         }
     }
-    if !matches!(value("bucket_force_destroy"), Some(Expression::Bool(false))) {
+    if !matches!(
+        settings.get("bucket_force_destroy"),
+        Some(Expression::Bool(false))
+    ) {
         problems.push(format!(
-            "{}: bucket_force_destroy must be false in prod",
-            file.path
+            "{}: settings.bucket_force_destroy must be false in prod",
+            settings.path
         ));
     }
-    match value("log_retention_days") {
+    if !passes("storage", "force_destroy", "bucket_force_destroy") {
+        problems.push(format!(
+            "{STACK}: module.storage must get force_destroy = var.settings.bucket_force_destroy"
+        ));
+    }
+    match settings.get("log_retention_days") {
         Some(Expression::Number(n)) if n.as_f64().is_some_and(|d| d >= 30.0) => {}
         other => problems.push(format!(
-            "{}: log_retention_days must be at least 30 in prod, found {:?}",
-            file.path,
+            "{}: settings.log_retention_days must be at least 30 in prod, found {:?}",
+            settings.path,
             other.map(text)
         )),
     }
     for module in ["api", "worker", "api_gateway"] {
-        if !passes("prod", module, "log_retention_days", "log_retention_days") {
+        if !passes(module, "log_retention_days", "log_retention_days") {
             problems.push(format!(
-                "environments/prod: module.{module} must get log_retention_days = var.log_retention_days"
+                "{STACK}: module.{module} must get log_retention_days = var.settings.log_retention_days"
             ));
         }
     }
@@ -206,21 +373,21 @@ fn the_api_function_ends_before_api_gateway_gives_up_and_after_the_longest_wait(
     let longest_wait = imagegen::http::routes::images::MAX_WAIT_SECS as f64;
     let mut problems = Vec::new();
     for env in ENVIRONMENTS {
-        let file = tfvars(env);
-        match attr(&file.body, "api_timeout_seconds") {
+        let settings = settings(env);
+        match settings.get("api_timeout_seconds") {
             Some(Expression::Number(n))
                 if n.as_f64().is_some_and(|s| s > longest_wait && s < gateway_limit) => {}
             other => problems.push(format!(
-                "{}: api_timeout_seconds must be above {longest_wait} s and below {gateway_limit} s, found {:?}",
-                file.path,
+                "{}: settings.api_timeout_seconds must be above {longest_wait} s and below {gateway_limit} s, found {:?}",
+                settings.path,
                 other.map(text)
             )),
         }
-        if !passes(env, "api", "timeout", "api_timeout_seconds") {
-            problems.push(format!(
-                "environments/{env}: module.api must get timeout = var.api_timeout_seconds"
-            ));
-        }
+    }
+    if !passes("api", "timeout", "api_timeout_seconds") {
+        problems.push(format!(
+            "{STACK}: module.api must get timeout = var.settings.api_timeout_seconds"
+        ));
     }
     assert_none(problems, "the API function's timeout");
 }
@@ -232,27 +399,26 @@ fn a_deleted_staging_secret_is_gone_at_once_and_a_prod_one_can_be_restored() {
         ("staging", (|d: f64| d == 0.0) as fn(f64) -> bool),
         ("prod", |d: f64| d >= 7.0),
     ] {
-        let file = tfvars(env);
-        match attr(&file.body, "secret_recovery_window_days") {
+        let settings = settings(env);
+        match settings.get("secret_recovery_window_days") {
             Some(Expression::Number(n)) if n.as_f64().is_some_and(ok) => {}
             other => problems.push(format!(
-                "{}: secret_recovery_window_days is {:?}: 0 in staging (a torn-down staging is \
+                "{}: settings.secret_recovery_window_days is {:?}: 0 in staging (a torn-down staging is \
                  re-created under the same names), at least 7 in prod",
-                file.path,
+                settings.path,
                 other.map(text)
             )),
         }
-        for module in ["secrets", "download_signing_key"] {
-            if !passes(
-                env,
-                module,
-                "recovery_window_in_days",
-                "secret_recovery_window_days",
-            ) {
-                problems.push(format!(
-                    "environments/{env}: module.{module} must get recovery_window_in_days = var.secret_recovery_window_days"
-                ));
-            }
+    }
+    for module in ["secrets", "download_signing_key"] {
+        if !passes(
+            module,
+            "recovery_window_in_days",
+            "secret_recovery_window_days",
+        ) {
+            problems.push(format!(
+                "{STACK}: module.{module} must get recovery_window_in_days = var.settings.secret_recovery_window_days"
+            ));
         }
     }
     assert_none(problems, "secret recovery windows");

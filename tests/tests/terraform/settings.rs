@@ -1,7 +1,8 @@
 //! One source of truth for every setting: each environment variable the `api` and `worker`
 //! functions read is set by the Terraform that deploys them or has a default in the README's
 //! Settings table (and that default is the code's); Terraform sets nothing the code does not
-//! read; values that must agree with the infrastructure come from the same tfvars variable.
+//! read; values that must agree with the infrastructure come from the same setting (one
+//! attribute of the environments' `settings`, used where the stack needs it).
 //!
 //! What each function reads is recorded by running its start-up (`imagegen::aws::api_from_vars`,
 //! `worker_from_vars`, exactly what `bin/api.rs` and `bin/worker.rs` call) with a lookup that
@@ -13,7 +14,7 @@ use std::path::Path;
 
 use imagegen::config::{self, Config, ConfigError, Vars};
 
-use super::support::{ENVIRONMENTS, assert_none, function_environments, passes, project_root};
+use super::support::{STACK, assert_none, function_environments, passes, project_root};
 
 type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
@@ -40,7 +41,7 @@ fn reads(start: &dyn Fn(&Vars<Lookup<'_>>) -> Result<(), ConfigError>) -> BTreeS
     }
 }
 
-/// What each deployed function reads, by its module label in the environments.
+/// What each deployed function reads, by its module label in the stack.
 fn function_reads() -> BTreeMap<&'static str, BTreeSet<String>> {
     BTreeMap::from([
         (
@@ -148,49 +149,47 @@ fn every_variable_a_function_reads_is_deployed_or_has_a_documented_default() {
     let (documented, _) = documented();
     let reads = function_reads();
     let mut problems = Vec::new();
-    for env in ENVIRONMENTS {
-        let functions = function_environments(env);
-        for (function, read) in &reads {
-            let Some(set) = functions.get(*function) else {
-                problems.push(format!("environments/{env}: no module.{function}"));
+    let functions = function_environments();
+    for (function, read) in &reads {
+        let Some(set) = functions.get(*function) else {
+            problems.push(format!("{STACK}: no module.{function}"));
+            continue;
+        };
+        let deployed = read.iter().filter(|v| set.contains_key(*v)).count();
+        println!(
+            "{STACK}: module.{function} reads {} variables; Terraform sets {} \
+                 ({deployed} of them read); {} take a documented default",
+            read.len(),
+            set.len(),
+            read.len() - deployed
+        );
+        for var in read {
+            let at = format!("{STACK}: module.{function} reads {var}");
+            let Some(doc) = documented.get(var) else {
+                problems.push(format!("{at}, which the README's Settings table omits"));
                 continue;
             };
-            let deployed = read.iter().filter(|v| set.contains_key(*v)).count();
-            println!(
-                "environments/{env}: module.{function} reads {} variables; Terraform sets {} \
-                 ({deployed} of them read); {} take a documented default",
-                read.len(),
-                set.len(),
-                read.len() - deployed
-            );
-            for var in read {
-                let at = format!("environments/{env}: module.{function} reads {var}");
-                let Some(doc) = documented.get(var) else {
-                    problems.push(format!("{at}, which the README's Settings table omits"));
-                    continue;
-                };
-                if !doc.read_by.split([',', ' ']).any(|f| f == *function) {
+            if !doc.read_by.split([',', ' ']).any(|f| f == *function) {
+                problems.push(format!(
+                    "{at}, but the README says it is read by {}",
+                    doc.read_by
+                ));
+            }
+            if set.contains_key(var) {
+                continue;
+            }
+            if doc.default == "required" {
+                problems.push(format!("{at}: required, and Terraform does not set it"));
+            }
+            // A value one function gets from Terraform and another takes from its default
+            // would make them disagree.
+            for (other, other_vars) in &functions {
+                if other_vars.contains_key(var)
+                    && reads.get(other.as_str()).is_some_and(|r| r.contains(var))
+                {
                     problems.push(format!(
-                        "{at}, but the README says it is read by {}",
-                        doc.read_by
+                        "{at}: module.{other} gets it from Terraform, this function does not"
                     ));
-                }
-                if set.contains_key(var) {
-                    continue;
-                }
-                if doc.default == "required" {
-                    problems.push(format!("{at}: required, and Terraform does not set it"));
-                }
-                // A value one function gets from Terraform and another takes from its default
-                // would make them disagree.
-                for (other, other_vars) in &functions {
-                    if other_vars.contains_key(var)
-                        && reads.get(other.as_str()).is_some_and(|r| r.contains(var))
-                    {
-                        problems.push(format!(
-                            "{at}: module.{other} gets it from Terraform, this function does not"
-                        ));
-                    }
                 }
             }
         }
@@ -203,19 +202,17 @@ fn terraform_sets_no_variable_its_function_does_not_read() {
     let (documented, _) = documented();
     let reads = function_reads();
     let mut problems = Vec::new();
-    for env in ENVIRONMENTS {
-        for (function, set) in function_environments(env) {
-            let read = reads.get(function.as_str()).cloned().unwrap_or_default();
-            for var in set.keys() {
-                // Read by a library the function links (lambda_http), as the README says.
-                let by_library = documented
-                    .get(var)
-                    .is_some_and(|d| d.read_by.contains(&format!("{function} (")));
-                if !read.contains(var) && !by_library {
-                    problems.push(format!(
-                        "environments/{env}: module.{function} sets {var}, which it never reads"
-                    ));
-                }
+    for (function, set) in function_environments() {
+        let read = reads.get(function.as_str()).cloned().unwrap_or_default();
+        for var in set.keys() {
+            // Read by a library the function links (lambda_http), as the README says.
+            let by_library = documented
+                .get(var)
+                .is_some_and(|d| d.read_by.contains(&format!("{function} (")));
+            if !read.contains(var) && !by_library {
+                problems.push(format!(
+                    "{STACK}: module.{function} sets {var}, which it never reads"
+                ));
             }
         }
     }
@@ -282,45 +279,46 @@ fn documented_defaults_are_the_codes_defaults() {
 }
 
 /// The queue's redrive count and the code's last attempt, the worker's timeout, the queue's
-/// visibility timeout and the job lease: each from one tfvars variable, and the visibility
-/// timeout the code reads is the queue module's own.
+/// visibility timeout and the job lease: each from one setting, and the visibility timeout the
+/// code reads is the queue module's own.
 #[test]
 fn values_that_must_agree_with_the_infrastructure_come_from_one_variable() {
     let mut problems = Vec::new();
-    for env in ENVIRONMENTS {
-        let functions = function_environments(env);
-        let agree = [
-            ("IMAGEGEN_MAX_RECEIVE_COUNT", "var.max_receive_count"),
-            (
-                "IMAGEGEN_WORKER_LEASE_SECONDS",
-                "var.worker_timeout_seconds",
-            ),
-            (
-                "IMAGEGEN_QUEUE_VISIBILITY_SECONDS",
-                "module.queue.visibility_timeout_seconds",
-            ),
-        ];
-        for (function, vars) in &functions {
-            for (var, source) in agree {
-                let want = format!("tostring({source})");
-                if vars.get(var) != Some(&want) {
-                    problems.push(format!(
-                        "environments/{env}: module.{function} sets {var} = {:?}, expected {want}",
-                        vars.get(var)
-                    ));
-                }
-            }
-        }
-        for (module, argument, variable) in [
-            ("queue", "max_receive_count", "max_receive_count"),
-            ("queue", "worker_timeout_seconds", "worker_timeout_seconds"),
-            ("worker", "timeout", "worker_timeout_seconds"),
-        ] {
-            if !passes(env, module, argument, variable) {
+    let functions = function_environments();
+    let agree = [
+        (
+            "IMAGEGEN_MAX_RECEIVE_COUNT",
+            "var.settings.max_receive_count",
+        ),
+        (
+            "IMAGEGEN_WORKER_LEASE_SECONDS",
+            "var.settings.worker_timeout_seconds",
+        ),
+        (
+            "IMAGEGEN_QUEUE_VISIBILITY_SECONDS",
+            "module.queue.visibility_timeout_seconds",
+        ),
+    ];
+    for (function, vars) in &functions {
+        for (var, source) in agree {
+            let want = format!("tostring({source})");
+            if vars.get(var) != Some(&want) {
                 problems.push(format!(
-                    "environments/{env}: module.{module}.{argument} is not var.{variable}"
+                    "{STACK}: module.{function} sets {var} = {:?}, expected {want}",
+                    vars.get(var)
                 ));
             }
+        }
+    }
+    for (module, argument, setting) in [
+        ("queue", "max_receive_count", "max_receive_count"),
+        ("queue", "worker_timeout_seconds", "worker_timeout_seconds"),
+        ("worker", "timeout", "worker_timeout_seconds"),
+    ] {
+        if !passes(module, argument, setting) {
+            problems.push(format!(
+                "{STACK}: module.{module}.{argument} is not var.settings.{setting}"
+            ));
         }
     }
     assert_none(

@@ -1,5 +1,6 @@
 //! Reading the Terraform with hcl-rs, shared by every concern of this test target: parsed files,
-//! block and attribute accessors, and what the environment roots pass to their modules.
+//! block and attribute accessors, the environments' settings, and what the stack (the module each
+//! environment root calls) passes to its modules.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -9,6 +10,9 @@ pub(crate) use imagegen_tests::project_root;
 
 /// Staging and prod: the environments that must stay alike.
 pub(crate) const ENVIRONMENTS: [&str; 2] = ["staging", "prod"];
+
+/// The module that is the whole of staging or prod: each environment root is one call of it.
+pub(crate) const STACK: &str = "modules/stack";
 
 // ---------------------------------------------------------------------------------------------
 // Reading the Terraform
@@ -131,13 +135,74 @@ pub(crate) fn assert_none(problems: Vec<String>, what: &str) {
     assert!(problems.is_empty(), "{what}:\n  {}", problems.join("\n  "));
 }
 
-/// Where `var.<name>` is passed as `argument` to module `<module>` of an environment.
-pub(crate) fn passes(env: &str, module: &str, argument: &str, variable: &str) -> bool {
-    tf_files(&format!("environments/{env}"))
+/// Where `var.settings.<setting>` is passed as `argument` to module `<module>` of the stack.
+pub(crate) fn passes(module: &str, argument: &str, setting: &str) -> bool {
+    tf_files(STACK)
         .iter()
         .flat_map(|f| blocks(&f.body, "module"))
         .filter(|b| label(b, 0) == module)
-        .any(|b| attr(b.body(), argument).map(text) == Some(format!("var.{variable}")))
+        .any(|b| attr(b.body(), argument).map(text) == Some(format!("var.settings.{setting}")))
+}
+
+/// An environment's settings: the `settings = { … }` object of its terraform.tfvars.
+pub(crate) struct Settings {
+    /// `environments/<env>/terraform.tfvars`.
+    pub(crate) path: String,
+    pub(crate) values: BTreeMap<String, Expression>,
+}
+
+impl Settings {
+    pub(crate) fn get(&self, name: &str) -> Option<&Expression> {
+        self.values.get(name)
+    }
+}
+
+pub(crate) fn settings(env: &str) -> Settings {
+    let file = parse(&project_root().join(format!("environments/{env}/terraform.tfvars")));
+    let values = match attr(&file.body, "settings") {
+        Some(Expression::Object(object)) => object
+            .iter()
+            .map(|(k, v)| (key_name(k), v.clone()))
+            .collect(),
+        other => panic!(
+            "{}: `settings` must be an object literal, found {:?}",
+            file.path,
+            other.map(text)
+        ),
+    };
+    Settings {
+        path: file.path,
+        values,
+    }
+}
+
+/// The attributes of the stack's `settings` type, each with whether it is `optional(…)`.
+pub(crate) fn settings_type() -> BTreeMap<String, bool> {
+    let variable = tf_files(STACK)
+        .iter()
+        .flat_map(|f| blocks(&f.body, "variable").cloned().collect::<Vec<_>>())
+        .find(|b| label(b, 0) == "settings")
+        .unwrap_or_else(|| panic!("{STACK}: no variable \"settings\""));
+    let object = match attr(variable.body(), "type") {
+        Some(Expression::FuncCall(call)) if call.name.name.as_str() == "object" => {
+            match call.args.as_slice() {
+                [Expression::Object(object)] => object,
+                _ => panic!("{STACK}: variable \"settings\" must be object({{ … }})"),
+            }
+        }
+        other => panic!(
+            "{STACK}: variable \"settings\" must be object({{ … }}), found {:?}",
+            other.map(text)
+        ),
+    };
+    object
+        .iter()
+        .map(|(k, v)| {
+            let optional =
+                matches!(v, Expression::FuncCall(call) if call.name.name.as_str() == "optional");
+            (key_name(k), optional)
+        })
+        .collect()
 }
 
 /// The names and values of a module's `environment_variables`, following `merge(…)` and
@@ -167,10 +232,10 @@ pub(crate) fn environment_variables(
     }
 }
 
-/// Each `lambda_function` module of an environment (by label: `api`, `worker`) and the
-/// environment variables it sets, as HCL text.
-pub(crate) fn function_environments(env: &str) -> BTreeMap<String, BTreeMap<String, String>> {
-    let files = tf_files(&format!("environments/{env}"));
+/// Each `lambda_function` module of the stack (by label: `api`, `worker`) and the environment
+/// variables it sets, as HCL text.
+pub(crate) fn function_environments() -> BTreeMap<String, BTreeMap<String, String>> {
+    let files = tf_files(STACK);
     let locals: BTreeMap<String, Expression> = files
         .iter()
         .flat_map(|f| blocks(&f.body, "locals"))

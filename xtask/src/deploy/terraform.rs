@@ -19,7 +19,7 @@ impl Deploy<'_> {
 
     /// Prints and runs a Terraform command, its output going to the terminal.
     pub(super) fn terraform(&self, args: &[String]) -> crate::Result<()> {
-        self.say(format!("$ terraform {}", args.join(" ")));
+        self.say(format!("$ terraform {}", shell_words(args)));
         if self.dry {
             return Ok(());
         }
@@ -33,7 +33,7 @@ impl Deploy<'_> {
 
     /// Prints and runs a Terraform command, returning its output.
     pub(super) fn terraform_read(&self, args: &[String]) -> crate::Result<String> {
-        self.say(format!("$ terraform {}", args.join(" ")));
+        self.say(format!("$ terraform {}", shell_words(args)));
         let program = environment::terraform_program();
         cmd!(self.sh, "{program} {args...}")
             .quiet()
@@ -42,7 +42,9 @@ impl Deploy<'_> {
             .with_context(|| terraform_failed(args))
     }
 
-    /// `terraform plan -out` with the release's keys, hashes and architecture.
+    /// `terraform plan -out` with the release: its artifact bucket, keys, hashes and
+    /// architecture in one `-var=release={…}` (the root's `release`, typed and checked by
+    /// modules/stack).
     pub(super) fn plan_args(
         &self,
         release: &Release,
@@ -50,19 +52,7 @@ impl Deploy<'_> {
         plan_file: &str,
     ) -> crate::Result<Vec<String>> {
         let mut args = self.tf_args(&["plan", "-input=false", &format!("-out={plan_file}")]);
-        args.push(format!("-var=artifact_bucket={bucket}"));
-        for bin in crate::LAMBDA_BINS {
-            let zip = release.zip(bin)?;
-            args.push(format!("-var={bin}_artifact_key={}", zip.key));
-            args.push(format!(
-                "-var={bin}_artifact_sha256={}",
-                zip.filebase64sha256
-            ));
-        }
-        args.push(format!(
-            "-var=lambda_architecture={}",
-            release.manifest.arch
-        ));
+        args.push(format!("-var=release={}", release_object(release, bucket)?));
         Ok(args)
     }
 
@@ -98,6 +88,54 @@ impl Deploy<'_> {
     }
 }
 
+/// The root variable `release` as an HCL object expression on one line:
+/// `{ artifact_bucket = "…", api_artifact_key = "…", …, lambda_architecture = "…" }`, each
+/// value a quoted HCL string (quotes, backslashes, control characters and `${`/`%{` escaped).
+fn release_object(release: &Release, bucket: &str) -> crate::Result<String> {
+    let mut fields = vec![("artifact_bucket".to_owned(), bucket.to_owned())];
+    for bin in crate::LAMBDA_BINS {
+        let zip = release.zip(bin)?;
+        fields.push((format!("{bin}_artifact_key"), zip.key.clone()));
+        fields.push((
+            format!("{bin}_artifact_sha256"),
+            zip.filebase64sha256.clone(),
+        ));
+    }
+    fields.push((
+        "lambda_architecture".to_owned(),
+        release.manifest.arch.clone(),
+    ));
+    let object: hcl::Object<hcl::ObjectKey, hcl::Expression> = fields
+        .into_iter()
+        .map(|(name, value)| {
+            (
+                hcl::ObjectKey::Identifier(hcl::Identifier::sanitized(name)),
+                hcl::Expression::String(value),
+            )
+        })
+        .collect();
+    let mut formatter = hcl::format::Formatter::builder().compact(true).build_vec();
+    hcl::format::Format::format_string(&hcl::Expression::Object(object), &mut formatter)
+        .context("cannot write the release as HCL")
+}
+
+/// A command's arguments as a shell line that can be pasted: an argument with characters a
+/// shell would read (the quotes and braces of `-var=release={…}`) in single quotes. The
+/// `<…>` placeholders of a dry run stay as they are.
+fn shell_words(args: &[String]) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_=./:,+@%<>".contains(c);
+    args.iter()
+        .map(|arg| {
+            if !arg.is_empty() && arg.chars().all(plain) {
+                arg.clone()
+            } else {
+                format!("'{}'", arg.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn terraform_failed(args: &[String]) -> String {
     let subcommand = args
         .iter()
@@ -108,7 +146,72 @@ fn terraform_failed(args: &[String]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
+
+    /// The `release` object as Terraform reads it: attribute → string.
+    fn read_release(object: &str) -> BTreeMap<String, String> {
+        use hcl::eval::Evaluate;
+        let body = hcl::parse(&format!("release = {object}")).unwrap();
+        let expr = body.attributes().next().unwrap().expr().clone();
+        match expr.evaluate(&hcl::eval::Context::new()).unwrap() {
+            hcl::Value::Object(fields) => fields
+                .into_iter()
+                .map(|(k, v)| (k, v.as_str().unwrap().to_owned()))
+                .collect(),
+            other => panic!("not an object: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_release_is_one_hcl_object_of_every_artifact() {
+        let release = Release::placeholder("3f1c0d9a2b7e", Some(crate::flags::Arch::Arm64));
+        let object = release_object(&release, "imagegen-artifacts-123456789012").unwrap();
+        assert!(!object.contains('\n'), "{object}");
+        let fields = read_release(&object);
+        let names: Vec<&str> = fields.keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            [
+                "api_artifact_key",
+                "api_artifact_sha256",
+                "artifact_bucket",
+                "lambda_architecture",
+                "worker_artifact_key",
+                "worker_artifact_sha256",
+            ]
+        );
+        assert_eq!(fields["artifact_bucket"], "imagegen-artifacts-123456789012");
+        assert_eq!(fields["lambda_architecture"], "arm64");
+        assert_eq!(fields["api_artifact_key"], release.zip("api").unwrap().key);
+        assert_eq!(
+            fields["worker_artifact_sha256"],
+            release.zip("worker").unwrap().filebase64sha256
+        );
+    }
+
+    #[test]
+    fn release_values_are_quoted_as_hcl_strings() {
+        let release = Release::placeholder("3f1c0d9a2b7e", None);
+        let odd = "a \"quoted\" \\ ${var.x} %{if} \n\t end";
+        let object = release_object(&release, odd).unwrap();
+        assert!(!object.contains('\n'), "{object}");
+        assert_eq!(read_release(&object)["artifact_bucket"], odd);
+    }
+
+    #[test]
+    fn a_printed_command_quotes_what_a_shell_would_read() {
+        let args = [
+            "-chdir=environments/prod".to_owned(),
+            "plan".to_owned(),
+            r#"-var=release={ a = "it's" }"#.to_owned(),
+        ];
+        assert_eq!(
+            shell_words(&args),
+            r#"-chdir=environments/prod plan '-var=release={ a = "it'\''s" }'"#
+        );
+    }
 
     #[test]
     fn a_failed_terraform_command_is_named_by_its_subcommand() {

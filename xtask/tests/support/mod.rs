@@ -77,6 +77,37 @@ impl Call {
     }
 }
 
+impl Call {
+    /// The `release` object of `-var=release={…}` as Terraform reads it: attribute → string.
+    pub fn release(&self) -> std::collections::BTreeMap<String, String> {
+        use hcl::eval::Evaluate;
+        let object = self
+            .value("release")
+            .unwrap_or_else(|| panic!("no -var=release=… in {self:?}"));
+        let body = hcl::parse(&format!("release = {object}"))
+            .unwrap_or_else(|e| panic!("-var=release={object} is not HCL: {e}"));
+        let value = body
+            .attributes()
+            .next()
+            .unwrap()
+            .expr()
+            .evaluate(&hcl::eval::Context::new())
+            .unwrap();
+        let hcl::Value::Object(fields) = value else {
+            panic!("-var=release={object} is not an object");
+        };
+        fields
+            .into_iter()
+            .map(|(name, v)| {
+                let v = v
+                    .as_str()
+                    .unwrap_or_else(|| panic!("release.{name} is not a string"));
+                (name, v.to_owned())
+            })
+            .collect()
+    }
+}
+
 const LOG: &str = "calls.log";
 /// Between the fields of a call, and after each call.
 const FIELD: char = '\u{1f}';
