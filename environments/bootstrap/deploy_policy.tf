@@ -125,13 +125,20 @@ locals {
       actions = [
         "lambda:AddPermission", "lambda:CreateAlias", "lambda:CreateFunction", "lambda:DeleteAlias",
         "lambda:DeleteFunction", "lambda:DeleteFunctionConcurrency", "lambda:GetAlias",
-        "lambda:GetFunction", "lambda:GetFunctionCodeSigningConfig", "lambda:GetFunctionConfiguration",
+        "lambda:GetFunction", "lambda:GetFunctionCodeSigningConfig", "lambda:GetFunctionConcurrency",
+        "lambda:GetFunctionConfiguration",
         "lambda:GetPolicy", "lambda:GetRuntimeManagementConfig", "lambda:ListTags",
         "lambda:ListVersionsByFunction", "lambda:PublishVersion", "lambda:PutFunctionConcurrency",
         "lambda:RemovePermission", "lambda:TagResource", "lambda:UntagResource", "lambda:UpdateAlias",
         "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration",
       ]
       resources = ["${local.lambda_arn}:function:${local.p}-${e}-*"]
+    },
+    {
+      # The preflight's concurrency check: the account's limits, a call without a resource.
+      sid       = "LambdaAccountSettings"
+      actions   = ["lambda:GetAccountSettings"]
+      resources = ["*"]
     },
     {
       # A mapping's ARN holds a UUID assigned at creation, so the write actions are

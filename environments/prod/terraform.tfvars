@@ -5,6 +5,8 @@
 settings = {
   environment = "prod"
   aws_region  = "eu-west-1"
+  # Replace with prod's account ID: the provider and the deploy's preflight refuse any other.
+  aws_account_id = "000000000000"
 
   # Lambda sizing
   api_memory_mb               = 1024
@@ -67,7 +69,7 @@ settings = {
   waf_rate_limit_per_5min    = 2000
 
   # Observability
-  alert_emails                        = [] # e.g. ["imagegen-oncall@example.com"]; each address must confirm
+  alert_emails                        = ["imagegen-oncall@example.com"] # replace; each address must confirm
   api_5xx_threshold                   = 5
   api_duration_p95_threshold_ms       = 10000
   worker_duration_p95_threshold_ms    = 90000

@@ -8,6 +8,8 @@ locals {
 
 provider "aws" {
   region = var.settings.aws_region
+  # Credentials of another account fail the plan instead of deploying there.
+  allowed_account_ids = try(var.settings.aws_account_id, null) == null ? null : [var.settings.aws_account_id]
 
   default_tags {
     tags = local.default_tags
@@ -16,8 +18,9 @@ provider "aws" {
 
 # CloudFront only accepts ACM certificates from us-east-1.
 provider "aws" {
-  alias  = "us_east_1"
-  region = "us-east-1"
+  alias               = "us_east_1"
+  region              = "us-east-1"
+  allowed_account_ids = try(var.settings.aws_account_id, null) == null ? null : [var.settings.aws_account_id]
 
   default_tags {
     tags = local.default_tags

@@ -7,12 +7,14 @@ settings = {
   aws_region  = "eu-west-1"
 
   # Lambda sizing
-  api_memory_mb               = 512
-  api_timeout_seconds         = 28
-  api_reserved_concurrency    = 10
+  api_memory_mb       = 512
+  api_timeout_seconds = 28
+  # None reserved: a new account's quota (10 concurrent executions) leaves nothing to
+  # reserve (Lambda keeps 100 unreserved), and staging needs no guarantee.
+  api_reserved_concurrency    = null
   worker_memory_mb            = 1024
   worker_timeout_seconds      = 120
-  worker_reserved_concurrency = 6
+  worker_reserved_concurrency = null
   log_retention_days          = 14
   application_log_level       = "INFO"
 

@@ -271,7 +271,7 @@ module "api" {
   source_code_hash               = var.release.api_artifact_sha256
   memory_size                    = var.settings.api_memory_mb
   timeout                        = var.settings.api_timeout_seconds
-  reserved_concurrent_executions = var.settings.api_reserved_concurrency
+  reserved_concurrent_executions = coalesce(var.settings.api_reserved_concurrency, -1)
   log_retention_days             = var.settings.log_retention_days
   application_log_level          = var.settings.application_log_level
   policy_statements              = local.api_statements
@@ -357,7 +357,7 @@ module "worker" {
   source_code_hash               = var.release.worker_artifact_sha256
   memory_size                    = var.settings.worker_memory_mb
   timeout                        = var.settings.worker_timeout_seconds
-  reserved_concurrent_executions = var.settings.worker_reserved_concurrency
+  reserved_concurrent_executions = coalesce(var.settings.worker_reserved_concurrency, -1)
   log_retention_days             = var.settings.log_retention_days
   application_log_level          = var.settings.application_log_level
   policy_statements              = local.worker_statements

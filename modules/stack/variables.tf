@@ -12,6 +12,10 @@ variable "settings" {
     # Region of the deployment; must match the bootstrap region (the artifact bucket is read by Lambda).
     aws_region = string
 
+    # The account the environment lives in: the provider refuses credentials of any other, and
+    # `cargo xtask deploy` checks it first. null: any account (staging only; prod must set it).
+    aws_account_id = optional(string)
+
     # --- Lambda sizing ---
 
     # Memory of the API function in MB.
@@ -20,8 +24,9 @@ variable "settings" {
     # Timeout of the API function in seconds: below API Gateway's 29 s, so the function ends (and logs why) before the gateway answers 504, and above the longest `Prefer: wait` (25 s).
     api_timeout_seconds = number
 
-    # Reserved concurrency of the API function.
-    api_reserved_concurrency = number
+    # Reserved concurrency of the API function; null reserves none (a new account's quota of
+    # 10 concurrent executions leaves nothing to reserve: Lambda keeps 100 unreserved).
+    api_reserved_concurrency = optional(number)
 
     # Memory of the worker function in MB.
     worker_memory_mb = number
@@ -29,8 +34,8 @@ variable "settings" {
     # Timeout of the worker function in seconds; also sets the queue's visibility timeout and the job lease (IMAGEGEN_WORKER_LEASE_SECONDS).
     worker_timeout_seconds = number
 
-    # Reserved concurrency of the worker function: more than worker_max_concurrency, since the janitor's schedule runs in it too.
-    worker_reserved_concurrency = number
+    # Reserved concurrency of the worker function: more than worker_max_concurrency, since the janitor's schedule runs in it too; null reserves none.
+    worker_reserved_concurrency = optional(number)
 
     # Retention in days of every log group of the environment.
     log_retention_days = number
@@ -237,8 +242,19 @@ variable "settings" {
   }
 
   validation {
-    condition     = var.settings.worker_reserved_concurrency > var.settings.worker_max_concurrency
-    error_message = "worker_reserved_concurrency must be > worker_max_concurrency: the event source mapping may use all of the latter, and the janitor needs one more."
+    condition     = var.settings.worker_reserved_concurrency == null ? true : var.settings.worker_reserved_concurrency > var.settings.worker_max_concurrency
+    error_message = "worker_reserved_concurrency must be null or > worker_max_concurrency: the event source mapping may use all of the latter, and the janitor needs one more."
+  }
+
+  validation {
+    condition     = var.settings.aws_account_id == null ? var.settings.environment != "prod" : can(regex("^[0-9]{12}$", var.settings.aws_account_id))
+    error_message = "aws_account_id must be a 12-digit account ID, and prod must set it."
+  }
+
+  # Prod's 14 alarms and its budget must reach someone.
+  validation {
+    condition     = var.settings.environment != "prod" || length(var.settings.alert_emails) > 0
+    error_message = "prod needs at least one alert subscriber in alert_emails."
   }
 
   validation {

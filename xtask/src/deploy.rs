@@ -3,7 +3,10 @@
 //! A full deploy, each step numbered and timed as it runs:
 //!
 //! 1. preflight: `terraform` runs; the git commit (prod: the tree must be clean); the AWS
-//!    account (`sts:GetCallerIdentity`, which proves the credentials resolve);
+//!    account (`sts:GetCallerIdentity`, which proves the credentials resolve); then the
+//!    environment's settings against its account (`deploy/checks.rs`: region and account,
+//!    concurrency quota, the Gemini key's value, the hosted zone, alert subscribers), every
+//!    refusal one line naming its fix;
 //! 2. the release (see `deploy/release.rs`): build and zip (`cargo xtask zip`), or the zips
 //!    in `--zips DIR`, or the manifest of an earlier release (`--artifact <release id>`: no
 //!    build, no upload);
@@ -37,10 +40,18 @@
 //! function's latest `version` and the alias back on every refresh, so the plan after either
 //! case shows no changes.
 //!
+//! `--plan-only` stops after the summary (step 6), uploads nothing and takes no state lock, so
+//! the read-only plan role can run it; it writes the summary as Markdown next to the plan (and
+//! to the GitHub job summary). With `--publish-plan` it stores the saved plan in the artifact
+//! bucket under its SHA-256. `--apply-plan <sha256> --artifact <release>` applies exactly that
+//! stored plan: fetched, checked against its SHA-256 and the release, its summary shown again;
+//! Terraform refuses it if the state changed since (`deploy/reviewed.rs`).
+//!
 //! `--dry-run` prints each command and AWS call of the steps above and runs none; what it would
 //! learn from AWS or Terraform is shown as a placeholder (`<account-id>`, `<api_url>`).
 
 mod artifacts;
+mod checks;
 mod confirm;
 mod flow;
 mod lambda;
@@ -48,6 +59,7 @@ mod plan;
 mod preflight;
 mod progress;
 mod release;
+mod reviewed;
 mod smoke;
 mod terraform;
 
@@ -65,6 +77,9 @@ use progress::Progress;
 pub fn run(sh: &Shell, args: DeployArgs) -> crate::Result<()> {
     if let Some(id) = &args.artifact {
         release::check_id(id)?;
+    }
+    if let Some(sha) = &args.apply_plan {
+        reviewed::check_sha256(sha)?;
     }
     let rt = aws::runtime()?;
     let clients = if args.dry_run {
@@ -141,6 +156,37 @@ impl Deploy<'_> {
     /// result (`-> …`).
     fn say(&self, line: impl Display) {
         println!("      {line}");
+    }
+
+    /// On GitHub Actions, `name=value` as an output of the running step (`$GITHUB_OUTPUT`).
+    fn step_output(&self, name: &str, value: &str) {
+        self.append_to_github_file("GITHUB_OUTPUT", &format!("{name}={value}\n"));
+    }
+
+    /// On GitHub Actions, Markdown for the job's summary page (`$GITHUB_STEP_SUMMARY`).
+    fn step_summary(&self, markdown: &str) {
+        self.append_to_github_file("GITHUB_STEP_SUMMARY", markdown);
+    }
+
+    fn append_to_github_file(&self, variable: &str, text: &str) {
+        use std::io::Write;
+        if self.dry {
+            return;
+        }
+        let Some(path) = std::env::var_os(variable) else {
+            return;
+        };
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut file| file.write_all(text.as_bytes()));
+        if let Err(e) = written {
+            self.say(format!(
+                "-> cannot write to ${variable} ({}): {e}",
+                path.to_string_lossy()
+            ));
+        }
     }
 
     fn aws(&self) -> crate::Result<&Clients> {

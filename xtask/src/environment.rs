@@ -38,6 +38,61 @@ impl std::fmt::Display for Env {
     }
 }
 
+/// The settings of an environment the deploy's preflight checks before anything changes,
+/// read from the `settings = { … }` object of its terraform.tfvars (modules/stack/variables.tf
+/// types and describes them; absent optional settings read as their defaults there).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub environment: String,
+    pub aws_region: String,
+    /// The account the environment lives in; null: any (staging only).
+    pub aws_account_id: Option<String>,
+    /// Reserved concurrent executions; null: none reserved.
+    pub api_reserved_concurrency: Option<u32>,
+    pub worker_reserved_concurrency: Option<u32>,
+    pub domain_enabled: bool,
+    pub domain_name: Option<String>,
+    pub hosted_zone_id: Option<String>,
+    pub alert_emails: Vec<String>,
+}
+
+impl Settings {
+    /// The environment's terraform.tfvars: `environments/<env>/terraform.tfvars`, or
+    /// `<env>.tfvars` in `$IMAGEGEN_SETTINGS_DIR` (tests point it at fixtures, as they point
+    /// IMAGEGEN_TERRAFORM at a stand-in).
+    pub fn path(env: Env) -> PathBuf {
+        match std::env::var_os("IMAGEGEN_SETTINGS_DIR") {
+            Some(dir) => PathBuf::from(dir).join(format!("{env}.tfvars")),
+            None => crate::project_root()
+                .join(env.dir())
+                .join("terraform.tfvars"),
+        }
+    }
+
+    pub fn read(env: Env) -> crate::Result<Self> {
+        let path = Self::path(env);
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        Self::parse(&text)
+            .with_context(|| format!("cannot read the settings in {}", path.display()))
+    }
+
+    pub fn parse(tfvars: &str) -> crate::Result<Self> {
+        #[derive(Deserialize)]
+        struct Tfvars {
+            settings: Settings,
+        }
+        let tfvars: Tfvars = hcl::from_str(tfvars)?;
+        Ok(tfvars.settings)
+    }
+
+    /// Reserved concurrent executions the environment asks for, both functions together.
+    pub fn reserved_concurrency(&self) -> u32 {
+        self.api_reserved_concurrency.unwrap_or(0) + self.worker_reserved_concurrency.unwrap_or(0)
+    }
+}
+
 /// Bucket names the bootstrap root creates, derived from the account as it derives them.
 pub fn state_bucket(account_id: &str) -> String {
     format!("imagegen-tfstate-{account_id}")
@@ -177,6 +232,40 @@ mod tests {
     #[test]
     fn an_environment_without_outputs_is_an_error_not_a_default() {
         assert!(Outputs::parse("{}").is_err());
+    }
+
+    #[test]
+    fn the_settings_the_preflight_checks_are_read_from_each_environments_tfvars() {
+        for env in [Env::Staging, Env::Prod] {
+            let text = std::fs::read_to_string(
+                crate::project_root()
+                    .join(env.dir())
+                    .join("terraform.tfvars"),
+            )
+            .unwrap();
+            let settings = Settings::parse(&text).unwrap();
+            assert_eq!(settings.environment, env.name());
+            assert_eq!(settings.aws_region, "eu-west-1");
+        }
+        let settings = Settings::parse(
+            r#"settings = {
+              environment = "prod"
+              aws_region = "eu-west-1"
+              api_reserved_concurrency = 100
+              worker_reserved_concurrency = null
+              alert_emails = ["a@imagegen.dev"]
+              waf_enabled = true
+            }"#,
+        )
+        .unwrap();
+        assert_eq!(settings.reserved_concurrency(), 100);
+        assert_eq!(settings.worker_reserved_concurrency, None);
+        assert!(!settings.domain_enabled);
+        assert_eq!(settings.alert_emails, ["a@imagegen.dev"]);
+        assert!(
+            Settings::parse("environment = \"prod\"").is_err(),
+            "no settings object"
+        );
     }
 
     #[test]

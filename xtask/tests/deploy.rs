@@ -289,8 +289,15 @@ impl World {
         (api, worker, health)
     }
 
+    /// The xtask against the emulator, with settings for this account (`write_settings`).
     fn xtask(&self, terraform: &FakeTerraform) -> std::process::Command {
-        xtask(terraform, &self.emulator.endpoint)
+        let settings = terraform.dir().join("settings");
+        if !settings.exists() {
+            support::write_settings(&settings, &self.account, &[]);
+        }
+        let mut command = xtask(terraform, &self.emulator.endpoint);
+        command.env("IMAGEGEN_SETTINGS_DIR", settings);
+        command
     }
 }
 
@@ -362,14 +369,16 @@ fn release_id(out: &Run) -> String {
         .to_owned()
 }
 
-/// Removes a plan file a `--plan-only` run left in the environment's root.
+/// Removes the plan file and its Markdown summary a `--plan-only` run left in the
+/// environment's root.
 fn remove_plan(env: &str, release: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("..")
         .join("environments")
-        .join(env)
-        .join(format!("deploy-{}.tfplan", &release[..12]));
-    let _ = std::fs::remove_file(path);
+        .join(env);
+    for suffix in ["tfplan", "summary.md"] {
+        let _ = std::fs::remove_file(root.join(format!("deploy-{}.{suffix}", &release[..12])));
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -378,20 +387,14 @@ fn remove_plan(env: &str, release: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn upload_stores_each_zip_once_under_its_content_address() {
     let world = world().await;
-    let terraform = FakeTerraform::new(&outputs_json("http://unused", "a", "w"), PLAN_JSON);
+    let terraform = FakeTerraform::new("{}", PLAN_JSON);
     let zips = Zips::new(&world, "v1", &terraform);
+    let (_api, _worker, _health) = world.serve(&terraform, &zips, 0).await;
     let github_output = terraform.dir().join("github-output");
     let deploy = || {
         let mut command = world.xtask(&terraform);
         command
-            .args([
-                "deploy",
-                "--env",
-                "staging",
-                "--plan-only",
-                "--zips",
-                zips.dir(),
-            ])
+            .args(["deploy", "--env", "staging", "--zips", zips.dir()])
             .env("GITHUB_OUTPUT", &github_output);
         run(command, None)
     };
@@ -399,7 +402,6 @@ async fn upload_stores_each_zip_once_under_its_content_address() {
     let first = deploy();
     assert!(first.success, "{first}");
     let id = release_id(&first);
-    remove_plan("staging", &id);
     for (zip, name) in [(&zips.api, "api"), (&zips.worker, "worker")] {
         let key = format!("lambda/{}.zip", sha256_hex(zip));
         assert_eq!(
@@ -433,7 +435,6 @@ async fn upload_stores_each_zip_once_under_its_content_address() {
     // The same zips again: the same release, and nothing uploaded twice.
     let second = deploy();
     assert!(second.success, "{second}");
-    remove_plan("staging", &id);
     assert_eq!(release_id(&second), id);
     assert_eq!(
         second.stdout.matches("aws s3:PutObject").count(),
@@ -446,12 +447,51 @@ async fn upload_stores_each_zip_once_under_its_content_address() {
         "{second}"
     );
 
-    // --plan-only: plan and summary, never apply.
+    let deploy = ["version", "init", "plan", "show", "apply", "output"];
+    assert_eq!(terraform.subcommands(), [deploy, deploy].concat());
+
+    // --plan-only: the plan and its summary, without a state lock; nothing uploaded or applied.
+    let fresh = Zips::new(&world, "v2", &terraform);
+    let mut command = world.xtask(&terraform);
+    command.args([
+        "deploy",
+        "--env",
+        "staging",
+        "--plan-only",
+        "--zips",
+        fresh.dir(),
+    ]);
+    let out = run(command, None);
+    assert!(out.success, "{out}");
+    let fresh_id = release_id(&out);
+    let summary = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../environments/staging")
+        .join(format!("deploy-{}.summary.md", &fresh_id[..12]));
+    let markdown = std::fs::read_to_string(&summary).unwrap_or_default();
+    remove_plan("staging", &fresh_id);
+    assert!(!out.stdout.contains("PutObject"), "{out}");
     assert_eq!(
-        terraform.subcommands(),
-        [
-            "version", "init", "plan", "show", "version", "init", "plan", "show"
-        ]
+        world.object(&format!("releases/{fresh_id}.json")).await,
+        None
+    );
+    let key = format!("lambda/{}.zip", sha256_hex(&fresh.api));
+    assert_eq!(world.object(&key).await, None, "plan-only uploads nothing");
+    assert_eq!(
+        terraform.subcommands()[12..],
+        ["version", "init", "plan", "show"]
+    );
+    let plan = terraform
+        .calls()
+        .into_iter()
+        .rfind(|c| c.subcommand() == Some("plan"))
+        .unwrap();
+    assert!(plan.has("-lock=false"), "{plan:?}");
+    assert!(
+        markdown.starts_with("### Plan for staging")
+            && markdown.contains(
+                "| **DESTROY** | `module.observability.aws_cloudwatch_metric_alarm.legacy` |"
+            ),
+        "{markdown}"
     );
 }
 
@@ -616,20 +656,13 @@ async fn prod_refuses_a_tree_with_uncommitted_changes() {
     assert_eq!(world.object(&key).await, None, "nothing uploaded");
 
     // Staging takes a dirty tree and says so in the release.
+    let (_api, _worker, _health) = world.serve(&terraform, &zips, 0).await;
     let mut command = world.xtask(&terraform);
-    command.args([
-        "deploy",
-        "--env",
-        "staging",
-        "--plan-only",
-        "--zips",
-        zips.dir(),
-    ]);
+    command.args(["deploy", "--env", "staging", "--zips", zips.dir()]);
     repo.apply(&mut command);
     let out = run(command, None);
     assert!(out.success, "{out}");
     let id = release_id(&out);
-    remove_plan("staging", &id);
     let manifest = world.object(&format!("releases/{id}.json")).await.unwrap();
     let manifest: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
     assert_eq!(manifest["git_dirty"], true);
@@ -644,18 +677,10 @@ async fn rollback_deploys_an_earlier_release_without_building_or_uploading() {
 
     // An earlier deploy made the release.
     let mut command = world.xtask(&terraform);
-    command.args([
-        "deploy",
-        "--env",
-        "staging",
-        "--plan-only",
-        "--zips",
-        old.dir(),
-    ]);
+    command.args(["deploy", "--env", "staging", "--zips", old.dir()]);
     let out = run(command, None);
     assert!(out.success, "{out}");
     let id = release_id(&out);
-    remove_plan("staging", &id);
 
     let repo = TempRepo::clean();
     let mut command = world.xtask(&terraform);
@@ -695,7 +720,7 @@ async fn rollback_deploys_an_earlier_release_without_building_or_uploading() {
         sha256_base64(&old.worker)
     );
     assert_eq!(
-        terraform.subcommands()[4..],
+        terraform.subcommands()[6..],
         ["version", "init", "plan", "show", "apply", "output"]
     );
 
@@ -818,5 +843,378 @@ async fn a_full_deploy_ships_the_release_when_other_code_is_live() {
     assert_eq!(
         terraform.subcommands(),
         ["version", "init", "plan", "show", "apply", "output"]
+    );
+}
+
+/// `terraform show -json` of a plan made for the release of `zips`: PLAN_JSON's changes, and
+/// the `release` variable as `cargo xtask deploy` passes it.
+fn plan_json_for(world: &World, zips: &Zips) -> String {
+    let mut plan: serde_json::Value = serde_json::from_str(PLAN_JSON).unwrap();
+    plan["variables"] = serde_json::json!({
+        "settings": {"value": {"environment": "prod"}},
+        "release": {"value": {
+            "artifact_bucket": world.bucket,
+            "api_artifact_key": format!("lambda/{}.zip", sha256_hex(&zips.api)),
+            "api_artifact_sha256": sha256_base64(&zips.api),
+            "worker_artifact_key": format!("lambda/{}.zip", sha256_hex(&zips.worker)),
+            "worker_artifact_sha256": sha256_base64(&zips.worker),
+            "lambda_architecture": "x86_64",
+        }},
+    });
+    plan.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prod_applies_exactly_the_published_plan_of_the_release_or_nothing() {
+    let world = world().await;
+    let terraform = FakeTerraform::new("{}", PLAN_JSON);
+    let zips = Zips::new(&world, "v1", &terraform);
+    let (_api, _worker, health) = world.serve(&terraform, &zips, 0).await;
+    terraform.set_plan(&plan_json_for(&world, &zips));
+
+    // Staging deploys the release.
+    let mut command = world.xtask(&terraform);
+    command.args(["deploy", "--env", "staging", "--zips", zips.dir()]);
+    let out = run(command, None);
+    assert!(out.success, "{out}");
+    let id = release_id(&out);
+
+    // The plan job: prod planned with that release, stored under its SHA-256, summarised.
+    let repo = TempRepo::clean();
+    let github_output = terraform.dir().join("github-output");
+    let step_summary = terraform.dir().join("step-summary");
+    let mut command = world.xtask(&terraform);
+    command
+        .args(["deploy", "--env", "prod", "--artifact", &id])
+        .args(["--plan-only", "--publish-plan"])
+        .env("GITHUB_OUTPUT", &github_output)
+        .env("GITHUB_STEP_SUMMARY", &step_summary);
+    repo.apply(&mut command);
+    let out = run(command, None);
+    remove_plan("prod", &id);
+    assert!(out.success, "{out}");
+    let outputs = std::fs::read_to_string(&github_output).unwrap();
+    let plan_sha = outputs
+        .lines()
+        .find_map(|l| l.strip_prefix("plan="))
+        .unwrap_or_else(|| panic!("no plan= step output: {outputs}"))
+        .to_owned();
+    let stored = world
+        .object(&format!("plans/prod/{plan_sha}.tfplan"))
+        .await
+        .expect("the plan is stored under its SHA-256");
+    assert_eq!(sha256_hex(&stored), plan_sha);
+    let summary = std::fs::read_to_string(&step_summary).unwrap();
+    assert!(
+        summary.starts_with("### Plan for prod")
+            && summary.contains(&id)
+            && summary.contains(&plan_sha)
+            && summary.contains("| **DESTROY** |"),
+        "{summary}"
+    );
+    let prod_applies = || {
+        terraform
+            .calls()
+            .iter()
+            .filter(|c| c.subcommand() == Some("apply") && c.has("-chdir=environments/prod"))
+            .count()
+    };
+    assert_eq!(prod_applies(), 0, "the plan job applies nothing");
+
+    let apply = |sha: &str| {
+        let mut command = world.xtask(&terraform);
+        command
+            .args(["deploy", "--env", "prod", "--artifact", &id])
+            .args(["--apply-plan", sha, "--auto-approve"]);
+        repo.apply(&mut command);
+        run(command, None)
+    };
+
+    // A plan nobody stored, and a stored object that is not the plan it is named after.
+    let unknown = sha256_hex(world.tag.as_bytes());
+    let out = apply(&unknown);
+    assert!(!out.success, "{out}");
+    assert!(
+        out.stderr.contains(&format!("no plan {unknown} for prod")),
+        "{out}"
+    );
+    world
+        .s3()
+        .put_object()
+        .bucket(&world.bucket)
+        .key(format!("plans/prod/{unknown}.tfplan"))
+        .body(b"tampered".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let out = apply(&unknown);
+    assert!(!out.success, "{out}");
+    assert!(out.stderr.contains("is not the reviewed plan"), "{out}");
+
+    // A plan that deploys other artifacts than the release.
+    let other = Zips::new(&world, "v2", &terraform);
+    terraform.set_plan(&plan_json_for(&world, &other));
+    let out = apply(&plan_sha);
+    assert!(!out.success, "{out}");
+    assert!(
+        out.stderr
+            .contains(&format!("plan {plan_sha} does not deploy release {id}")),
+        "{out}"
+    );
+    assert_eq!(prod_applies(), 0, "nothing applied to prod so far");
+
+    // The reviewed plan of the release: fetched, checked, shown, applied, then smoke.
+    terraform.set_plan(&plan_json_for(&world, &zips));
+    let before = terraform.calls().len();
+    let hits = health.hits();
+    let out = apply(&plan_sha);
+    assert!(out.success, "{out}");
+    let calls = &terraform.calls()[before..];
+    let subcommands: Vec<_> = calls.iter().map(|c| c.subcommand().unwrap()).collect();
+    assert_eq!(subcommands, ["version", "init", "show", "apply", "output"]);
+    let reviewed = format!("reviewed-{}.tfplan", &plan_sha[..12]);
+    assert_eq!(calls[3].args.last().unwrap(), &reviewed);
+    assert!(calls[3].has("-chdir=environments/prod"));
+    assert!(out.stdout.contains("SHA-256 checked"), "{out}");
+    assert!(
+        out.stdout
+            .contains("Plan: 2 to add, 1 to change, 2 to destroy."),
+        "{out}"
+    );
+    assert!(health.hits() > hits, "smoke ran");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../environments/prod");
+    assert!(
+        !root.join(&reviewed).exists(),
+        "the applied plan is removed"
+    );
+
+    // The state moved since the plan: Terraform refuses it, and the deploy says what to do.
+    terraform.make_plans_stale();
+    let out = apply(&plan_sha);
+    assert!(!out.success, "{out}");
+    assert!(
+        out.stderr.contains("changed after this plan was made")
+            && out.stderr.contains("nothing was applied"),
+        "{out}"
+    );
+    assert!(
+        !root.join(&reviewed).exists(),
+        "a refused plan is removed too"
+    );
+}
+
+/// A stand-in for Lambda's account settings in a new account (a limit of 10 concurrent
+/// executions, all unreserved; functions reserve nothing), which the emulator does not
+/// implement: the concurrency check is the only Lambda call before the refusal.
+fn new_account_lambda() -> String {
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let port = server.server_addr().to_ip().unwrap().port();
+    std::thread::spawn(move || {
+        for request in server.incoming_requests() {
+            let body = if request.url().starts_with("/2016-08-19/account-settings") {
+                r#"{"AccountLimit": {"ConcurrentExecutions": 10, "UnreservedConcurrentExecutions": 10,
+                    "CodeSizeUnzipped": 262144000, "CodeSizeZipped": 52428800, "TotalCodeSize": 80530636800},
+                    "AccountUsage": {"FunctionCount": 0, "TotalCodeSize": 0}}"#
+            } else {
+                "{}"
+            };
+            let json = tiny_http::Header::from_bytes("content-type", "application/json").unwrap();
+            let _ = request.respond(tiny_http::Response::from_string(body).with_header(json));
+        }
+    });
+    format!("http://127.0.0.1:{port}")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_preflight_refuses_what_the_account_cannot_take_before_anything_changes() {
+    let world = world().await;
+    let terraform = FakeTerraform::new("{}", PLAN_JSON);
+    let zips = Zips::new(&world, "v1", &terraform);
+    let repo = TempRepo::clean();
+    // Secrets Manager is regional: this test's Gemini secrets live in a region of their own.
+    let region = "eu-central-1";
+    let in_region = format!("\"{region}\"");
+    let secrets = aws_sdk_secretsmanager::Client::from_conf(
+        aws_sdk_secretsmanager::config::Builder::from(&world.sdk)
+            .region(aws_sdk_secretsmanager::config::Region::new(region))
+            .build(),
+    );
+    let mut cases = 0;
+    let mut plan = |env: &str, overrides: &[(&str, &str)], vars: &[(&str, &str)]| {
+        cases += 1;
+        let settings = terraform.dir().join(format!("case-{cases}"));
+        support::write_settings(&settings, &world.account, overrides);
+        let mut command = xtask(&terraform, &world.emulator.endpoint);
+        command
+            .args(["deploy", "--env", env, "--plan-only", "--zips", zips.dir()])
+            .env("IMAGEGEN_SETTINGS_DIR", &settings)
+            .env("AWS_REGION", region);
+        for (name, value) in vars {
+            command.env(name, value);
+        }
+        repo.apply(&mut command);
+        let out = run(command, None);
+        if out.success {
+            remove_plan(env, &release_id(&out));
+        }
+        out
+    };
+    let base = [("aws_region", in_region.as_str())];
+    let refused_before_terraform = |out: &Run, calls_before: usize| {
+        assert!(!out.success, "{out}");
+        assert!(out.stderr.contains("nothing was changed"), "{out}");
+        assert_eq!(
+            terraform.calls().len(),
+            calls_before + 1,
+            "only `terraform version` ran: {out}"
+        );
+    };
+
+    // Before the first deploy the Gemini key's secret does not exist: a warning.
+    let name = "imagegen/prod/gemini-api-key";
+    let _ = secrets
+        .delete_secret()
+        .secret_id(name)
+        .force_delete_without_recovery(true)
+        .send()
+        .await;
+    let out = plan("prod", &base, &[]);
+    assert!(out.success, "{out}");
+    assert!(out.stdout.contains("!! warning: first deploy"), "{out}");
+    assert!(out.stdout.contains("-> ok: account"), "{out}");
+
+    // Deployed, but the key was never set: prod refuses, staging warns.
+    secrets.create_secret().name(name).send().await.unwrap();
+    let before = terraform.calls().len();
+    let out = plan("prod", &base, &[]);
+    refused_before_terraform(&out, before);
+    assert!(
+        out.stderr
+            .contains("the Gemini API key of prod has no value: run `cargo xtask secrets set-gemini-key --env prod` first"),
+        "{out}"
+    );
+    secrets
+        .create_secret()
+        .name("imagegen/staging/gemini-api-key")
+        .send()
+        .await
+        .ok();
+    let out = plan("staging", &base, &[]);
+    assert!(out.success, "{out}");
+    assert!(
+        out.stdout
+            .contains("!! warning: the Gemini API key has no value"),
+        "{out}"
+    );
+
+    // Once set, prod goes on.
+    secrets
+        .put_secret_value()
+        .secret_id(name)
+        .secret_string("AIza-test")
+        .send()
+        .await
+        .unwrap();
+    let out = plan("prod", &base, &[]);
+    assert!(out.success, "{out}");
+    assert!(
+        out.stdout.contains("-> ok: the Gemini API key has a value"),
+        "{out}"
+    );
+
+    // Credentials of another region or account than the settings'.
+    let before = terraform.calls().len();
+    let out = plan("prod", &[], &[]);
+    refused_before_terraform(&out, before);
+    assert!(
+        out.stderr.contains(&format!("the AWS region is {region}"))
+            && out.stderr.contains("set AWS_REGION="),
+        "{out}"
+    );
+    let before = terraform.calls().len();
+    let out = plan(
+        "prod",
+        &[base[0], ("aws_account_id", "\"111122223333\"")],
+        &[],
+    );
+    refused_before_terraform(&out, before);
+    assert!(
+        out.stderr.contains(&format!(
+            "these credentials are for account {}, but environments/prod/terraform.tfvars deploys to 111122223333",
+            world.account
+        )),
+        "{out}"
+    );
+
+    // A custom domain: its zone must exist and hold the domain.
+    let route53 = aws_sdk_route53::Client::new(&world.sdk);
+    let zone_name = format!("{}.imagegen.dev", world.tag);
+    let zone = route53
+        .create_hosted_zone()
+        .name(&zone_name)
+        .caller_reference(&world.tag)
+        .send()
+        .await
+        .unwrap();
+    let zone_id = zone
+        .hosted_zone()
+        .unwrap()
+        .id()
+        .trim_start_matches("/hostedzone/")
+        .to_owned();
+    let domain = format!("\"api.{zone_name}\"");
+    let quoted_zone = format!("\"{zone_id}\"");
+    let good = [
+        base[0],
+        ("domain_enabled", "true"),
+        ("domain_name", domain.as_str()),
+        ("hosted_zone_id", quoted_zone.as_str()),
+    ];
+    let out = plan("prod", &good, &[]);
+    assert!(out.success, "{out}");
+    assert!(
+        out.stdout
+            .contains(&format!("aws route53:GetHostedZone {zone_id}"))
+            && out.stdout.contains(&format!("in hosted zone {zone_id}")),
+        "{out}"
+    );
+    let missing = [
+        base[0],
+        ("domain_enabled", "true"),
+        ("domain_name", domain.as_str()),
+        ("hosted_zone_id", "\"Z1NOSUCHZONE0\""),
+    ];
+    let before = terraform.calls().len();
+    let out = plan("prod", &missing, &[]);
+    refused_before_terraform(&out, before);
+    assert!(
+        out.stderr.contains("hosted zone Z1NOSUCHZONE0 (hosted_zone_id in environments/prod/terraform.tfvars) does not exist"),
+        "{out}"
+    );
+
+    // A new account's concurrency quota cannot take prod's reservations.
+    let lambda = new_account_lambda();
+    let reserving = [
+        base[0],
+        ("api_reserved_concurrency", "100"),
+        ("worker_reserved_concurrency", "25"),
+    ];
+    let before = terraform.calls().len();
+    let out = plan("prod", &reserving, &[("AWS_ENDPOINT_URL_LAMBDA", &lambda)]);
+    refused_before_terraform(&out, before);
+    assert!(
+        out.stderr.contains(
+            "reserves 125 concurrent executions (api 100, worker 25), but the account can reserve 0"
+        ) && out.stderr.contains("its limit is 10"),
+        "{out}"
+    );
+    // Staging, reserving nothing, does not even ask.
+    let out = plan("staging", &base, &[("AWS_ENDPOINT_URL_LAMBDA", &lambda)]);
+    assert!(out.success, "{out}");
+    assert!(!out.stdout.contains("GetAccountSettings"), "{out}");
+    assert!(
+        out.stdout
+            .contains("-> ok: no reserved concurrency asked for"),
+        "{out}"
     );
 }

@@ -64,6 +64,40 @@ fn plan_only_dry_run_stops_after_the_summary() {
 }
 
 #[test]
+fn prod_plan_job_dry_run_plans_without_a_lock_and_publishes_the_plan() {
+    let out = dry_run(&[
+        "--env",
+        "prod",
+        "--artifact",
+        RELEASE,
+        "--plan-only",
+        "--publish-plan",
+    ]);
+    assert!(out.contains(" -lock=false "), "{out}");
+    assert!(!out.contains("lambda/<api-zip-sha256>.zip  (only"), "{out}");
+    insta::assert_snapshot!("prod_publish_plan", out);
+}
+
+#[test]
+fn prod_apply_job_dry_run_fetches_checks_and_applies_the_reviewed_plan() {
+    let plan = "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b1a0f9e8d";
+    let out = dry_run(&[
+        "--env",
+        "prod",
+        "--artifact",
+        RELEASE,
+        "--apply-plan",
+        plan,
+        "--auto-approve",
+    ]);
+    assert!(
+        !out.contains(" plan -input"),
+        "a reviewed plan is not made again: {out}"
+    );
+    insta::assert_snapshot!("prod_apply_plan", out);
+}
+
+#[test]
 fn a_release_id_that_is_not_one_is_refused_before_anything_runs() {
     let terraform = FakeTerraform::new("{}", "{}");
     let mut command = xtask(&terraform, NO_AWS);

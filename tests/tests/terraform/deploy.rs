@@ -98,6 +98,26 @@ fn the_deploy_workflow_assumes_the_role_with_oidc_and_deploys_one_release_per_en
             "RELEASE: ${{ needs.staging.outputs.release }}",
             "the release id reaches the script as a value, not as code",
         ),
+        (
+            "role-to-assume: ${{ vars.AWS_PLAN_ROLE_ARN }}",
+            "prod is planned with the read-only plan role, before anyone approves",
+        ),
+        (
+            "--plan-only --publish-plan",
+            "the prod plan is stored for the apply job and summarised for the approver",
+        ),
+        (
+            "--apply-plan \"$PLAN\"",
+            "the approved job applies exactly the stored plan",
+        ),
+        (
+            "PLAN: ${{ needs.prod-plan.outputs.plan }}",
+            "the plan's SHA-256 reaches the script as a value, not as code",
+        ),
+        (
+            "needs: [staging, prod-plan]",
+            "prod applies after its plan and with staging's release",
+        ),
         ("group: deploy-staging", "one staging deployment at a time"),
         ("group: deploy-prod", "one prod deployment at a time"),
     ] {
@@ -134,4 +154,63 @@ fn the_deploy_workflow_assumes_the_role_with_oidc_and_deploys_one_release_per_en
         }
     }
     assert_none(problems, ".github/workflows/deploy.yml");
+}
+
+#[test]
+fn pull_requests_plan_every_environment_with_the_plan_role_and_forks_say_they_skip() {
+    let workflow =
+        std::fs::read_to_string(project_root().join(".github/workflows/ci.yml")).unwrap();
+    let job = workflow
+        .split("\n  plan:\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n  terraform-validate:").next())
+        .unwrap_or_default();
+    let mut problems = Vec::new();
+    if job.is_empty() {
+        problems.push("no `plan` job".to_owned());
+    }
+    for (needed, why) in [
+        (
+            "if: github.event_name == 'pull_request'",
+            "it plans pull requests",
+        ),
+        (
+            "environment: [staging, prod]",
+            "every environment is planned",
+        ),
+        (
+            "role-to-assume: ${{ vars.AWS_PLAN_ROLE_ARN }}",
+            "with the read-only plan role",
+        ),
+        (
+            "--zips target/lambda --plan-only",
+            "the plan of the zips the ci job built; plan-only uploads and applies nothing",
+        ),
+        (
+            "github.event.pull_request.head.repo.full_name != github.repository",
+            "a fork's pull request is recognised",
+        ),
+        (
+            "comes from a fork",
+            "a skipped plan says why, in the log and the job summary",
+        ),
+        ("$GITHUB_STEP_SUMMARY", "the skip is on the job summary"),
+        ("id-token: write", "the plan role is assumed with OIDC"),
+    ] {
+        if !job.contains(needed) {
+            problems.push(format!("no `{needed}`: {why}"));
+        }
+    }
+    // Every step that needs credentials is skipped for a fork.
+    for step in job.split("\n      - ").skip(1) {
+        let credentials =
+            step.contains("configure-aws-credentials") || step.contains("cargo xtask deploy");
+        if credentials && !step.contains("if: env.FORK != 'true'") {
+            problems.push(format!(
+                "a step runs for forks too: {}",
+                step.lines().next().unwrap_or("")
+            ));
+        }
+    }
+    assert_none(problems, ".github/workflows/ci.yml: the pull request plans");
 }

@@ -423,3 +423,74 @@ fn a_deleted_staging_secret_is_gone_at_once_and_a_prod_one_can_be_restored() {
     }
     assert_none(problems, "secret recovery windows");
 }
+
+#[test]
+fn prod_names_its_account_and_alerts_someone_and_terraform_checks_both() {
+    let mut problems = Vec::new();
+    let prod = settings("prod");
+    match prod.get("aws_account_id") {
+        Some(Expression::String(id))
+            if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) => {}
+        other => problems.push(format!(
+            "{}: settings.aws_account_id must be a 12-digit account ID, found {:?}",
+            prod.path,
+            other.map(text)
+        )),
+    }
+    match prod.get("alert_emails") {
+        Some(Expression::Array(emails)) if !emails.is_empty() => {}
+        other => problems.push(format!(
+            "{}: settings.alert_emails must name at least one subscriber, found {:?}",
+            prod.path,
+            other.map(text)
+        )),
+    }
+    // The stack refuses a prod without either, and a new account's quota need not be met by
+    // staging: its reservations may be null.
+    let variables = std::fs::read_to_string(project_root().join(STACK).join("variables.tf"))
+        .unwrap()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    for (needed, why) in [
+        (
+            "condition = var.settings.environment != \"prod\" || length(var.settings.alert_emails) > 0",
+            "prod needs an alert subscriber",
+        ),
+        (
+            "condition = var.settings.aws_account_id == null ? var.settings.environment != \"prod\"",
+            "prod must name its account",
+        ),
+        (
+            "api_reserved_concurrency = optional(number)",
+            "null reserves none",
+        ),
+        (
+            "worker_reserved_concurrency = optional(number)",
+            "null reserves none",
+        ),
+    ] {
+        if !variables.contains(needed) {
+            problems.push(format!("{STACK}/variables.tf: no `{needed}`: {why}"));
+        }
+    }
+    // Credentials of another account fail the plan, with both providers.
+    for env in ENVIRONMENTS {
+        let providers = std::fs::read_to_string(
+            project_root().join(format!("environments/{env}/providers.tf")),
+        )
+        .unwrap()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+        let guarded = providers
+            .matches("allowed_account_ids = try(var.settings.aws_account_id, null) == null ? null : [var.settings.aws_account_id]")
+            .count();
+        if guarded != 2 {
+            problems.push(format!(
+                "environments/{env}/providers.tf: both providers must set allowed_account_ids from settings.aws_account_id ({guarded} do)"
+            ));
+        }
+    }
+    assert_none(problems, "prod's account and alerts");
+}

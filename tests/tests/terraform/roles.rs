@@ -13,7 +13,11 @@ use super::support::{
 
 /// Statements of a deploy role whose resources AWS names by an ID assigned at creation (or that
 /// take no resource at all), so no name prefix can scope them, and why each is still confined.
-const ID_NAMED: [(&str, &str); 18] = [
+const ID_NAMED: [(&str, &str); 19] = [
+    (
+        "LambdaAccountSettings",
+        "the account's limits: a read without a resource",
+    ),
     (
         "LogGroups",
         "API Gateway's execution log groups are named by the REST API's ID",

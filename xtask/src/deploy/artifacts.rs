@@ -2,8 +2,6 @@
 //! upload each zip and the manifest once under its content address; or read an earlier
 //! release back (`--artifact`) and check its zips are still there.
 
-use std::io::Write;
-
 use anyhow::{Context, anyhow, bail, ensure};
 
 use super::Deploy;
@@ -64,6 +62,17 @@ impl Deploy<'_> {
         } else {
             Release::new(arch, &pre.git, &zips)?
         };
+        // A plan needs only the keys and hashes; the deploy that applies uploads.
+        if self.args.plan_only {
+            if !self.dry {
+                self.say(format!(
+                    "-> release {} (not uploaded: plan only)",
+                    release.id
+                ));
+            }
+            self.github_output(&release);
+            return Ok(release);
+        }
 
         self.progress.start(UPLOAD);
         for bin in crate::LAMBDA_BINS {
@@ -219,24 +228,8 @@ impl Deploy<'_> {
     }
 
     /// On GitHub Actions, the release ID as the step output `release` (deploy.yml hands it
-    /// from the staging job to the prod job).
+    /// from the staging job to the prod jobs).
     fn github_output(&self, release: &Release) {
-        if self.dry {
-            return;
-        }
-        let Some(path) = std::env::var_os("GITHUB_OUTPUT") else {
-            return;
-        };
-        let written = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .and_then(|mut file| writeln!(file, "release={}", release.id));
-        if let Err(e) = written {
-            self.say(format!(
-                "-> cannot write the release ID to $GITHUB_OUTPUT ({}): {e}",
-                path.to_string_lossy()
-            ));
-        }
+        self.step_output("release", &release.id);
     }
 }

@@ -22,18 +22,33 @@ pub const CHECK_CODE: &str = "check live code";
 pub const OUTPUTS: &str = "terraform output";
 pub const SHIP: &str = "ship code";
 pub const SMOKE: &str = "smoke";
+pub const PUBLISH: &str = "publish plan";
+pub const FETCH_PLAN: &str = "fetch plan";
 
 /// The steps this invocation will go through, in order.
 pub fn steps(args: &DeployArgs) -> Vec<&'static str> {
     let mut steps = vec![PREFLIGHT];
     match (&args.artifact, &args.zips) {
         (Some(_), _) => steps.push(STORED),
-        (None, Some(_)) => steps.extend([ZIPS, UPLOAD]),
-        (None, None) => steps.extend([BUILD, UPLOAD]),
+        (None, Some(_)) => steps.push(ZIPS),
+        (None, None) => steps.push(BUILD),
+    }
+    // A plan needs only the zips' keys and hashes: plan-only uploads nothing.
+    if args.artifact.is_none() && !args.plan_only {
+        steps.push(UPLOAD);
+    }
+    if args.apply_plan.is_some() {
+        steps.push(FETCH_PLAN);
     }
     steps.push(INIT);
     let confirm = args.env == Env::Prod && !args.auto_approve;
-    if args.code_only {
+    if args.apply_plan.is_some() {
+        steps.push(SUMMARY);
+        if confirm {
+            steps.push(CONFIRM);
+        }
+        steps.extend([APPLY, CHECK_CODE, SMOKE]);
+    } else if args.code_only {
         steps.push(OUTPUTS);
         if confirm {
             steps.push(CONFIRM);
@@ -41,6 +56,9 @@ pub fn steps(args: &DeployArgs) -> Vec<&'static str> {
         steps.extend([SHIP, SMOKE]);
     } else {
         steps.extend([PLAN, SUMMARY]);
+        if args.publish_plan {
+            steps.push(PUBLISH);
+        }
         if !args.plan_only {
             if confirm {
                 steps.push(CONFIRM);
@@ -53,6 +71,9 @@ pub fn steps(args: &DeployArgs) -> Vec<&'static str> {
 
 impl Deploy<'_> {
     pub(super) fn full(&mut self) -> crate::Result<()> {
+        if let Some(sha) = self.args.apply_plan.clone() {
+            return self.apply_reviewed(&sha);
+        }
         let (release, bucket) = self.prepare()?;
 
         self.progress.start(PLAN);
@@ -60,32 +81,35 @@ impl Deploy<'_> {
         self.terraform(&self.plan_args(&release, &bucket, &plan_file)?)?;
 
         self.progress.start(SUMMARY);
-        let show = self.tf_args(&["show", "-json", &plan_file]);
-        let changes = if self.dry {
-            self.say(format!("$ terraform {}", show.join(" ")));
-            self.say("-> counts what is added, changed and destroyed; lists every destroy");
-            true
-        } else {
-            let summary = plan::Summary::parse(&self.terraform_read(&show)?)?;
-            let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            for line in summary.lines(color) {
-                self.say(line);
-            }
-            !summary.is_empty()
-        };
+        let summary = self.summarize(&plan_file)?;
+        let changes = summary.as_ref().is_none_or(|s| !s.is_empty());
         let saved = format!("{}/{plan_file}", self.env.dir().display());
-        if self.args.plan_only && self.dry {
-            self.say(format!(
-                "plan only: stops here; nothing is applied (the plan is kept in {saved})"
-            ));
-            return Ok(());
-        }
         if self.args.plan_only {
-            self.say(format!(
-                "plan only: nothing applied; the plan is saved in {saved} \
-                 (apply it with `terraform {} apply {plan_file}`)",
-                environment::chdir(self.env)
-            ));
+            let published = if self.args.publish_plan {
+                self.progress.start(PUBLISH);
+                Some(self.publish_plan(&plan_file, &bucket)?)
+            } else {
+                None
+            };
+            if let Some(summary) = &summary {
+                self.write_plan_summary(summary, &release, &plan_file, published.as_deref())?;
+            }
+            if self.dry {
+                self.say(format!(
+                    "plan only: stops here; nothing is uploaded or applied (the plan is kept in {saved})"
+                ));
+            } else {
+                self.say(format!(
+                    "plan only: nothing uploaded or applied; the plan is saved in {saved}{}",
+                    match &published {
+                        Some(sha) => format!(
+                            " and stored as plan {sha} (apply it with `cargo xtask deploy --env {} --artifact {} --apply-plan {sha}`)",
+                            self.env, release.id
+                        ),
+                        None => String::new(),
+                    }
+                ));
+            }
             return Ok(());
         }
 
@@ -103,18 +127,38 @@ impl Deploy<'_> {
 
         self.progress.start(APPLY);
         if changes {
-            let applied = self.terraform(&self.tf_args(&["apply", "-input=false", &plan_file]));
+            let applied = self.apply_saved(&plan_file);
             self.remove_plan(&plan_file);
             applied?;
         } else {
             self.say("skipped: the plan has no changes");
             self.remove_plan(&plan_file);
         }
+        self.after_apply(&release, &bucket)
+    }
 
+    /// Prints the summary of a saved plan (`terraform show -json`); None in a dry run.
+    pub(super) fn summarize(&self, plan_file: &str) -> crate::Result<Option<plan::Summary>> {
+        let show = self.tf_args(&["show", "-json", plan_file]);
+        if self.dry {
+            self.say(format!("$ terraform {}", show.join(" ")));
+            self.say("-> counts what is added, changed and destroyed; lists every destroy");
+            return Ok(None);
+        }
+        let summary = plan::Summary::parse(&self.terraform_read(&show)?)?;
+        let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        for line in summary.lines(color) {
+            self.say(line);
+        }
+        Ok(Some(summary))
+    }
+
+    /// The steps after an apply: the live-code check and the smoke test.
+    pub(super) fn after_apply(&mut self, release: &Release, bucket: &str) -> crate::Result<()> {
         self.progress.start(CHECK_CODE);
         let outputs = self.outputs()?;
         for (bin, function) in functions(&outputs) {
-            self.ship(bin, function, &release, &bucket, lambda::Mode::Check)?;
+            self.ship(bin, function, release, bucket, lambda::Mode::Check)?;
         }
 
         self.progress.start(SMOKE);
@@ -180,11 +224,15 @@ impl Deploy<'_> {
         let pre = self.preflight()?;
         let bucket = environment::artifact_bucket(&pre.account);
         let release = self.release(&pre, &bucket)?;
-
-        self.progress.start(INIT);
-        let state_bucket = environment::state_bucket(&pre.account);
-        self.terraform(&environment::init_args(self.env, &state_bucket))?;
+        self.init(&pre.account)?;
         Ok((release, bucket))
+    }
+
+    /// `terraform init` with the account's state bucket.
+    pub(super) fn init(&mut self, account: &str) -> crate::Result<()> {
+        self.progress.start(INIT);
+        let state_bucket = environment::state_bucket(account);
+        self.terraform(&environment::init_args(self.env, &state_bucket))
     }
 }
 
@@ -242,6 +290,28 @@ mod tests {
     }
 
     #[test]
+    fn plan_only_uploads_nothing_and_a_reviewed_plan_is_fetched_not_made() {
+        let plan_only = steps(&args(
+            "deploy --env staging --plan-only --zips target/lambda",
+        ));
+        assert_eq!(plan_only, [PREFLIGHT, ZIPS, INIT, PLAN, SUMMARY]);
+        let id = "a".repeat(64);
+        let published = steps(&args(&format!(
+            "deploy --env prod --artifact {id} --plan-only --publish-plan"
+        )));
+        assert_eq!(published, [PREFLIGHT, STORED, INIT, PLAN, SUMMARY, PUBLISH]);
+        let reviewed = steps(&args(&format!(
+            "deploy --env prod --artifact {id} --apply-plan {id}"
+        )));
+        assert_eq!(
+            reviewed,
+            [
+                PREFLIGHT, STORED, FETCH_PLAN, INIT, SUMMARY, CONFIRM, APPLY, CHECK_CODE, SMOKE
+            ]
+        );
+    }
+
+    #[test]
     fn contradictory_flags_are_refused() {
         let parse = |line: &str| {
             crate::flags::Xtask::try_parse_from(
@@ -250,5 +320,10 @@ mod tests {
         };
         assert!(parse("deploy --env prod --code-only --plan-only").is_err());
         assert!(parse("deploy --env prod --artifact x --zips target/lambda").is_err());
+        // A reviewed plan is applied for the release it was made with, and is not re-planned.
+        assert!(parse("deploy --env prod --apply-plan x").is_err());
+        assert!(parse("deploy --env prod --artifact x --apply-plan y --plan-only").is_err());
+        assert!(parse("deploy --env prod --artifact x --apply-plan y --code-only").is_err());
+        assert!(parse("deploy --env prod --publish-plan").is_err());
     }
 }

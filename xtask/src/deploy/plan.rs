@@ -1,6 +1,8 @@
 //! The summary of a saved plan, from `terraform show -json <plan>`: how many resources are
 //! added, changed and destroyed, with every destroy (and replacement) marked.
 
+use std::collections::BTreeMap;
+
 use anyhow::Context;
 use serde::Deserialize;
 
@@ -20,6 +22,32 @@ pub struct Summary {
 struct Plan {
     #[serde(default)]
     resource_changes: Vec<ResourceChange>,
+}
+
+/// The root variable `release` a saved plan was made with: `variables.release.value` of
+/// `terraform show -json`, field by field (what it deploys).
+pub fn release_variable(json: &str) -> crate::Result<BTreeMap<String, String>> {
+    #[derive(Deserialize)]
+    struct Shown {
+        variables: BTreeMap<String, Variable>,
+    }
+    #[derive(Deserialize)]
+    struct Variable {
+        value: serde_json::Value,
+    }
+    let shown: Shown =
+        serde_json::from_str(json).context("cannot read `terraform show -json` of the plan")?;
+    let value =
+        shown.variables.get("release").map(|v| &v.value).context(
+            "the plan has no `release` variable: it was not made by `cargo xtask deploy`",
+        )?;
+    let object = value
+        .as_object()
+        .context("the plan's `release` variable is not an object")?;
+    Ok(object
+        .iter()
+        .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
+        .collect())
 }
 
 #[derive(Deserialize)]
@@ -118,6 +146,49 @@ impl Summary {
         }
         lines
     }
+
+    /// The summary in Markdown, for a GitHub job summary and the file kept with the plan:
+    /// a heading, the counts, `notes` (the release, the plan's SHA-256), then every change,
+    /// destroys and replacements first and marked.
+    pub fn markdown(&self, heading: &str, notes: &[String]) -> String {
+        let mut md = format!("### {heading}\n\n");
+        if self.is_empty() {
+            md.push_str("**No changes**: the infrastructure matches the configuration.\n\n");
+        } else {
+            md.push_str(&format!(
+                "**Plan: {} to add, {} to change, {} to destroy.**\n\n",
+                self.to_add(),
+                self.to_change(),
+                self.to_destroy()
+            ));
+        }
+        for note in notes {
+            md.push_str(&format!("{note}\n\n"));
+        }
+        if self.is_empty() {
+            return md;
+        }
+        if self.to_destroy() > 0 {
+            md.push_str(&format!(
+                "> [!WARNING]\n> This plan destroys {} resource{}: read the DESTROY and REPLACE rows.\n\n",
+                self.to_destroy(),
+                if self.to_destroy() == 1 { "" } else { "s" }
+            ));
+        }
+        md.push_str("| change | resource |\n|---|---|\n");
+        let rows = [
+            ("**DESTROY**", &self.deletes),
+            ("**REPLACE**", &self.replaces),
+            ("update", &self.updates),
+            ("create", &self.creates),
+        ];
+        for (change, addresses) in rows {
+            for address in addresses {
+                md.push_str(&format!("| {change} | `{address}` |\n"));
+            }
+        }
+        md
+    }
 }
 
 #[cfg(test)]
@@ -181,6 +252,41 @@ mod tests {
         let lines = Summary::parse(&json).unwrap().lines(false);
         assert_eq!(lines.len(), 1 + LISTED_CREATES + 1);
         assert!(lines.last().unwrap().contains("15 more to create"));
+    }
+
+    #[test]
+    fn the_markdown_summary_lists_every_change_with_destroys_first_and_marked() {
+        let md = Summary::parse(PLAN)
+            .unwrap()
+            .markdown("Plan for prod", &["Release `abc`".to_owned()]);
+        assert!(
+            md.starts_with("### Plan for prod\n\n**Plan: 2 to add, 2 to change, 2 to destroy.**")
+        );
+        assert!(md.contains("Release `abc`"));
+        assert!(md.contains("This plan destroys 2 resources"));
+        let rows: Vec<&str> = md.lines().filter(|l| l.starts_with("| ")).collect();
+        assert_eq!(rows[0], "| change | resource |");
+        assert_eq!(
+            rows[1],
+            "| **DESTROY** | `module.old.aws_sns_topic.legacy` |"
+        );
+        assert!(rows[2].starts_with("| **REPLACE** |"));
+        assert_eq!(rows.len(), 1 + 5, "{md}");
+        let empty = Summary::default().markdown("Plan for staging", &[]);
+        assert!(empty.contains("**No changes**") && !empty.contains("| change"));
+    }
+
+    #[test]
+    fn the_release_a_plan_deploys_is_read_from_its_variables() {
+        let json = r#"{"variables": {"settings": {"value": {"environment": "prod"}},
+            "release": {"value": {"api_artifact_key": "lambda/a.zip", "lambda_architecture": "arm64"}}}}"#;
+        let release = release_variable(json).unwrap();
+        assert_eq!(release["api_artifact_key"], "lambda/a.zip");
+        assert_eq!(release["lambda_architecture"], "arm64");
+        let error = release_variable(r#"{"variables": {}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("no `release` variable"), "{error}");
     }
 
     #[test]

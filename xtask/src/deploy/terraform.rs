@@ -2,7 +2,7 @@
 //! root, each command printed first, its output on the terminal, a failure named by its
 //! subcommand.
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use xshell::cmd;
 
 use super::Deploy;
@@ -52,8 +52,51 @@ impl Deploy<'_> {
         plan_file: &str,
     ) -> crate::Result<Vec<String>> {
         let mut args = self.tf_args(&["plan", "-input=false", &format!("-out={plan_file}")]);
+        // A plan that is only reviewed writes nothing, not even the state's lock object: the
+        // read-only plan role may run it. Applying a saved plan takes the lock and refuses the
+        // plan if the state changed after it was made.
+        if self.args.plan_only {
+            args.push("-lock=false".to_owned());
+        }
         args.push(format!("-var=release={}", release_object(release, bucket)?));
         Ok(args)
+    }
+
+    /// `terraform apply` of a saved plan. Its error output is shown as it comes and also read:
+    /// a plan made before the state last changed is refused by Terraform ("Saved plan is
+    /// stale"), which becomes one line saying what to do.
+    pub(super) fn apply_saved(&self, plan_file: &str) -> crate::Result<()> {
+        let args = self.tf_args(&["apply", "-input=false", plan_file]);
+        self.say(format!("$ terraform {}", shell_words(&args)));
+        if self.dry {
+            return Ok(());
+        }
+        let mut child = std::process::Command::new(environment::terraform_program())
+            .args(&args)
+            .current_dir(self.sh.current_dir())
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .context("cannot start terraform")?;
+        let mut stale = false;
+        if let Some(stderr) = child.stderr.take() {
+            for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
+                let line = line.unwrap_or_default();
+                stale |= line.contains("Saved plan is stale");
+                eprintln!("{line}");
+            }
+        }
+        let status = child.wait().context("terraform did not finish")?;
+        if status.success() {
+            return Ok(());
+        }
+        if stale {
+            bail!(
+                "the state of environments/{} changed after this plan was made (another apply ran):                  nothing was applied; plan again and review the new plan",
+                self.env
+            );
+        }
+        bail!(terraform_failed(&args))
     }
 
     /// Removes a plan that was applied or turned down (a plan applies once at most).
@@ -92,6 +135,25 @@ impl Deploy<'_> {
 /// `{ artifact_bucket = "…", api_artifact_key = "…", …, lambda_architecture = "…" }`, each
 /// value a quoted HCL string (quotes, backslashes, control characters and `${`/`%{` escaped).
 fn release_object(release: &Release, bucket: &str) -> crate::Result<String> {
+    let object: hcl::Object<hcl::ObjectKey, hcl::Expression> = release_fields(release, bucket)?
+        .into_iter()
+        .map(|(name, value)| {
+            (
+                hcl::ObjectKey::Identifier(hcl::Identifier::sanitized(name)),
+                hcl::Expression::String(value),
+            )
+        })
+        .collect();
+    let mut formatter = hcl::format::Formatter::builder().compact(true).build_vec();
+    hcl::format::Format::format_string(&hcl::Expression::Object(object), &mut formatter)
+        .context("cannot write the release as HCL")
+}
+
+/// The fields of the root variable `release` for `release` in `bucket`, in order.
+pub(super) fn release_fields(
+    release: &Release,
+    bucket: &str,
+) -> crate::Result<Vec<(String, String)>> {
     let mut fields = vec![("artifact_bucket".to_owned(), bucket.to_owned())];
     for bin in crate::LAMBDA_BINS {
         let zip = release.zip(bin)?;
@@ -105,18 +167,7 @@ fn release_object(release: &Release, bucket: &str) -> crate::Result<String> {
         "lambda_architecture".to_owned(),
         release.manifest.arch.clone(),
     ));
-    let object: hcl::Object<hcl::ObjectKey, hcl::Expression> = fields
-        .into_iter()
-        .map(|(name, value)| {
-            (
-                hcl::ObjectKey::Identifier(hcl::Identifier::sanitized(name)),
-                hcl::Expression::String(value),
-            )
-        })
-        .collect();
-    let mut formatter = hcl::format::Formatter::builder().compact(true).build_vec();
-    hcl::format::Format::format_string(&hcl::Expression::Object(object), &mut formatter)
-        .context("cannot write the release as HCL")
+    Ok(fields)
 }
 
 /// A command's arguments as a shell line that can be pasted: an argument with characters a

@@ -10,9 +10,26 @@ pub struct DeployArgs {
     /// The environment to deploy.
     #[arg(long, value_enum)]
     pub env: crate::environment::Env,
-    /// Stop after the plan and its summary; apply nothing (the plan file is kept).
-    #[arg(long, conflicts_with = "code_only")]
+    /// Stop after the plan and its summary; upload and apply nothing, take no state lock (the
+    /// read-only plan role can run it). The plan file is kept; its summary is also written
+    /// next to it as Markdown (and to the GitHub job summary on GitHub Actions).
+    #[arg(long, conflicts_with_all = ["code_only", "apply_plan"])]
     pub plan_only: bool,
+    /// With --plan-only: store the saved plan in the artifact bucket as
+    /// `plans/<env>/<sha256>.tfplan` for --apply-plan, and print its SHA-256 (on GitHub
+    /// Actions also the step output `plan`).
+    #[arg(long, requires = "plan_only")]
+    pub publish_plan: bool,
+    /// Apply exactly the plan --publish-plan stored under this SHA-256, which must deploy the
+    /// release of --artifact: fetched, checked against its SHA-256, its summary shown, applied.
+    /// If the state changed since the plan was made, Terraform refuses it and nothing changes.
+    #[arg(
+        long,
+        value_name = "PLAN_SHA256",
+        requires = "artifact",
+        conflicts_with_all = ["code_only", "zips"]
+    )]
+    pub apply_plan: Option<String>,
     /// Apply without asking (prod asks to type its name otherwise).
     #[arg(long)]
     pub auto_approve: bool,

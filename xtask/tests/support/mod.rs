@@ -138,6 +138,17 @@ impl FakeTerraform {
         std::fs::write(self.dir.join("outputs.json"), outputs_json).unwrap();
     }
 
+    /// Replaces what `terraform show -json` answers with.
+    pub fn set_plan(&self, plan_json: &str) {
+        std::fs::write(self.dir.join("plan.json"), plan_json).unwrap();
+    }
+
+    /// Makes every later `apply` refuse its saved plan as Terraform does when the state changed
+    /// after the plan was made.
+    pub fn make_plans_stale(&self) {
+        std::fs::write(self.dir.join("stale"), "").unwrap();
+    }
+
     /// Makes every later call of `subcommand` fail with exit status 1.
     pub fn fail(&self, subcommand: &str) {
         std::fs::write(self.dir.join(format!("fail-{subcommand}")), "").unwrap();
@@ -208,6 +219,10 @@ case $sub in
     cat '{dir}/plan.json' ;;
   apply)
     if ! (cd "$chdir" && [ -f "$last" ]); then echo "fake terraform: no plan $last in $chdir" >&2; exit 1; fi
+    if [ -e '{dir}/stale' ]; then
+      printf '%s\n' '' 'Error: Saved plan is stale' '' 'The given plan file can no longer be applied because the state was changed by another operation after the plan was created.' >&2
+      exit 1
+    fi
     echo 'Apply complete! (fake)' ;;
   output) cat '{dir}/outputs.json' ;;
   *) echo "fake terraform: unexpected call: $*" >&2; exit 1 ;;
@@ -221,6 +236,46 @@ fn make_executable(path: &Path) {
     let mut permissions = std::fs::metadata(path).unwrap().permissions();
     permissions.set_mode(0o755);
     std::fs::set_permissions(path, permissions).unwrap();
+}
+
+/// Settings for the deploy's preflight (`IMAGEGEN_SETTINGS_DIR`), in place of the
+/// repository's terraform.tfvars, whose prod holds placeholders the preflight refuses: the
+/// emulator's region, `account` for prod (staging: any), no reserved concurrency, no custom
+/// domain, a real-looking alert subscriber; `overrides` replace or add settings (HCL values)
+/// in both environments.
+pub fn write_settings(dir: &Path, account: &str, overrides: &[(&str, &str)]) {
+    std::fs::create_dir_all(dir).unwrap();
+    for env in ["staging", "prod"] {
+        let mut fields: std::collections::BTreeMap<&str, String> = [
+            ("environment", format!("\"{env}\"")),
+            ("aws_region", format!("\"{REGION}\"")),
+            (
+                "aws_account_id",
+                if env == "prod" {
+                    format!("\"{account}\"")
+                } else {
+                    "null".to_owned()
+                },
+            ),
+            ("api_reserved_concurrency", "null".to_owned()),
+            ("worker_reserved_concurrency", "null".to_owned()),
+            ("alert_emails", "[\"oncall@imagegen.dev\"]".to_owned()),
+        ]
+        .into_iter()
+        .collect();
+        for (name, value) in overrides {
+            fields.insert(name, (*value).to_owned());
+        }
+        let body: String = fields
+            .iter()
+            .map(|(name, value)| format!("  {name} = {value}\n"))
+            .collect();
+        std::fs::write(
+            dir.join(format!("{env}.tfvars")),
+            format!("settings = {{\n{body}}}\n"),
+        )
+        .unwrap();
+    }
 }
 
 /// A new empty folder under the system's temporary directory; its owner removes it when
