@@ -20,10 +20,18 @@ locals {
     state = {
       name            = "${local.p}-tfstate-${local.account_id}"
       noncurrent_days = var.state_noncurrent_version_days
+      extra_rules     = []
     }
     artifacts = {
       name            = "${local.p}-artifacts-${local.account_id}"
       noncurrent_days = var.artifact_noncurrent_version_days
+      # A saved plan holds the state, secrets included: kept only as long as a review takes.
+      extra_rules = [{
+        id                                 = "expire-plans"
+        prefix                             = "plans/"
+        expiration_days                    = var.plan_retention_days
+        noncurrent_version_expiration_days = 1
+      }]
     }
   }
   access_log_bucket = "${local.p}-access-logs-${local.account_id}"
@@ -39,10 +47,10 @@ module "buckets" {
   access_log_bucket = module.access_logs.name
   tags              = { Purpose = each.key }
 
-  lifecycle_rules = [{
+  lifecycle_rules = concat([{
     id                                 = "expire-noncurrent-versions"
     noncurrent_version_expiration_days = each.value.noncurrent_days
-  }]
+  }], each.value.extra_rules)
 }
 
 module "access_logs" {
@@ -190,15 +198,20 @@ module "deploy_roles" {
   tags              = { Environment = each.key }
 }
 
-# Pull requests of the repository plan every environment, and the prod plan of a push to main
-# is made before anyone approves it: read-only (plan_policy.tf), no environment needed.
-module "plan_role" {
-  source = "../../modules/github_oidc"
+# One read-only plan role per environment (plan_policy.tf): pull requests of the repository plan
+# every environment, and the prod plan of a push to main is made before anyone approves it. A
+# pull request can change the workflow it runs, so whoever may push a branch may use these
+# roles: each reads only its own environment, and an environment whose state should stay out
+# of pull requests sets plan_on_pull_requests = false (its plan then runs from main only).
+module "plan_roles" {
+  source   = "../../modules/github_oidc"
+  for_each = var.deploy_environments
 
   provider_arn      = local.github_oidc_provider_arn
   repository        = var.github_repository
-  subjects          = ["pull_request", "ref:refs/heads/main"]
-  role_name         = "${local.p}-plan"
-  description       = "Plans every environment, read-only, for pull requests and main of ${var.github_repository}"
-  policy_statements = local.plan_statements
+  subjects          = each.value.plan_on_pull_requests ? ["pull_request", "ref:refs/heads/main"] : ["ref:refs/heads/main"]
+  role_name         = "${local.p}-plan-${each.key}"
+  description       = "Plans ${each.key}, read-only, for pull requests and main of ${var.github_repository}"
+  policy_statements = local.plan_statements[each.key]
+  tags              = { Environment = each.key }
 }

@@ -18,9 +18,9 @@ output "deploy_role_arns" {
   value       = { for e, role in module.deploy_roles : e => role.role_arn }
 }
 
-output "plan_role_arn" {
-  description = "ARN of the read-only plan role: the repository variable AWS_PLAN_ROLE_ARN (pull request plans, and prod's plan before approval)."
-  value       = module.plan_role.role_arn
+output "plan_role_arns" {
+  description = "ARN of each environment's read-only plan role: the repository variables AWS_PLAN_ROLE_ARN_STAGING and AWS_PLAN_ROLE_ARN_PROD (pull request plans, and prod's plan before approval)."
+  value       = { for e, role in module.plan_roles : e => role.role_arn }
 }
 
 output "permissions_boundary_arns" {

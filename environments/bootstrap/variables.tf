@@ -31,11 +31,12 @@ variable "github_repository" {
 }
 
 variable "deploy_environments" {
-  description = "The environments (the roots under environments/), each with its own deploy role `<project>-deploy-<env>` and permissions boundary `<project>-<env>-boundary`: the GitHub environment whose jobs may assume the role (.github/workflows/deploy.yml deploys staging from `staging` and prod from `production`; give that one required reviewers), the git refs those jobs must run on, and the Route 53 hosted zones the role may write records in (custom domain and certificate validation)."
+  description = "The environments (the roots under environments/), each with its own deploy role `<project>-deploy-<env>` and permissions boundary `<project>-<env>-boundary`: the GitHub environment whose jobs may assume the role (.github/workflows/deploy.yml deploys staging from `staging` and prod from `production`; give that one required reviewers), the git refs those jobs must run on, the Route 53 hosted zones the role may write records in (custom domain and certificate validation), and whether pull requests may plan it with its read-only plan role `<project>-plan-<env>` (which reads its state, secrets in it included; false: only main plans it)."
   type = map(object({
-    github_environment = string
-    refs               = optional(list(string), ["refs/heads/main"])
-    hosted_zone_ids    = optional(list(string), [])
+    github_environment    = string
+    refs                  = optional(list(string), ["refs/heads/main"])
+    hosted_zone_ids       = optional(list(string), [])
+    plan_on_pull_requests = optional(bool, true)
   }))
   default = {
     staging = { github_environment = "staging" }
@@ -92,6 +93,17 @@ variable "manage_apigateway_account_role" {
   description = "Whether to set the region-wide API Gateway CloudWatch Logs role here, once for every environment of the account."
   type        = bool
   default     = true
+}
+
+variable "plan_retention_days" {
+  description = "Days a saved plan (plans/ in the artifact bucket, stored by `cargo xtask deploy --publish-plan`) is kept: long enough for its review and approval."
+  type        = number
+  default     = 14
+
+  validation {
+    condition     = var.plan_retention_days >= 1 && var.plan_retention_days <= 90
+    error_message = "plan_retention_days must be between 1 and 90."
+  }
 }
 
 variable "state_noncurrent_version_days" {

@@ -61,7 +61,7 @@ data "aws_iam_policy_document" "this" {
     for_each = local.statement_chunks[count.index]
     content {
       sid       = statement.value.sid
-      effect    = "Allow"
+      effect    = statement.value.effect
       actions   = statement.value.actions
       resources = statement.value.resources
 

@@ -75,6 +75,7 @@ variable "policy_statements" {
   description = "IAM statements of the role: exact actions on named resources. Wildcard actions are rejected; a \"*\" resource is allowed only for actions that support no resource-level permissions."
   type = list(object({
     sid       = string
+    effect    = optional(string, "Allow")
     actions   = list(string)
     resources = list(string)
     conditions = optional(list(object({
@@ -87,6 +88,11 @@ variable "policy_statements" {
   validation {
     condition     = length(var.policy_statements) > 0
     error_message = "policy_statements needs at least one statement."
+  }
+
+  validation {
+    condition     = alltrue([for s in var.policy_statements : contains(["Allow", "Deny"], s.effect)])
+    error_message = "Each statement's effect must be Allow or Deny."
   }
 
   validation {

@@ -147,4 +147,12 @@ resource "aws_lambda_alias" "live" {
   description      = "Published version that receives traffic"
   function_name    = aws_lambda_function.this.function_name
   function_version = aws_lambda_function.this.version
+
+  # Terraform creates the alias on the first version; from then on `cargo xtask deploy` moves
+  # it (after the apply that publishes a new version): at once, or by canary, a share of the
+  # traffic first through the alias's weighted routing, watched by the alarms, then all of it
+  # or none (xtask/src/deploy/traffic.rs). `cargo xtask rollback` moves it back.
+  lifecycle {
+    ignore_changes = [function_version, routing_config]
+  }
 }

@@ -44,6 +44,17 @@ pub async fn account_id(sdk: &SdkConfig) -> crate::Result<String> {
         .context("sts:GetCallerIdentity returned no account")
 }
 
+/// Whether a call failed because its precondition did not hold (HTTP 412), as a conditional
+/// write (`If-None-Match: *`) does when the object exists already.
+pub fn is_precondition_failed<E, R>(e: &SdkError<E, R>) -> bool
+where
+    E: ProvideErrorMetadata,
+{
+    e.as_service_error()
+        .and_then(ProvideErrorMetadata::code)
+        .is_some_and(|code| code == "PreconditionFailed")
+}
+
 /// An S3 client; path-style addressing when an endpoint is configured (`AWS_ENDPOINT_URL`),
 /// since an emulator on 127.0.0.1 has no per-bucket host names.
 pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {

@@ -70,7 +70,7 @@ pub fn target_dir() -> PathBuf {
 /// leave idle (checkov, the test binaries, schemathesis and moto each keep a core free for
 /// a while), so it delays none of them and `build` later finds most of its work done. Its
 /// output goes to a log; a failure shows when `build` runs the same command in the foreground.
-/// Dropped before it finishes (an earlier step failed), it is stopped.
+/// Dropped before it finishes (an earlier step failed), it is stopped; Ctrl-C stops it too.
 pub struct Prebuild {
     child: std::process::Child,
     started: std::time::Instant,
@@ -99,8 +99,7 @@ impl Prebuild {
             .stdin(std::process::Stdio::null())
             .stdout(out)
             .stderr(err);
-        // Its own process group, so stopping it stops the compilers cargo started too.
-        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        // In the terminal's process group, so Ctrl-C stops it with `ci`.
         let child = command
             .spawn()
             .context("cannot start `nice cargo build --release` in the background")?;
@@ -129,11 +128,13 @@ impl Prebuild {
 
 impl Drop for Prebuild {
     fn drop(&mut self) {
+        // A step failed before `build`: stop it (its compilers, then cargo; a compiler already
+        // running finishes its crate and exits, holding no lock).
         if let Ok(None) = self.child.try_wait() {
-            let group = format!("-{}", self.child.id());
-            let _ = std::process::Command::new("kill")
-                .args(["-TERM", "--", &group])
+            let _ = std::process::Command::new("pkill")
+                .args(["-TERM", "-P", &self.child.id().to_string()])
                 .status();
+            let _ = self.child.kill();
             let _ = self.child.wait();
         }
     }

@@ -17,13 +17,18 @@
 //! 6. the plan's summary from `terraform show -json`, destroys marked;
 //! 7. prod: type the environment's name to go on (`--auto-approve` skips this);
 //! 8. `terraform apply` of the saved plan;
-//! 9. the live-code check: each function's `live` alias must run the release's code;
+//! 9. go live: each function's `live` alias moves to the version `apply` published with the
+//!    release's code (Terraform leaves the alias to the deploy), at once or by canary
+//!    (`--canary P --bake D`: P % first, the alarms watched for D, then all or none:
+//!    `deploy/traffic.rs`);
 //! 10. smoke: `GET <api_url>/healthz` answers 200 `{"status":"ok"}`.
 //!
 //! One file per concern under `deploy/`: `flow.rs` runs the steps in order; `preflight.rs` (1),
 //! `artifacts.rs` (2, 3; the manifest and its checks in `release.rs`), `terraform.rs` (4, 5, 8
-//! and `terraform output`), `plan.rs` (6), `confirm.rs` (7), `lambda.rs` (9, and the shipping
-//! of `--code-only`), `smoke.rs` (10); `progress.rs` numbers and times them.
+//! and `terraform output`), `plan.rs` (6), `confirm.rs` (7), `lambda.rs` (versions and the
+//! alias, and the shipping of `--code-only`) and `traffic.rs` (9, the canary, `rollback`),
+//! `smoke.rs` (10); `progress.rs` numbers and times them. `cargo xtask rollback` and
+//! `cargo xtask destroy` run their steps the same way (below).
 //!
 //! `--code-only` ships code without Terraform's plan and apply: after the upload it reads the
 //! function names from `terraform output`, then for each function `UpdateFunctionCode` from the
@@ -35,10 +40,8 @@
 //! after a code-only deploy Terraform still believes the code it last applied is live. The
 //! next full deploy of a new release updates the code as usual (its key and hash differ from
 //! the state's). A full deploy of the release Terraform last applied would plan no code change
-//! and leave the code-only code live: step 9 finds that (the alias's `CodeSha256` is not the
-//! release's) and ships the release's code as `--code-only` does. Terraform reads the
-//! function's latest `version` and the alias back on every refresh, so the plan after either
-//! case shows no changes.
+//! and publish nothing: step 9 then finds no version with the release's code and ships it as
+//! `--code-only` does.
 //!
 //! `--plan-only` stops after the summary (step 6), uploads nothing and takes no state lock, so
 //! the read-only plan role can run it; it writes the summary as Markdown next to the plan (and
@@ -62,6 +65,7 @@ mod release;
 mod reviewed;
 mod smoke;
 mod terraform;
+mod traffic;
 
 use std::fmt::Display;
 
@@ -70,8 +74,8 @@ use aws_config::SdkConfig;
 use xshell::Shell;
 
 use crate::aws;
-use crate::environment::Env;
-use crate::flags::DeployArgs;
+use crate::environment::{self, Env};
+use crate::flags::{DeployArgs, DestroyArgs, RollbackArgs};
 use progress::Progress;
 
 pub fn run(sh: &Shell, args: DeployArgs) -> crate::Result<()> {
@@ -111,6 +115,126 @@ pub fn run(sh: &Shell, args: DeployArgs) -> crate::Result<()> {
         deploy.full()
     };
     match outcome {
+        Ok(()) => {
+            deploy.progress.finish();
+            Ok(())
+        }
+        Err(e) => {
+            deploy.progress.fail();
+            Err(e)
+        }
+    }
+}
+
+/// `cargo xtask rollback --env E`: each function's `live` alias back on the version it ran
+/// before (`deploy/traffic.rs`), then the smoke check. No git or settings checks: it is for
+/// when something is on fire.
+pub fn rollback(sh: &Shell, args: RollbackArgs) -> crate::Result<()> {
+    let deploy_args = operations_args(args.env, args.dry_run);
+    let steps = vec![
+        ACCOUNT,
+        flow::INIT,
+        flow::OUTPUTS,
+        ROLL_BACK_STEP,
+        flow::SMOKE,
+    ];
+    operate(sh, &deploy_args, steps, "roll back", |deploy| {
+        let account = deploy.account()?;
+        deploy.init(&account)?;
+        deploy.progress.start(flow::OUTPUTS);
+        let outputs = deploy.outputs()?;
+        deploy.progress.start(ROLL_BACK_STEP);
+        deploy.roll_back(&outputs)?;
+        deploy.progress.start(flow::SMOKE);
+        deploy.smoke(&outputs)
+    })
+}
+
+/// `cargo xtask destroy --env E`: `terraform destroy` of the environment after its name is
+/// typed; prod only with --allow-prod (its tables and bucket also refuse deletion until
+/// deletion_protection_enabled and bucket_force_destroy are lifted).
+pub fn destroy(sh: &Shell, args: DestroyArgs) -> crate::Result<()> {
+    if args.env == Env::Prod && !args.allow_prod {
+        anyhow::bail!(
+            "refusing to destroy prod: add --allow-prod if you mean it (its tables and image \
+             bucket refuse deletion too until deletion_protection_enabled and \
+             bucket_force_destroy say otherwise)"
+        );
+    }
+    let deploy_args = operations_args(args.env, args.dry_run);
+    let steps = vec![ACCOUNT, flow::INIT, flow::CONFIRM, DESTROY_STEP];
+    operate(sh, &deploy_args, steps, "destroy", |deploy| {
+        let account = deploy.account()?;
+        deploy.init(&account)?;
+        deploy.progress.start(flow::CONFIRM);
+        deploy.typed_confirmation("destroy every resource of", "the destroy", "destroyed")?;
+        deploy.progress.start(DESTROY_STEP);
+        let bucket = environment::artifact_bucket(&account);
+        deploy.terraform(&deploy.destroy_args(&bucket)?)?;
+        if !deploy.dry {
+            deploy.say(format!(
+                "destroyed {} (its state, the artifact bucket and the bootstrap's roles stay)",
+                deploy.env
+            ));
+        }
+        Ok(())
+    })
+}
+
+const ACCOUNT: &str = "account";
+const ROLL_BACK_STEP: &str = "roll back live";
+const DESTROY_STEP: &str = "terraform destroy";
+
+/// The arguments of a deploy that rollback and destroy share its steps with.
+fn operations_args(env: Env, dry_run: bool) -> DeployArgs {
+    DeployArgs {
+        env,
+        plan_only: false,
+        publish_plan: false,
+        apply_plan: None,
+        auto_approve: false,
+        dry_run,
+        arch: None,
+        artifact: None,
+        zips: None,
+        code_only: false,
+        canary: None,
+        bake: None,
+    }
+}
+
+/// Runs `body` as a numbered, timed command over `steps`, like a deploy.
+fn operate(
+    sh: &Shell,
+    args: &DeployArgs,
+    steps: Vec<&'static str>,
+    what: &str,
+    body: impl FnOnce(&mut Deploy<'_>) -> crate::Result<()>,
+) -> crate::Result<()> {
+    let rt = aws::runtime()?;
+    let clients = if args.dry_run {
+        None
+    } else {
+        Some(Clients::new(rt.block_on(aws::sdk_config())))
+    };
+    let mut deploy = Deploy {
+        sh,
+        env: args.env,
+        dry: args.dry_run,
+        progress: Progress::new(steps, !args.dry_run),
+        args,
+        rt,
+        clients,
+    };
+    if deploy.dry {
+        println!(
+            "{what} {} (dry run: prints each command and AWS call; runs none)",
+            args.env
+        );
+    } else {
+        println!("{what} {}", args.env);
+    }
+    match body(&mut deploy) {
         Ok(()) => {
             deploy.progress.finish();
             Ok(())

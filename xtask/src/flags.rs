@@ -54,6 +54,13 @@ pub enum Command {
     /// Set an environment's secrets.
     #[cfg(feature = "aws")]
     Secrets(SecretsArgs),
+    /// Point each function's `live` alias back at the version it ran before (and say which).
+    #[cfg(feature = "aws")]
+    Rollback(RollbackArgs),
+    /// Tear an environment down with `terraform destroy`, after typing its name; prod only
+    /// with --allow-prod.
+    #[cfg(feature = "aws")]
+    Destroy(DestroyArgs),
     /// Build, upload and ship to an environment: Terraform plan, confirm, apply, smoke.
     #[cfg(not(feature = "aws"))]
     Deploy(Forwarded),
@@ -63,6 +70,13 @@ pub enum Command {
     /// Set an environment's secrets.
     #[cfg(not(feature = "aws"))]
     Secrets(Forwarded),
+    /// Point each function's `live` alias back at the version it ran before (and say which).
+    #[cfg(not(feature = "aws"))]
+    Rollback(Forwarded),
+    /// Tear an environment down with `terraform destroy`, after typing its name; prod only
+    /// with --allow-prod.
+    #[cfg(not(feature = "aws"))]
+    Destroy(Forwarded),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]

@@ -100,12 +100,20 @@ fn run(sh: &xshell::Shell, command: flags::Command) -> Result<()> {
         C::Keys(args) => keys::run(sh, args),
         #[cfg(feature = "aws")]
         C::Secrets(args) => secrets::run(sh, args),
+        #[cfg(feature = "aws")]
+        C::Rollback(args) => deploy::rollback(sh, args),
+        #[cfg(feature = "aws")]
+        C::Destroy(args) => deploy::destroy(sh, args),
         #[cfg(not(feature = "aws"))]
         C::Deploy(f) => forward("deploy", f),
         #[cfg(not(feature = "aws"))]
         C::Keys(f) => forward("keys", f),
         #[cfg(not(feature = "aws"))]
         C::Secrets(f) => forward("secrets", f),
+        #[cfg(not(feature = "aws"))]
+        C::Rollback(f) => forward("rollback", f),
+        #[cfg(not(feature = "aws"))]
+        C::Destroy(f) => forward("destroy", f),
     }
 }
 

@@ -821,8 +821,8 @@ async fn code_only_updates_publishes_and_moves_live_then_changes_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_full_deploy_ships_the_release_when_other_code_is_live() {
     // Terraform last applied this release, then a code-only deploy shipped other code: the
-    // plan has no code change (the stand-in's apply changes nothing, as the real one would),
-    // and the check after apply puts the release's code back behind `live`.
+    // plan has no code change (the stand-in's apply publishes nothing, as the real one would
+    // not), and going live finds no version with the release's code and ships it.
     let world = world().await;
     let terraform = FakeTerraform::new("{}", PLAN_JSON);
     let release = Zips::new(&world, "v1", &terraform);
@@ -833,7 +833,13 @@ async fn a_full_deploy_ships_the_release_when_other_code_is_live() {
     command.args(["deploy", "--env", "staging", "--zips", release.dir()]);
     let out = run(command, None);
     assert!(out.success, "{out}");
-    assert_eq!(out.stdout.matches("runs other code").count(), 2, "{out}");
+    assert_eq!(
+        out.stdout
+            .matches("no published version has the release's code")
+            .count(),
+        2,
+        "{out}"
+    );
     for (function, zip) in [(&api, &release.api), (&worker, &release.worker)] {
         assert_eq!(
             world.live(function).await,
@@ -1217,4 +1223,221 @@ async fn the_preflight_refuses_what_the_account_cannot_take_before_anything_chan
             .contains("-> ok: no reserved concurrency asked for"),
         "{out}"
     );
+}
+
+/// A stand-in for CloudWatch's DescribeAlarms: the emulator does not speak the SDK's CBOR
+/// protocol (smithy rpc-v2-cbor). It answers the alarms it was given, each in the state the
+/// test last set.
+struct Alarms {
+    url: String,
+    states: Arc<std::sync::Mutex<Vec<(String, String)>>>,
+}
+
+impl Alarms {
+    fn start(names: &[&str]) -> Alarms {
+        let states: Vec<(String, String)> = names
+            .iter()
+            .map(|n| ((*n).to_owned(), "OK".to_owned()))
+            .collect();
+        let states = Arc::new(std::sync::Mutex::new(states));
+        let shared = states.clone();
+        let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+        let port = server.server_addr().to_ip().unwrap().port();
+        std::thread::spawn(move || {
+            for request in server.incoming_requests() {
+                if !request.url().ends_with("/operation/DescribeAlarms") {
+                    let _ = request.respond(tiny_http::Response::empty(404));
+                    continue;
+                }
+                let alarms = shared.lock().unwrap().clone();
+                let mut body = aws_smithy_cbor::Encoder::new(Vec::new());
+                body.map(1).str("MetricAlarms").array(alarms.len());
+                for (name, state) in &alarms {
+                    body.map(2)
+                        .str("AlarmName")
+                        .str(name)
+                        .str("StateValue")
+                        .str(state);
+                }
+                let header = |k: &str, v: &str| tiny_http::Header::from_bytes(k, v).unwrap();
+                let response = tiny_http::Response::from_data(body.into_writer())
+                    .with_header(header("content-type", "application/cbor"))
+                    .with_header(header("smithy-protocol", "rpc-v2-cbor"));
+                let _ = request.respond(response);
+            }
+        });
+        Alarms {
+            url: format!("http://127.0.0.1:{port}"),
+            states,
+        }
+    }
+
+    fn set(&self, name: &str, state: &str) {
+        for (n, s) in self.states.lock().unwrap().iter_mut() {
+            if n == name {
+                *s = state.to_owned();
+            }
+        }
+    }
+}
+
+/// The `live` alias of `function`: its version and the weights of any other.
+async fn alias_routing(world: &World, function: &str) -> (String, Vec<(String, f64)>) {
+    let alias = world
+        .lambda()
+        .get_alias()
+        .function_name(function)
+        .name("live")
+        .send()
+        .await
+        .unwrap();
+    let weights = alias
+        .routing_config()
+        .and_then(|r| r.additional_version_weights())
+        .map(|w| w.iter().map(|(v, w)| (v.clone(), *w)).collect())
+        .unwrap_or_default();
+    (alias.function_version().unwrap().to_owned(), weights)
+}
+
+/// Waits (up to 30 s) until `function`'s `live` alias sends a share to another version.
+async fn canary_seen(world: &World, function: &str) -> (String, Vec<(String, f64)>) {
+    let started = std::time::Instant::now();
+    loop {
+        let routing = alias_routing(world, function).await;
+        if !routing.1.is_empty() {
+            return routing;
+        }
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "{function} never sent a share to a canary"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_canary_bakes_then_promotes_or_rolls_back_at_an_alarm_and_rollback_and_destroy_work() {
+    let world = world().await;
+    let terraform = FakeTerraform::new("{}", PLAN_JSON);
+    let v1 = Zips::new(&world, "v1", &terraform);
+    let v2 = Zips::new(&world, "v2", &terraform);
+    let v3 = Zips::new(&world, "v3", &terraform);
+    let (api, worker, health) = world.serve(&terraform, &v1, 0).await;
+    // The alarms a staging canary watches (modules/observability makes them).
+    let alarms = Alarms::start(&[
+        "imagegen-staging-api-5xx",
+        "imagegen-staging-api-errors",
+        "imagegen-staging-worker-errors",
+        "imagegen-staging-api-throttles",
+        "imagegen-staging-worker-throttles",
+    ]);
+    let canary = |zips: &Zips| {
+        let mut command = world.xtask(&terraform);
+        command.args(["deploy", "--env", "staging", "--zips", zips.dir()]);
+        command.args(["--canary", "10", "--bake", "4s"]);
+        command.env("AWS_ENDPOINT_URL_CLOUDWATCH", &alarms.url);
+        tokio::task::spawn_blocking(move || run(command, None))
+    };
+
+    // v2 by canary: 10 % on the new version while it bakes, then all of it.
+    let deploy = canary(&v2);
+    let (stable, weights) = canary_seen(&world, &api).await;
+    let out = deploy.await.unwrap();
+    assert!(out.success, "{out}");
+    assert_eq!(stable, "1", "the canary keeps live on the old version");
+    assert_eq!(
+        weights,
+        [("2".to_owned(), 0.1)],
+        "and sends 10 % to the new one"
+    );
+    assert_eq!(alias_routing(&world, &api).await, ("2".to_owned(), vec![]));
+    assert_eq!(world.live(&worker).await.1, sha256_base64(&v2.worker));
+    for step in ["] canary", "] bake", "] promote", "no alarm in"] {
+        assert!(out.stdout.contains(step), "no `{step}`: {out}");
+    }
+
+    // v3 by canary, and an alarm fires during the bake: every function goes back to v2.
+    let deploy = canary(&v3);
+    let (stable, weights) = canary_seen(&world, &worker).await;
+    assert_eq!((stable.as_str(), weights.len()), ("2", 1));
+    alarms.set("imagegen-staging-api-errors", "ALARM");
+    let out = deploy.await.unwrap();
+    assert!(!out.success, "{out}");
+    assert!(
+        out.stderr.contains(
+            "was rolled back: alarm imagegen-staging-api-errors went into ALARM during the bake"
+        ),
+        "{out}"
+    );
+    assert!(out.stdout.contains("] roll back"), "{out}");
+    assert_eq!(alias_routing(&world, &api).await, ("2".to_owned(), vec![]));
+    assert_eq!(
+        alias_routing(&world, &worker).await,
+        ("2".to_owned(), vec![])
+    );
+
+    // With the alarm still firing, a canary does not even start.
+    let out = canary(&v3).await.unwrap();
+    assert!(!out.success, "{out}");
+    assert!(
+        out.stderr.contains("is in ALARM before the canary starts"),
+        "{out}"
+    );
+    assert_eq!(alias_routing(&world, &api).await, ("2".to_owned(), vec![]));
+    alarms.set("imagegen-staging-api-errors", "OK");
+
+    // rollback: live back on the version before v2's, and it says which.
+    let hits = health.hits();
+    let mut command = world.xtask(&terraform);
+    command.args(["rollback", "--env", "staging"]);
+    let out = run(command, None);
+    assert!(out.success, "{out}");
+    assert!(
+        out.stdout
+            .contains(&format!("-> {api} live 2 -> 1 (the version it ran before)")),
+        "{out}"
+    );
+    assert_eq!(
+        world.live(&api).await,
+        ("1".to_owned(), sha256_base64(&v1.api))
+    );
+    assert_eq!(world.live(&worker).await.0, "1");
+    assert!(health.hits() > hits, "rollback ends with the smoke check");
+
+    // destroy: only after the environment's name is typed; prod not without --allow-prod.
+    let destroys = || {
+        terraform
+            .calls()
+            .into_iter()
+            .filter(|c| c.subcommand() == Some("destroy"))
+            .collect::<Vec<_>>()
+    };
+    let mut command = world.xtask(&terraform);
+    command.args(["destroy", "--env", "staging"]);
+    let out = run(command, Some(b"prod\n"));
+    assert!(!out.success, "{out}");
+    assert!(
+        out.stderr.contains("not confirmed") && out.stderr.contains("nothing was destroyed"),
+        "{out}"
+    );
+    assert!(destroys().is_empty());
+    let mut command = world.xtask(&terraform);
+    command.args(["destroy", "--env", "staging"]);
+    let out = run(command, Some(b"staging\n"));
+    assert!(out.success, "{out}");
+    let destroyed = destroys();
+    assert_eq!(destroyed.len(), 1);
+    assert!(
+        destroyed[0].has("-chdir=environments/staging") && destroyed[0].has("-auto-approve"),
+        "{:?}",
+        destroyed[0]
+    );
+    assert_eq!(destroyed[0].release()["lambda_architecture"], "x86_64");
+    let before = terraform.calls().len();
+    let mut command = world.xtask(&terraform);
+    command.args(["destroy", "--env", "prod"]);
+    let out = run(command, Some(b"prod\n"));
+    assert!(!out.success, "{out}");
+    assert!(out.stderr.contains("--allow-prod"), "{out}");
+    assert_eq!(terraform.calls().len(), before, "nothing ran");
 }

@@ -98,6 +98,73 @@ fn prod_apply_job_dry_run_fetches_checks_and_applies_the_reviewed_plan() {
 }
 
 #[test]
+fn prod_canary_dry_run_shows_the_weighted_alias_the_bake_and_the_promotion() {
+    // The command of the "done when": a build, not an earlier release.
+    let out = dry_run(&["--env", "prod", "--canary", "10", "--bake", "10m"]);
+    for step in [
+        "] preflight",
+        "] upload",
+        "] terraform plan",
+        "] confirm",
+        "] terraform apply",
+        "] canary",
+        "] bake",
+        "] promote",
+    ] {
+        assert!(out.contains(step), "no `{step}`: {out}");
+    }
+    assert!(
+        out.contains("-> <live-version>, 10 % to <new-version>"),
+        "{out}"
+    );
+    assert!(out.contains("(every 30 s for 600 s)"), "{out}");
+    insta::assert_snapshot!("prod_canary", out);
+}
+
+#[test]
+fn rollback_and_destroy_dry_runs_name_their_calls_and_prod_destroy_needs_a_flag() {
+    let run_dry = |args: &[&str]| {
+        let terraform = FakeTerraform::new("{}", "{}");
+        let mut command = xtask(&terraform, NO_AWS);
+        command.args(args).arg("--dry-run");
+        let out = run(command, None);
+        assert_eq!(terraform.calls(), [], "a dry run called terraform");
+        out
+    };
+    let rollback = run_dry(&["rollback", "--env", "prod"]);
+    assert!(rollback.success, "{rollback}");
+    insta::assert_snapshot!("prod_rollback", rollback.stdout);
+    let destroy = run_dry(&["destroy", "--env", "staging"]);
+    assert!(destroy.success, "{destroy}");
+    insta::assert_snapshot!("staging_destroy", destroy.stdout);
+    let prod = run_dry(&["destroy", "--env", "prod"]);
+    assert!(
+        !prod.success && prod.stderr.contains("--allow-prod"),
+        "{prod}"
+    );
+}
+
+#[test]
+fn a_canary_needs_a_bake_and_a_share_of_at_most_half() {
+    let refused = |args: &[&str]| {
+        let terraform = FakeTerraform::new("{}", "{}");
+        let mut command = xtask(&terraform, NO_AWS);
+        command
+            .args(["deploy", "--env", "prod", "--dry-run"])
+            .args(args);
+        let out = run(command, None);
+        assert!(!out.success, "{args:?} ran: {out}");
+    };
+    refused(&["--canary", "10"]);
+    refused(&["--bake", "10m"]);
+    refused(&["--canary", "0", "--bake", "10m"]);
+    refused(&["--canary", "60", "--bake", "10m"]);
+    refused(&["--canary", "10", "--bake", "10"]);
+    refused(&["--canary", "10", "--bake", "2d"]);
+    refused(&["--canary", "10", "--bake", "10m", "--code-only"]);
+}
+
+#[test]
 fn a_release_id_that_is_not_one_is_refused_before_anything_runs() {
     let terraform = FakeTerraform::new("{}", "{}");
     let mut command = xtask(&terraform, NO_AWS);

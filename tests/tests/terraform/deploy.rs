@@ -99,8 +99,8 @@ fn the_deploy_workflow_assumes_the_role_with_oidc_and_deploys_one_release_per_en
             "the release id reaches the script as a value, not as code",
         ),
         (
-            "role-to-assume: ${{ vars.AWS_PLAN_ROLE_ARN }}",
-            "prod is planned with the read-only plan role, before anyone approves",
+            "role-to-assume: ${{ vars.AWS_PLAN_ROLE_ARN_PROD }}",
+            "prod is planned with its read-only plan role, before anyone approves",
         ),
         (
             "--plan-only --publish-plan",
@@ -109,6 +109,10 @@ fn the_deploy_workflow_assumes_the_role_with_oidc_and_deploys_one_release_per_en
         (
             "--apply-plan \"$PLAN\"",
             "the approved job applies exactly the stored plan",
+        ),
+        (
+            "--canary 10 --bake 10m",
+            "prod's new versions get a share of the traffic first, watched by the alarms",
         ),
         (
             "PLAN: ${{ needs.prod-plan.outputs.plan }}",
@@ -179,8 +183,16 @@ fn pull_requests_plan_every_environment_with_the_plan_role_and_forks_say_they_sk
             "every environment is planned",
         ),
         (
-            "role-to-assume: ${{ vars.AWS_PLAN_ROLE_ARN }}",
-            "with the read-only plan role",
+            "matrix.environment == 'prod' && vars.AWS_PLAN_ROLE_ARN_PROD || vars.AWS_PLAN_ROLE_ARN_STAGING",
+            "each environment with its own read-only plan role",
+        ),
+        (
+            "role-to-assume: ${{ env.PLAN_ROLE }}",
+            "the environment's plan role",
+        ),
+        (
+            "No plan role for",
+            "an unconfigured repository says why it does not plan",
         ),
         (
             "--zips target/lambda --plan-only",
@@ -213,4 +225,47 @@ fn pull_requests_plan_every_environment_with_the_plan_role_and_forks_say_they_sk
         }
     }
     assert_none(problems, ".github/workflows/ci.yml: the pull request plans");
+}
+
+#[test]
+fn the_deploy_moves_live_and_a_canary_watches_alarms_the_environment_has() {
+    let mut problems = Vec::new();
+    let function =
+        std::fs::read_to_string(project_root().join("modules/lambda_function/main.tf")).unwrap();
+    if !function.contains("ignore_changes = [function_version, routing_config]") {
+        problems.push(
+            "modules/lambda_function: the live alias must leave its version and routing to the deploy (ignore_changes)".to_owned(),
+        );
+    }
+    // xtask/src/deploy/traffic.rs watches imagegen-<env>-api-5xx, -{api,worker}-errors and
+    // -{api,worker}-throttles.
+    let observability =
+        std::fs::read_to_string(project_root().join("modules/observability/main.tf")).unwrap();
+    for alarm in [
+        "alarm_name          = \"${var.name_prefix}-api-5xx\"",
+        "alarm_name          = \"${var.name_prefix}-${each.key}-errors\"",
+        "alarm_name          = \"${var.name_prefix}-${each.key}-throttles\"",
+    ] {
+        if !observability.contains(alarm) {
+            problems.push(format!(
+                "modules/observability: no `{alarm}`, which a canary watches"
+            ));
+        }
+    }
+    let traffic =
+        std::fs::read_to_string(project_root().join("xtask/src/deploy/traffic.rs")).unwrap();
+    for watched in [
+        "-api-5xx",
+        "-api-errors",
+        "-worker-errors",
+        "-api-throttles",
+        "-worker-throttles",
+    ] {
+        if !traffic.contains(&format!("format!(\"{{prefix}}{watched}\")")) {
+            problems.push(format!(
+                "xtask/src/deploy/traffic.rs does not watch {watched}"
+            ));
+        }
+    }
+    assert_none(problems, "traffic shifting");
 }

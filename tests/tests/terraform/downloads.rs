@@ -833,9 +833,11 @@ fn the_ci_deploy_role_may_manage_the_download_resources_and_only_the_signing_key
     // generates: never for every secret of an environment (the Gemini key among them).
     for statement in &statements {
         let actions = items(field(statement, "actions"));
-        if !actions
-            .iter()
-            .any(|a| a == "secretsmanager:GetSecretValue" || a == "secretsmanager:PutSecretValue")
+        let denies = field(statement, "effect").and_then(literal_str) == Some("Deny");
+        if denies
+            || !actions.iter().any(|a| {
+                a == "secretsmanager:GetSecretValue" || a == "secretsmanager:PutSecretValue"
+            })
         {
             continue;
         }

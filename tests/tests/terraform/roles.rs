@@ -67,7 +67,11 @@ const TAGGED: [&str; 7] = [
 
 /// Statements that are about the project's shared resources (named by the bootstrap), not an
 /// environment's: each narrowed as stated.
-const SHARED: [(&str, &str); 7] = [
+const SHARED: [(&str, &str); 8] = [
+    (
+        "ArtifactObjectsCreate",
+        "new content-addressed objects only (If-None-Match)",
+    ),
     (
         "CloudFrontManagedPolicies",
         "read-only look-ups of AWS managed policies",
@@ -279,6 +283,16 @@ fn each_deploy_role_names_only_its_environments_resources_and_state() {
             ));
         }
     }
+    // A create's tag action cannot retag another environment's resource: it may only reach a
+    // resource without an Environment tag.
+    let request_tags = compact(&text(&local("request_tags")));
+    if !request_tags.contains(&compact(
+        "test = \"Null\" variable = \"aws:ResourceTag/Environment\" values = [\"true\"]",
+    )) {
+        problems.push(format!(
+            "local.request_tags must require that the resource has no Environment tag yet: {request_tags}"
+        ));
+    }
     // The role for environment e gets e's list and nothing else.
     let roles = bootstrap_module("deploy_roles");
     for (argument, expected) in [
@@ -418,20 +432,25 @@ fn is_read(action: &str) -> bool {
 #[test]
 fn the_plan_role_is_read_only_and_for_pull_requests_and_main() {
     let mut problems = Vec::new();
-    let plan = bootstrap_module("plan_role");
+    let plan = bootstrap_module("plan_roles");
     for (argument, expected) in [
-        ("subjects", "[\"pull_request\", \"ref:refs/heads/main\"]"),
-        ("policy_statements", "local.plan_statements"),
+        ("for_each", "var.deploy_environments"),
+        (
+            "subjects",
+            "each.value.plan_on_pull_requests ? [\"pull_request\", \"ref:refs/heads/main\"] : [\"ref:refs/heads/main\"]",
+        ),
+        ("policy_statements", "local.plan_statements[each.key]"),
+        ("role_name", "\"${local.p}-plan-${each.key}\""),
     ] {
         let actual = attr(plan.body(), argument).map(text).unwrap_or_default();
         if compact(&actual) != compact(expected) {
             problems.push(format!(
-                "module.plan_role: {argument} must be `{expected}`, is `{actual}`"
+                "module.plan_roles: {argument} must be `{expected}`, is `{actual}`"
             ));
         }
     }
     if attr(plan.body(), "refs").is_some() {
-        problems.push("module.plan_role: its subjects say where it runs; no refs".into());
+        problems.push("module.plan_roles: their subjects say where they run; no refs".into());
     }
     let regex = text(&local("read_action"));
     if regex != r#""^[a-z0-9-]+:(Describe|Get|List|View)[A-Za-z]*$""# {
@@ -440,6 +459,9 @@ fn the_plan_role_is_read_only_and_for_pull_requests_and_main() {
         ));
     }
     let plan_statements = text(&local("plan_statements"));
+    if !plan_statements.contains("try(s.effect, \"Allow\") == \"Deny\" ? s.actions") {
+        problems.push("local.plan_statements must keep the deploy statements' denies whole".into());
+    }
     if plan_statements
         .matches("can(regex(local.read_action, a)) || a == \"apigateway:GET\"")
         .count()
@@ -454,14 +476,20 @@ fn the_plan_role_is_read_only_and_for_pull_requests_and_main() {
     let writes: Vec<&str> = plan_statements
         .split('"')
         .filter(|word| {
-            word.contains(':') && !word.contains(' ') && !word.starts_with("${") && !is_read(word)
+            // `service:Action` names (condition keys are lower case after the colon).
+            word.split_once(':')
+                .is_some_and(|(_, name)| name.starts_with(|c: char| c.is_ascii_uppercase()))
+                && !word.contains(' ')
+                && !word.starts_with("${")
+                && !is_read(word)
         })
         .collect();
     if writes != ["s3:PutObject"]
-        || !plan_statements.contains("resources = [\"${local.artifs_arn}/plans/*\"]")
+        || !plan_statements.contains("resources = [\"${local.artifs_arn}/plans/${e}/*\"]")
+        || !plan_statements.contains("variable = \"s3:if-none-match\"")
     {
         problems.push(format!(
-            "the plan role's only write must be s3:PutObject on the artifact bucket's plans/*, writes {writes:?}"
+            "a plan role's only write must be s3:PutObject of new objects under its environment's plans/ in the artifact bucket, writes {writes:?}"
         ));
     }
     // What the filter keeps of the deploy statements is read-only, and no secret but the
@@ -476,7 +504,8 @@ fn the_plan_role_is_read_only_and_for_pull_requests_and_main() {
             if !is_read(action) {
                 continue;
             }
-            if action == "secretsmanager:GetSecretValue" {
+            let denies = field(statement, "effect").and_then(literal_str) == Some("Deny");
+            if action == "secretsmanager:GetSecretValue" && !denies {
                 let resources = literals(field(statement, "resources"));
                 if !resources
                     .iter()
@@ -600,6 +629,9 @@ fn every_role_a_deploy_creates_carries_the_boundary_and_deploy_roles_cannot_drop
         "iam:DeletePolicy",
         "iam:CreateUser",
         "iam:PassRole",
+        // A role's trust never changes after creation: changing it could open the role to
+        // anyone.
+        "iam:UpdateAssumeRolePolicy",
     ];
     let own_boundary = format!("aws_iam_policy.boundary[{e}].arn");
     let mut seen = BTreeSet::new();

@@ -8,7 +8,7 @@ use super::Deploy;
 use super::flow::{BUILD, STORED, UPLOAD, ZIPS};
 use super::preflight::Preflight;
 use super::release::{self, LocalZip, Release};
-use crate::aws::{self, AwsContext};
+use crate::aws;
 
 impl Deploy<'_> {
     /// The release to deploy: built, read from `--zips`, or an earlier one (`--artifact`).
@@ -107,7 +107,7 @@ impl Deploy<'_> {
         self.say(format!("aws s3:HeadObject {target}"));
         if self.dry {
             self.say(format!(
-                "aws s3:PutObject {target}  (only when HeadObject finds none)"
+                "aws s3:PutObject {target}  (If-None-Match: *; only when HeadObject finds none)"
             ));
             return Ok(());
         }
@@ -129,18 +129,25 @@ impl Deploy<'_> {
                 Ok(())
             }
             Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => {
-                self.say(format!("aws s3:PutObject {target}"));
-                self.rt
-                    .block_on(
-                        s3.put_object()
-                            .bucket(bucket)
-                            .key(key)
-                            .content_type(content_type)
-                            .body(data.to_vec().into())
-                            .send(),
-                    )
-                    .aws_context(|| format!("s3:PutObject {target}"))?;
-                self.say(format!("-> uploaded {} bytes", data.len()));
+                self.say(format!("aws s3:PutObject {target}  (If-None-Match: *)"));
+                // New objects only (the deploy roles may not replace one): a concurrent deploy
+                // that stored the same content address first has stored the same bytes.
+                let put = self.rt.block_on(
+                    s3.put_object()
+                        .bucket(bucket)
+                        .key(key)
+                        .content_type(content_type)
+                        .if_none_match("*")
+                        .body(data.to_vec().into())
+                        .send(),
+                );
+                match put {
+                    Ok(_) => self.say(format!("-> uploaded {} bytes", data.len())),
+                    Err(e) if aws::is_precondition_failed(&e) => {
+                        self.say("-> stored meanwhile by another deploy: not uploaded again");
+                    }
+                    Err(e) => return Err(aws::failed(format!("s3:PutObject {target}"), &e)),
+                }
                 Ok(())
             }
             Err(e) => Err(aws::failed(format!("s3:HeadObject {target}"), &e)),

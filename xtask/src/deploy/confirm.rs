@@ -16,14 +16,29 @@ impl Deploy<'_> {
     /// Reads one line from stdin (a terminal or not); anything but the environment's name
     /// stops the deploy.
     pub(super) fn confirm(&self) -> crate::Result<()> {
+        self.typed_confirmation(
+            "apply this to",
+            "the deploy (--auto-approve skips this)",
+            "applied",
+        )
+    }
+
+    /// Asks to type the environment's name to `action` it; anything else stops `what` and says
+    /// nothing was `done`.
+    pub(super) fn typed_confirmation(
+        &self,
+        action: &str,
+        what: &str,
+        done: &str,
+    ) -> crate::Result<()> {
         let env = self.env.name();
         if self.dry {
             self.say(format!(
-                "-> asks to type `{env}`; anything else stops the deploy (--auto-approve skips this)"
+                "-> asks to type `{env}`; anything else stops {what}"
             ));
             return Ok(());
         }
-        print!("      Type `{env}` to apply this to {env}: ");
+        print!("      Type `{env}` to {action} {env}: ");
         std::io::stdout().flush()?;
         let mut answer = String::new();
         let stdin = std::io::stdin();
@@ -35,7 +50,7 @@ impl Deploy<'_> {
         let answer = answer.trim();
         ensure!(
             answer == env,
-            "not confirmed (the answer was `{answer}`, not `{env}`): nothing was applied"
+            "not confirmed (the answer was `{answer}`, not `{env}`): nothing was {done}"
         );
         Ok(())
     }

@@ -18,7 +18,12 @@ pub const PLAN: &str = "terraform plan";
 pub const SUMMARY: &str = "plan summary";
 pub const CONFIRM: &str = "confirm";
 pub const APPLY: &str = "terraform apply";
-pub const CHECK_CODE: &str = "check live code";
+pub const GO_LIVE: &str = "go live";
+pub const CANARY: &str = "canary";
+pub const BAKE: &str = "bake";
+pub const PROMOTE: &str = "promote";
+/// Not in a deploy's step list: only a failed bake takes it.
+pub const ROLL_BACK: &str = "roll back";
 pub const OUTPUTS: &str = "terraform output";
 pub const SHIP: &str = "ship code";
 pub const SMOKE: &str = "smoke";
@@ -47,7 +52,9 @@ pub fn steps(args: &DeployArgs) -> Vec<&'static str> {
         if confirm {
             steps.push(CONFIRM);
         }
-        steps.extend([APPLY, CHECK_CODE, SMOKE]);
+        steps.extend([APPLY, GO_LIVE]);
+        steps.extend(canary_steps(args));
+        steps.push(SMOKE);
     } else if args.code_only {
         steps.push(OUTPUTS);
         if confirm {
@@ -63,10 +70,20 @@ pub fn steps(args: &DeployArgs) -> Vec<&'static str> {
             if confirm {
                 steps.push(CONFIRM);
             }
-            steps.extend([APPLY, CHECK_CODE, SMOKE]);
+            steps.extend([APPLY, GO_LIVE]);
+            steps.extend(canary_steps(args));
+            steps.push(SMOKE);
         }
     }
     steps
+}
+
+fn canary_steps(args: &DeployArgs) -> Vec<&'static str> {
+    if args.canary.is_some() {
+        vec![CANARY, BAKE, PROMOTE]
+    } else {
+        Vec::new()
+    }
 }
 
 impl Deploy<'_> {
@@ -155,11 +172,9 @@ impl Deploy<'_> {
 
     /// The steps after an apply: the live-code check and the smoke test.
     pub(super) fn after_apply(&mut self, release: &Release, bucket: &str) -> crate::Result<()> {
-        self.progress.start(CHECK_CODE);
+        self.progress.start(GO_LIVE);
         let outputs = self.outputs()?;
-        for (bin, function) in functions(&outputs) {
-            self.ship(bin, function, release, bucket, lambda::Mode::Check)?;
-        }
+        self.go_live(release, bucket, &outputs)?;
 
         self.progress.start(SMOKE);
         self.smoke(&outputs)?;
@@ -237,7 +252,7 @@ impl Deploy<'_> {
 }
 
 /// The functions and the binaries they run.
-fn functions(outputs: &Outputs) -> [(&'static str, &str); 2] {
+pub(super) fn functions(outputs: &Outputs) -> [(&'static str, &str); 2] {
     [
         ("api", outputs.api_function_name.as_str()),
         ("worker", outputs.worker_function_name.as_str()),
@@ -263,7 +278,7 @@ mod tests {
         assert_eq!(
             prod,
             [
-                PREFLIGHT, BUILD, UPLOAD, INIT, PLAN, SUMMARY, CONFIRM, APPLY, CHECK_CODE, SMOKE
+                PREFLIGHT, BUILD, UPLOAD, INIT, PLAN, SUMMARY, CONFIRM, APPLY, GO_LIVE, SMOKE
             ]
         );
         assert!(!steps(&args("deploy --env prod --auto-approve")).contains(&CONFIRM));
@@ -306,7 +321,7 @@ mod tests {
         assert_eq!(
             reviewed,
             [
-                PREFLIGHT, STORED, FETCH_PLAN, INIT, SUMMARY, CONFIRM, APPLY, CHECK_CODE, SMOKE
+                PREFLIGHT, STORED, FETCH_PLAN, INIT, SUMMARY, CONFIRM, APPLY, GO_LIVE, SMOKE
             ]
         );
     }

@@ -1,8 +1,7 @@
-//! Shipping a release's code to a function without Terraform: `UpdateFunctionCode` from the
-//! artifact bucket, wait for the update, `PublishVersion`, move the `live` alias.
-//!
-//! `--code-only` does this for each function; a full deploy does it only for a function whose
-//! `live` alias does not run the release's code after `terraform apply` (see `deploy.rs`).
+//! A function's versions and its `live` alias: the version a release runs as (the one
+//! `terraform apply` published, or the release's code shipped without Terraform:
+//! `UpdateFunctionCode` from the artifact bucket, wait for the update, `PublishVersion`), and
+//! moving `live` to it, at once or with a share of the traffic (`traffic.rs`).
 
 use std::time::{Duration, Instant};
 
@@ -37,7 +36,17 @@ pub enum Shipped {
     Printed,
 }
 
+/// A function's versions for a release: `from`, the one `live` runs, and `to`, the published
+/// version with the release's code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Versions {
+    pub function: String,
+    pub from: String,
+    pub to: String,
+}
+
 impl Deploy<'_> {
+    /// `--code-only`: the release's code published as a version, and `live` moved to it.
     pub(super) fn ship(
         &self,
         bin: &str,
@@ -46,6 +55,37 @@ impl Deploy<'_> {
         bucket: &str,
         mode: Mode,
     ) -> crate::Result<Shipped> {
+        match self.version_to_ship(bin, function, release, bucket, mode)? {
+            None => Ok(Shipped::AlreadyLive),
+            Some(versions) => {
+                self.point_live(&versions.function, &versions.to, None)?;
+                if self.dry {
+                    return Ok(Shipped::Printed);
+                }
+                self.say(format!(
+                    "-> {bin}: {function} {ALIAS} {} -> {}",
+                    versions.from, versions.to
+                ));
+                Ok(Shipped::Moved {
+                    from: versions.from,
+                })
+            }
+        }
+    }
+
+    /// The version `live` should run for the release, without moving it: None when it runs
+    /// the release's code already. After `terraform apply` (`Mode::Check`) that is the version
+    /// the apply just published, when it has the release's code; otherwise (a code-only deploy,
+    /// or an apply that changed nothing) the release's code is shipped: `UpdateFunctionCode`
+    /// from the artifact bucket, then `PublishVersion`.
+    pub(super) fn version_to_ship(
+        &self,
+        bin: &str,
+        function: &str,
+        release: &Release,
+        bucket: &str,
+        mode: Mode,
+    ) -> crate::Result<Option<Versions>> {
         let zip = release.zip(bin)?;
         let source = format!("s3://{bucket}/{}", zip.key);
         self.say(format!("aws lambda:GetAlias {function} {ALIAS}"));
@@ -53,16 +93,15 @@ impl Deploy<'_> {
             self.say(format!(
                 "aws lambda:GetFunctionConfiguration {function}:<live-version>"
             ));
-            self.say(match mode {
-                Mode::CodeOnly => format!(
-                    "unless that version's CodeSha256 is already {}:",
-                    zip.filebase64sha256
-                ),
-                Mode::Check => format!(
-                    "only when that version's CodeSha256 is not {} (a code-only deploy left other code live):",
-                    zip.filebase64sha256
-                ),
-            });
+            self.say(format!(
+                "unless that version's CodeSha256 is already {}:",
+                zip.filebase64sha256
+            ));
+            if mode == Mode::Check {
+                self.say(format!(
+                    "  aws lambda:ListVersionsByFunction {function}  (the version terraform apply published, if it has that code; else:)"
+                ));
+            }
             self.say(format!(
                 "  aws lambda:UpdateFunctionCode {function} {source}"
             ));
@@ -73,10 +112,11 @@ impl Deploy<'_> {
                 "  aws lambda:PublishVersion {function} CodeSha256={}",
                 zip.filebase64sha256
             ));
-            self.say(format!(
-                "  aws lambda:UpdateAlias {function} {ALIAS} -> <new-version>"
-            ));
-            return Ok(Shipped::Printed);
+            return Ok(Some(Versions {
+                function: function.to_owned(),
+                from: "<live-version>".to_owned(),
+                to: "<new-version>".to_owned(),
+            }));
         }
 
         let client = &self.aws()?.lambda;
@@ -96,6 +136,10 @@ impl Deploy<'_> {
             .function_version()
             .with_context(|| format!("the {ALIAS} alias of {function} names no version"))?
             .to_owned();
+        let canary = alias
+            .routing_config()
+            .and_then(|r| r.additional_version_weights())
+            .is_some_and(|weights| !weights.is_empty());
         self.say(format!(
             "aws lambda:GetFunctionConfiguration {function}:{from}"
         ));
@@ -109,11 +153,11 @@ impl Deploy<'_> {
                     .send(),
             )
             .aws_context(|| format!("lambda:GetFunctionConfiguration {function}"))?;
-        if live.code_sha256() == Some(zip.filebase64sha256.as_str()) {
+        if live.code_sha256() == Some(zip.filebase64sha256.as_str()) && !canary {
             self.say(format!(
                 "-> {bin}: {ALIAS} (version {from}) runs the release's code"
             ));
-            return Ok(Shipped::AlreadyLive);
+            return Ok(None);
         }
         let runs_on: Vec<&str> = live.architectures().iter().map(|a| a.as_str()).collect();
         ensure!(
@@ -125,9 +169,23 @@ impl Deploy<'_> {
             release.manifest.arch
         );
         if mode == Mode::Check {
+            self.say(format!("aws lambda:ListVersionsByFunction {function}"));
+            if let Some((version, code)) = self.newest_version(client, function)?
+                && code == zip.filebase64sha256
+                && version != from
+            {
+                self.say(format!(
+                    "-> {bin}: version {version}, which terraform apply published, has the release's code"
+                ));
+                return Ok(Some(Versions {
+                    function: function.to_owned(),
+                    from,
+                    to: version,
+                }));
+            }
             self.say(format!(
-                "-> {bin}: {ALIAS} runs other code (a code-only deploy since Terraform shipped \
-                 this release): shipping the release's code"
+                "-> {bin}: no published version has the release's code (a code-only deploy \
+                 since Terraform shipped this release): shipping it"
             ));
         }
 
@@ -164,20 +222,103 @@ impl Deploy<'_> {
             .version()
             .with_context(|| format!("lambda:PublishVersion {function} returned no version"))?
             .to_owned();
+        Ok(Some(Versions {
+            function: function.to_owned(),
+            from,
+            to,
+        }))
+    }
 
-        self.say(format!("aws lambda:UpdateAlias {function} {ALIAS} -> {to}"));
+    /// Points `live` at `to`, with no other version weighted; or, for a canary
+    /// `Some((from, percent))`, keeps `from` as its version and sends `percent` % to `to`.
+    pub(super) fn point_live(
+        &self,
+        function: &str,
+        to: &str,
+        canary: Option<(&str, u8)>,
+    ) -> crate::Result<()> {
+        let (version, routing) = match canary {
+            None => {
+                self.say(format!("aws lambda:UpdateAlias {function} {ALIAS} -> {to}"));
+                (to, std::collections::HashMap::new())
+            }
+            Some((from, percent)) => {
+                self.say(format!(
+                    "aws lambda:UpdateAlias {function} {ALIAS} -> {from}, {percent} % to {to}"
+                ));
+                let weight = f64::from(percent) / 100.0;
+                (
+                    from,
+                    std::collections::HashMap::from([(to.to_owned(), weight)]),
+                )
+            }
+        };
+        if self.dry {
+            return Ok(());
+        }
+        let routing = aws_sdk_lambda::types::AliasRoutingConfiguration::builder()
+            .set_additional_version_weights(Some(routing))
+            .build();
         self.rt
             .block_on(
-                client
+                self.aws()?
+                    .lambda
                     .update_alias()
                     .function_name(function)
                     .name(ALIAS)
-                    .function_version(&to)
+                    .function_version(version)
+                    .routing_config(routing)
                     .send(),
             )
             .aws_context(|| format!("lambda:UpdateAlias {function} {ALIAS}"))?;
-        self.say(format!("-> {bin}: {function} {ALIAS} {from} -> {to}"));
-        Ok(Shipped::Moved { from })
+        Ok(())
+    }
+
+    /// The newest published version of `function` and its CodeSha256.
+    pub(super) fn newest_version(
+        &self,
+        client: &aws_sdk_lambda::Client,
+        function: &str,
+    ) -> crate::Result<Option<(String, String)>> {
+        Ok(self
+            .published_versions(client, function)?
+            .into_iter()
+            .max_by_key(|(number, _)| *number)
+            .map(|(number, code)| (number.to_string(), code)))
+    }
+
+    /// Every published version of `function` (not `$LATEST`) with its CodeSha256.
+    pub(super) fn published_versions(
+        &self,
+        client: &aws_sdk_lambda::Client,
+        function: &str,
+    ) -> crate::Result<Vec<(u64, String)>> {
+        let mut versions = Vec::new();
+        let mut marker = None;
+        loop {
+            let page = self
+                .rt
+                .block_on(
+                    client
+                        .list_versions_by_function()
+                        .function_name(function)
+                        .set_marker(marker)
+                        .send(),
+                )
+                .aws_context(|| format!("lambda:ListVersionsByFunction {function}"))?;
+            for version in page.versions() {
+                if let (Some(number), Some(code)) = (
+                    version.version().and_then(|v| v.parse::<u64>().ok()),
+                    version.code_sha256(),
+                ) {
+                    versions.push((number, code.to_owned()));
+                }
+            }
+            marker = page.next_marker().map(str::to_owned);
+            if marker.is_none() {
+                return Ok(versions);
+            }
+        }
     }
 
     /// Polls until the function's last update finished; returns its revision ID (which

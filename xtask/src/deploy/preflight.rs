@@ -52,6 +52,19 @@ impl Deploy<'_> {
         Ok(Preflight { account, git })
     }
 
+    /// The account the credentials belong to, as its own step: the only check of the commands
+    /// that skip a deploy's preflight (rollback, destroy).
+    pub(super) fn account(&mut self) -> crate::Result<String> {
+        self.progress.start(super::ACCOUNT);
+        self.say("aws sts:GetCallerIdentity");
+        if self.dry {
+            return Ok("<account-id>".to_owned());
+        }
+        let account = self.rt.block_on(aws::account_id(&self.aws()?.sdk))?;
+        self.say(format!("-> account {account}"));
+        Ok(account)
+    }
+
     /// The environment's settings against its account (`checks.rs`): every finding printed,
     /// then every refusal in the error, one line each.
     fn environment_checks(&self, account: &str) -> crate::Result<()> {

@@ -13,7 +13,7 @@ use super::Deploy;
 use super::flow::{APPLY, CONFIRM, FETCH_PLAN, SUMMARY};
 use super::release::Release;
 use super::{plan, terraform};
-use crate::aws::{self, AwsContext};
+use crate::aws;
 use crate::environment::{self, Env};
 use crate::zip::sha256_hex;
 
@@ -37,7 +37,7 @@ impl Deploy<'_> {
     pub(super) fn publish_plan(&self, plan_file: &str, bucket: &str) -> crate::Result<String> {
         if self.dry {
             let target = format!("s3://{bucket}/{}", plan_key(self.env, "<plan-sha256>"));
-            self.say(format!("aws s3:PutObject {target}"));
+            self.say(format!("aws s3:PutObject {target}  (If-None-Match: *)"));
             self.say("-> prints the plan's SHA-256 (the step output `plan` on GitHub Actions)");
             return Ok("<plan-sha256>".to_owned());
         }
@@ -47,19 +47,24 @@ impl Deploy<'_> {
         let sha = sha256_hex(&data);
         let key = plan_key(self.env, &sha);
         let target = format!("s3://{bucket}/{key}");
-        self.say(format!("aws s3:PutObject {target}"));
-        self.rt
-            .block_on(
-                self.aws()?
-                    .s3
-                    .put_object()
-                    .bucket(bucket)
-                    .key(&key)
-                    .content_type("application/octet-stream")
-                    .body(data.into())
-                    .send(),
-            )
-            .aws_context(|| format!("s3:PutObject {target}"))?;
+        self.say(format!("aws s3:PutObject {target}  (If-None-Match: *)"));
+        let put = self.rt.block_on(
+            self.aws()?
+                .s3
+                .put_object()
+                .bucket(bucket)
+                .key(&key)
+                .content_type("application/octet-stream")
+                .if_none_match("*")
+                .body(data.into())
+                .send(),
+        );
+        match put {
+            Ok(_) => {}
+            // The same bytes, stored before: a plan is named by its content.
+            Err(e) if aws::is_precondition_failed(&e) => self.say("-> stored before"),
+            Err(e) => return Err(aws::failed(format!("s3:PutObject {target}"), &e)),
+        }
         self.say(format!("-> plan {sha}"));
         self.step_output("plan", &sha);
         Ok(sha)

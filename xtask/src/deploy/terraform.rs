@@ -92,11 +92,32 @@ impl Deploy<'_> {
         }
         if stale {
             bail!(
-                "the state of environments/{} changed after this plan was made (another apply ran):                  nothing was applied; plan again and review the new plan",
+                "the state of environments/{} changed after this plan was made (another apply ran): \
+                 nothing was applied; plan again and review the new plan",
                 self.env
             );
         }
         bail!(terraform_failed(&args))
+    }
+
+    /// `terraform destroy`, asked already: Terraform needs every variable to destroy, and no
+    /// release's artifacts matter then, so `release` is a well-formed placeholder.
+    pub(super) fn destroy_args(&self, bucket: &str) -> crate::Result<Vec<String>> {
+        let mut args = self.tf_args(&["destroy", "-input=false", "-auto-approve"]);
+        let mut fields = vec![("artifact_bucket".to_owned(), bucket.to_owned())];
+        for bin in crate::LAMBDA_BINS {
+            fields.push((
+                format!("{bin}_artifact_key"),
+                format!("lambda/{}.zip", "0".repeat(64)),
+            ));
+            fields.push((
+                format!("{bin}_artifact_sha256"),
+                format!("{}=", "A".repeat(43)),
+            ));
+        }
+        fields.push(("lambda_architecture".to_owned(), "x86_64".to_owned()));
+        args.push(format!("-var=release={}", hcl_object(fields)?));
+        Ok(args)
     }
 
     /// Removes a plan that was applied or turned down (a plan applies once at most).
@@ -135,7 +156,12 @@ impl Deploy<'_> {
 /// `{ artifact_bucket = "…", api_artifact_key = "…", …, lambda_architecture = "…" }`, each
 /// value a quoted HCL string (quotes, backslashes, control characters and `${`/`%{` escaped).
 fn release_object(release: &Release, bucket: &str) -> crate::Result<String> {
-    let object: hcl::Object<hcl::ObjectKey, hcl::Expression> = release_fields(release, bucket)?
+    hcl_object(release_fields(release, bucket)?)
+}
+
+/// `fields` as a one-line HCL object of strings.
+fn hcl_object(fields: Vec<(String, String)>) -> crate::Result<String> {
+    let object: hcl::Object<hcl::ObjectKey, hcl::Expression> = fields
         .into_iter()
         .map(|(name, value)| {
             (

@@ -49,6 +49,64 @@ pub struct DeployArgs {
     /// Ship new code without Terraform: upload, UpdateFunctionCode, PublishVersion, move `live`.
     #[arg(long)]
     pub code_only: bool,
+    /// Move this share of the traffic (1-50 %) to the new version first, through the `live`
+    /// alias's weighted routing; then watch the environment's error, throttle and 5xx alarms
+    /// for --bake, and promote it (all traffic) or roll back (none) by itself.
+    #[arg(
+        long,
+        value_name = "PERCENT",
+        value_parser = clap::value_parser!(u8).range(1..=50),
+        requires = "bake",
+        conflicts_with_all = ["plan_only", "code_only"]
+    )]
+    pub canary: Option<u8>,
+    /// How long the canary bakes before promotion: `90s`, `10m`, `1h`.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "canary")]
+    pub bake: Option<std::time::Duration>,
+}
+
+/// `30s`, `10m`, `1h` (a whole number and a unit), at most a day.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("`{text}` has no unit: write e.g. 90s, 10m or 1h"))?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` does not start with a whole number"))?;
+    let seconds = match unit {
+        "s" => number,
+        "m" => number * 60,
+        "h" => number * 3600,
+        _ => return Err(format!("`{text}`: the unit must be s, m or h")),
+    };
+    if seconds == 0 || seconds > 86_400 {
+        return Err(format!("`{text}` must be between 1s and 24h"));
+    }
+    Ok(std::time::Duration::from_secs(seconds))
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RollbackArgs {
+    /// The environment.
+    #[arg(long, value_enum)]
+    pub env: crate::environment::Env,
+    /// Print the calls and make none.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DestroyArgs {
+    /// The environment.
+    #[arg(long, value_enum)]
+    pub env: crate::environment::Env,
+    /// Required to destroy prod (its data is protected from deletion as well).
+    #[arg(long)]
+    pub allow_prod: bool,
+    /// Print the commands and run none.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -225,6 +225,7 @@ case $sub in
     fi
     echo 'Apply complete! (fake)' ;;
   output) cat '{dir}/outputs.json' ;;
+  destroy) echo 'Destroy complete! (fake)' ;;
   *) echo "fake terraform: unexpected call: $*" >&2; exit 1 ;;
 esac
 "#
