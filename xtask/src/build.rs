@@ -8,30 +8,8 @@ use xshell::{Shell, cmd};
 use crate::elf::{self, LAMBDA_MAX_GLIBC};
 use crate::flags::Arch;
 
-/// The Cargo profile of a Lambda build: `release` ships; `ci` (thin LTO, see Cargo.toml) is
-/// what `cargo xtask ci` builds, zips and smoke-tests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Profile {
-    Release,
-    Ci,
-}
-
-impl Profile {
-    pub fn name(self) -> &'static str {
-        match self {
-            Profile::Release => "release",
-            Profile::Ci => "ci",
-        }
-    }
-}
-
-/// Builds every Lambda binary for `arch` with the release profile; returns the bootstrap paths.
+/// Builds every Lambda binary for `arch`; returns the bootstrap paths.
 pub fn run(sh: &Shell, arch: Arch) -> crate::Result<Vec<PathBuf>> {
-    run_with(sh, arch, Profile::Release)
-}
-
-/// Builds every Lambda binary for `arch` with `profile`; returns the bootstrap paths.
-pub fn run_with(sh: &Shell, arch: Arch, profile: Profile) -> crate::Result<Vec<PathBuf>> {
     let triple = arch.triple();
     ensure_target_installed(sh, arch)?;
     let mut bins = Vec::new();
@@ -45,14 +23,13 @@ pub fn run_with(sh: &Shell, arch: Arch, profile: Profile) -> crate::Result<Vec<P
     // the caller's environment says, and neither invalidates the other's work.
     let _incremental = sh.push_env("CARGO_INCREMENTAL", "0");
     let target_dir = target_dir();
-    let profile_name = profile.name();
     cmd!(
         sh,
-        "cargo build --profile {profile_name} --locked --package imagegen --target {triple} --target-dir {target_dir} {bins...}"
+        "cargo build --release --locked --package imagegen --target {triple} --target-dir {target_dir} {bins...}"
     )
     .run()?;
 
-    let release_dir = target_dir.join(triple).join(profile.name());
+    let release_dir = target_dir.join(triple).join("release");
     let mut out = Vec::new();
     for bin in crate::LAMBDA_BINS {
         let built = release_dir.join(bin);
@@ -88,7 +65,7 @@ pub fn target_dir() -> PathBuf {
     crate::project_root().join("target").join("lambda-build")
 }
 
-/// The x86_64 build of the Lambdas, started ahead of time in the background at
+/// The x86_64 release build of `cargo xtask build`, started ahead of time in the background at
 /// the lowest CPU priority (`nice -n 19`): it takes only what the steps running meanwhile
 /// leave idle (checkov, the test binaries, schemathesis and moto each keep a core free for
 /// a while), so it delays none of them and `build` later finds most of its work done. Its
@@ -101,7 +78,7 @@ pub struct Prebuild {
 }
 
 impl Prebuild {
-    pub fn start(profile: Profile) -> crate::Result<Self> {
+    pub fn start() -> crate::Result<Self> {
         let dir = target_dir();
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
@@ -111,15 +88,7 @@ impl Prebuild {
         let err = out.try_clone()?;
         let mut command = std::process::Command::new("nice");
         command
-            .args([
-                "-n",
-                "19",
-                "cargo",
-                "build",
-                "--profile",
-                profile.name(),
-                "--locked",
-            ])
+            .args(["-n", "19", "cargo", "build", "--release", "--locked"])
             .args(["--package", "imagegen", "--target", Arch::X86_64.triple()])
             .arg("--target-dir")
             .arg(&dir)
@@ -133,7 +102,7 @@ impl Prebuild {
         // In the terminal's process group, so Ctrl-C stops it with `ci`.
         let child = command
             .spawn()
-            .context("cannot start `nice cargo build` of the Lambdas in the background")?;
+            .context("cannot start `nice cargo build --release` in the background")?;
         Ok(Self {
             child,
             started: std::time::Instant::now(),
@@ -147,10 +116,10 @@ impl Prebuild {
         let seconds = self.started.elapsed().as_secs_f64();
         match status {
             Ok(status) if status.success() => println!(
-                "the Lambda build ran in the background for {seconds:.1} s, beside the steps before"
+                "the release build ran in the background for {seconds:.1} s, beside the steps before"
             ),
             _ => println!(
-                "the background Lambda build failed after {seconds:.1} s (log: {}); building again in the foreground",
+                "the background release build failed after {seconds:.1} s (log: {}); building again in the foreground",
                 self.log.display()
             ),
         }

@@ -13,10 +13,7 @@ const STEPS: [Step; 7] = [
     ("test", crate::test::run),
     ("contract", crate::contract::run),
     ("integration", crate::integration::run),
-    // The ci profile (thin LTO): see Cargo.toml; what ships is built by `build`/`zip`.
-    ("build", |sh| {
-        crate::build::run_with(sh, Arch::X86_64, crate::build::Profile::Ci).map(drop)
-    }),
+    ("build", |sh| crate::build::run(sh, Arch::X86_64).map(drop)),
     ("zip", |_| crate::zip::package_all().map(drop)),
     ("smoke", |sh| crate::smoke::run(sh, 5)),
 ];
@@ -27,12 +24,12 @@ pub fn run(sh: &Shell) -> crate::Result<()> {
     if std::env::var_os("CARGO_INCREMENTAL").is_none() {
         sh.set_var("CARGO_INCREMENTAL", "0");
     }
-    // The Lambda build needs nothing the steps before it make: it starts now, at the lowest
+    // The release build needs nothing the steps before it make: it starts now, at the lowest
     // priority, and `build` finishes it.
-    let mut prebuild = match crate::build::Prebuild::start(crate::build::Profile::Ci) {
+    let mut prebuild = match crate::build::Prebuild::start() {
         Ok(prebuild) => Some(prebuild),
         Err(e) => {
-            println!("note: no background Lambda build ({e:#}); `build` does all of it");
+            println!("note: no background release build ({e:#}); `build` does all of it");
             None
         }
     };
