@@ -85,45 +85,18 @@ pub fn run(sh: &Shell, args: DeployArgs) -> crate::Result<()> {
     if let Some(sha) = &args.apply_plan {
         reviewed::check_sha256(sha)?;
     }
-    let rt = aws::runtime()?;
-    let clients = if args.dry_run {
-        None
+    let what = if args.code_only {
+        "deploy code to"
     } else {
-        Some(Clients::new(rt.block_on(aws::sdk_config())))
+        "deploy to"
     };
-    let mut deploy = Deploy {
-        sh,
-        env: args.env,
-        dry: args.dry_run,
-        progress: Progress::new(flow::steps(&args), !args.dry_run),
-        args: &args,
-        rt,
-        clients,
-    };
-    let what = if args.code_only { "code to" } else { "to" };
-    if deploy.dry {
-        println!(
-            "deploy {what} {} (dry run: prints each command and AWS call; runs none)",
-            args.env
-        );
-    } else {
-        println!("deploy {what} {}", args.env);
-    }
-    let outcome = if args.code_only {
-        deploy.code_only()
-    } else {
-        deploy.full()
-    };
-    match outcome {
-        Ok(()) => {
-            deploy.progress.finish();
-            Ok(())
+    operate(sh, &args, flow::steps(&args), what, |deploy| {
+        if deploy.args.code_only {
+            deploy.code_only()
+        } else {
+            deploy.full()
         }
-        Err(e) => {
-            deploy.progress.fail();
-            Err(e)
-        }
-    }
+    })
 }
 
 /// `cargo xtask rollback --env E`: each function's `live` alias back on the version it ran
@@ -203,7 +176,7 @@ fn operations_args(env: Env, dry_run: bool) -> DeployArgs {
     }
 }
 
-/// Runs `body` as a numbered, timed command over `steps`, like a deploy.
+/// Runs `body` as a numbered, timed command over `steps`: deploy, rollback and destroy.
 fn operate(
     sh: &Shell,
     args: &DeployArgs,

@@ -40,8 +40,8 @@ impl fmt::Display for Finding {
 }
 
 /// Lambda's concurrency in the account and region, as `lambda:GetAccountSettings` gives it,
-/// and what the environment's functions reserve today.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// and what the environment's functions reserve today (all zero: not asked, nothing reserved).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Concurrency {
     pub limit: u32,
     pub unreserved: u32,

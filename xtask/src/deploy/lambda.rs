@@ -120,26 +120,7 @@ impl Deploy<'_> {
         }
 
         let client = &self.aws()?.lambda;
-        let alias = self
-            .rt
-            .block_on(
-                client
-                    .get_alias()
-                    .function_name(function)
-                    .name(ALIAS)
-                    .send(),
-            )
-            .aws_context(|| {
-                format!("lambda:GetAlias {function} {ALIAS} (a full deploy creates the alias)")
-            })?;
-        let from = alias
-            .function_version()
-            .with_context(|| format!("the {ALIAS} alias of {function} names no version"))?
-            .to_owned();
-        let canary = alias
-            .routing_config()
-            .and_then(|r| r.additional_version_weights())
-            .is_some_and(|weights| !weights.is_empty());
+        let (from, canary) = self.live_alias(client, function)?;
         self.say(format!(
             "aws lambda:GetFunctionConfiguration {function}:{from}"
         ));
@@ -227,6 +208,36 @@ impl Deploy<'_> {
             from,
             to,
         }))
+    }
+
+    /// The version `live` runs (during a canary, its stable one) and whether a canary's
+    /// weights are on it.
+    pub(super) fn live_alias(
+        &self,
+        client: &aws_sdk_lambda::Client,
+        function: &str,
+    ) -> crate::Result<(String, bool)> {
+        let alias = self
+            .rt
+            .block_on(
+                client
+                    .get_alias()
+                    .function_name(function)
+                    .name(ALIAS)
+                    .send(),
+            )
+            .aws_context(|| {
+                format!("lambda:GetAlias {function} {ALIAS} (a full deploy creates the alias)")
+            })?;
+        let version = alias
+            .function_version()
+            .with_context(|| format!("the {ALIAS} alias of {function} names no version"))?
+            .to_owned();
+        let canary = alias
+            .routing_config()
+            .and_then(|r| r.additional_version_weights())
+            .is_some_and(|weights| !weights.is_empty());
+        Ok((version, canary))
     }
 
     /// Points `live` at `to`, with no other version weighted; or, for a canary

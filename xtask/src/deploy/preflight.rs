@@ -143,11 +143,7 @@ impl Deploy<'_> {
             concurrency: if reserves {
                 self.rt.block_on(self.concurrency(&functions))?
             } else {
-                Concurrency {
-                    limit: 0,
-                    unreserved: 0,
-                    reserved_by_environment: 0,
-                }
+                Concurrency::default()
             },
             secret: self.rt.block_on(gemini_secret(sdk, &secret))?,
             zone: match &zone_id {

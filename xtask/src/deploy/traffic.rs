@@ -236,24 +236,7 @@ impl Deploy<'_> {
                 continue;
             }
             let client = &self.aws()?.lambda;
-            let alias = self
-                .rt
-                .block_on(
-                    client
-                        .get_alias()
-                        .function_name(function)
-                        .name(ALIAS)
-                        .send(),
-                )
-                .aws_context(|| format!("lambda:GetAlias {function} {ALIAS}"))?;
-            let current = alias
-                .function_version()
-                .with_context(|| format!("the {ALIAS} alias of {function} names no version"))?
-                .to_owned();
-            let canary = alias
-                .routing_config()
-                .and_then(|r| r.additional_version_weights())
-                .is_some_and(|weights| !weights.is_empty());
+            let (current, canary) = self.live_alias(client, function)?;
             let versions = self.published_versions(client, function)?;
             let target = if canary {
                 // A canary in flight: its stable version is still `live`'s own.
