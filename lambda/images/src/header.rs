@@ -44,6 +44,29 @@ fn png(bytes: &[u8]) -> Result<(u32, u32), ImageError> {
     Ok((width, height))
 }
 
+/// A palette (PLTE) is 1 to 256 RGB entries: png 0.18 panics on one whose length is not a
+/// multiple of 3 (found by the `prepare_reference_small` fuzz target), so its chunks are walked
+/// up to the image data first and such a palette refused. A truncated chunk is left to the
+/// decoder, which reports it.
+pub fn check_png_palette(bytes: &[u8]) -> Result<(), ImageError> {
+    let mut at = 8;
+    while let (Some(length), Some(kind)) = (be32(bytes, at), bytes.get(at + 4..at + 8)) {
+        match kind {
+            b"PLTE" if length == 0 || length % 3 != 0 || length > 768 => {
+                return Err(ImageError::corrupt(
+                    "PNG palette is not a whole number of 1 to 256 RGB entries",
+                ));
+            }
+            b"IDAT" | b"IEND" => return Ok(()),
+            _ => {}
+        }
+        at = at
+            .saturating_add(12)
+            .saturating_add(usize::try_from(length).unwrap_or(usize::MAX));
+    }
+    Ok(())
+}
+
 /// Walk the marker segments to the first start-of-frame (SOF0..SOF15 minus DHT/JPG/DAC).
 fn jpeg(bytes: &[u8]) -> Result<(u32, u32), ImageError> {
     let mut pos = 2;

@@ -337,6 +337,7 @@ pub fn decode_with_image(
             )
         }
         _ => {
+            header::check_png_palette(bytes)?;
             check_decode_memory(info, header::png_bytes_per_pixel(bytes), limits)?;
             None
         }
