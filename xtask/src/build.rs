@@ -27,6 +27,8 @@ pub fn run(sh: &Shell, arch: Arch) -> crate::Result<Vec<PathBuf>> {
         sh,
         "cargo build --release --locked --package imagegen --target {triple} --target-dir {target_dir} {bins...}"
     )
+    // What ships is compiled by rustc alone (`cargo xtask ci` lints through clippy-driver).
+    .env_remove(crate::test::WORKSPACE_WRAPPER)
     .run()?;
 
     let release_dir = target_dir.join(triple).join("release");
@@ -96,6 +98,7 @@ impl Prebuild {
             .current_dir(crate::project_root())
             .env("RUSTFLAGS", reproducible_rustflags())
             .env("CARGO_INCREMENTAL", "0")
+            .env_remove(crate::test::WORKSPACE_WRAPPER)
             .stdin(std::process::Stdio::null())
             .stdout(out)
             .stderr(err);

@@ -62,6 +62,7 @@ pub fn run(sh: &Shell) -> crate::Result<()> {
     let st = tools::install(sh, &SCHEMATHESIS)?;
     // Built as a test build of the dev server's own tests builds it (see test::SELECTION): a
     // plain `cargo build` leaves out the dev-dependencies' features and rebuilt ~80 crates.
+    crate::test::lint_while_building(sh);
     let messages = cmd!(
         sh,
         "cargo test {SELECTION...} --no-run --test dev_server --message-format=json-render-diagnostics"

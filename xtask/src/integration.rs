@@ -67,6 +67,7 @@ pub fn run(sh: &Shell) -> crate::Result<()> {
 
     // Build first, so the time printed at the end is the suite's, not the compiler's.
     let built = Instant::now();
+    crate::test::lint_while_building(sh);
     let nextest = crate::test::has_nextest(sh);
     if nextest {
         cmd!(

@@ -15,11 +15,7 @@ const TERRAFORM_ROOTS: [&str; 2] = ["modules", "environments"];
 
 pub fn run(sh: &Shell) -> crate::Result<()> {
     cmd!(sh, "cargo fmt --all --check").run()?;
-    cmd!(
-        sh,
-        "cargo clippy --workspace --all-targets --all-features --locked -- -D warnings"
-    )
-    .run()?;
+    clippy(sh)?;
     // The light toolkit and the dev server are built without features too: lint what only
     // they compile (the hand-over to xtask-aws, the service without its AWS adapters). Their
     // libraries and binaries: that is all a featureless build makes (the tests run with them).
@@ -39,6 +35,74 @@ pub fn run(sh: &Shell) -> crate::Result<()> {
     checkov(sh, &roots)?;
     crate::docs::run(sh, true)?;
     workflows(sh)
+}
+
+/// Clippy over every target of every package, with every feature (the emulator tests too), no
+/// warning allowed. Its verdict comes from compiling the test selection through clippy-driver
+/// (`test::lint_while_building`), which `test`, `contract` and `integration` then run as built:
+/// one compilation of the dependencies instead of a `cargo clippy` check of them and a build.
+/// Its warnings are read from cargo's messages, which replay them when nothing changed.
+fn clippy(sh: &Shell) -> crate::Result<()> {
+    crate::test::lint_while_building(sh);
+    if !crate::test::builds_lint(sh) {
+        // A wrapper of the caller's own, or no clippy-driver (then this says how to get it).
+        return cmd!(
+            sh,
+            "cargo clippy --workspace --all-targets --all-features --locked -- -D warnings"
+        )
+        .run()
+        .map_err(Into::into);
+    }
+    let selection = crate::test::SELECTION;
+    println!(
+        "$ cargo test {} --all-targets --no-run  # through clippy-driver",
+        selection.join(" ")
+    );
+    let output = Command::new("cargo")
+        .args(["test"])
+        .args(selection)
+        .args(["--all-targets", "--no-run"])
+        .args(["--message-format", "json-diagnostic-rendered-ansi"])
+        .current_dir(sh.current_dir())
+        .envs(
+            [crate::test::WORKSPACE_WRAPPER]
+                .into_iter()
+                .filter_map(|name| sh.var_os(name).map(|value| (name, value))),
+        )
+        .stderr(Stdio::inherit())
+        .output()
+        .context("cannot run cargo")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let findings = lint_findings(&stdout);
+    for rendered in &findings {
+        eprint!("{rendered}");
+    }
+    if !findings.is_empty() {
+        bail!(
+            "clippy: {} warning(s) or error(s) in the workspace (above); fix them, or allow one \
+             where it is wrong with a reason",
+            findings.len()
+        );
+    }
+    if !output.status.success() {
+        bail!("the lint build failed (above)");
+    }
+    Ok(())
+}
+
+/// Rendered diagnostics of the workspace's crates in cargo's JSON messages (dependencies' lints
+/// are capped by cargo and never reach here); rustc's "N warnings emitted" summaries are not
+/// findings.
+fn lint_findings(messages: &str) -> Vec<String> {
+    messages
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|m| m["reason"] == "compiler-message")
+        .map(|m| m["message"].clone())
+        .filter(|d| matches!(d["level"].as_str(), Some("warning" | "error")))
+        .filter(|d| d["spans"].as_array().is_some_and(|spans| !spans.is_empty()))
+        .filter_map(|d| d["rendered"].as_str().map(str::to_owned))
+        .collect()
 }
 
 /// The GitHub Actions workflows.
@@ -272,6 +336,21 @@ impl CheckovReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_lint_build_fails_on_workspace_warnings_but_not_on_summaries_or_artifacts() {
+        let warning = r#"{"reason":"compiler-message","package_id":"path+file:///w/lambda#imagegen@0.1.0","message":{"level":"warning","message":"using `clone` on type `u32`","spans":[{"file_name":"lambda/src/lib.rs"}],"rendered":"warning: using `clone` on type `u32`\n"}}"#;
+        let summary = r#"{"reason":"compiler-message","package_id":"path+file:///w/lambda#imagegen@0.1.0","message":{"level":"warning","message":"1 warning emitted","spans":[],"rendered":"warning: 1 warning emitted\n"}}"#;
+        let note = r#"{"reason":"compiler-message","package_id":"path+file:///w/lambda#imagegen@0.1.0","message":{"level":"note","message":"x","spans":[{"file_name":"a.rs"}],"rendered":"note: x\n"}}"#;
+        let artifact =
+            r#"{"reason":"compiler-artifact","package_id":"path+file:///w/lambda#imagegen@0.1.0"}"#;
+        let messages = [artifact, summary, warning, note, "not json"].join("\n");
+        assert_eq!(
+            lint_findings(&messages),
+            ["warning: using `clone` on type `u32`\n"]
+        );
+        assert!(lint_findings(&[artifact, summary].join("\n")).is_empty());
+    }
 
     #[test]
     fn a_checkov_report_with_failures_names_each_check_and_where() {
