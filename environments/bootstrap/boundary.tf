@@ -49,7 +49,7 @@ data "aws_iam_policy_document" "boundary" {
 
   statement {
     sid       = "Objects"
-    actions   = ["s3:GetObject", "s3:PutObject"]
+    actions   = ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
     resources = ["${local.arn}:s3:::${local.p}-${each.key}-*/*"]
   }
 

@@ -68,8 +68,9 @@ locals {
   api_statements = concat(
     [
       {
+        # DeleteItem: DELETE /v1/jobs/{id}.
         sid       = "JobsTable"
-        actions   = ["dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
+        actions   = ["dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
         resources = [module.database.jobs_table_arn]
       },
       {
@@ -100,14 +101,22 @@ locals {
         resources = ["${module.storage.bucket_arn}/uploads/*"]
       },
       {
-        # Without ListBucket S3 answers 403 instead of 404 for a missing upload.
-        sid       = "ListUploads"
+        # DELETE /v1/jobs/{id} lists a job's folders and deletes what is in them: its images
+        # (each attempt's) under generated/, its prepared references under uploads/.
+        sid       = "DeleteJobObjects"
+        actions   = ["s3:DeleteObject"]
+        resources = ["${module.storage.bucket_arn}/generated/*", "${module.storage.bucket_arn}/uploads/*"]
+      },
+      {
+        # Without ListBucket S3 answers 403 instead of 404 for a missing upload; a deleted
+        # job's folders are listed.
+        sid       = "ListObjects"
         actions   = ["s3:ListBucket"]
         resources = [module.storage.bucket_arn]
         conditions = [{
           test     = "StringLike"
           variable = "s3:prefix"
-          values   = ["uploads/*"]
+          values   = ["uploads/*", "generated/*"]
         }]
       },
       {

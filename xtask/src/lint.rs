@@ -54,26 +54,16 @@ fn clippy(sh: &Shell) -> crate::Result<()> {
         .map_err(Into::into);
     }
     let selection = crate::test::SELECTION;
-    println!(
-        "$ cargo test {} --all-targets --no-run  # through clippy-driver",
-        selection.join(" ")
-    );
-    let output = Command::new("cargo")
-        .args(["test"])
-        .args(selection)
-        .args(["--all-targets", "--no-run"])
-        .args(["--message-format", "json-diagnostic-rendered-ansi"])
-        .current_dir(sh.current_dir())
-        .envs(
-            [crate::test::WORKSPACE_WRAPPER]
-                .into_iter()
-                .filter_map(|name| sh.var_os(name).map(|value| (name, value))),
-        )
-        .stderr(Stdio::inherit())
-        .output()
-        .context("cannot run cargo")?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let findings = lint_findings(&stdout);
+    // Through the Shell like every other step, so the build sees exactly their environment
+    // (`ci` turns incremental compilation off): any difference would rebuild the workspace.
+    // Progress goes to the terminal; the messages are read; the status is cargo's last message.
+    let messages = cmd!(
+        sh,
+        "cargo test {selection...} --all-targets --no-run --message-format json-diagnostic-rendered-ansi"
+    )
+    .ignore_status()
+    .read()?;
+    let findings = lint_findings(&messages);
     for rendered in &findings {
         eprint!("{rendered}");
     }
@@ -84,10 +74,19 @@ fn clippy(sh: &Shell) -> crate::Result<()> {
             findings.len()
         );
     }
-    if !output.status.success() {
+    if !build_succeeded(&messages) {
         bail!("the lint build failed (above)");
     }
     Ok(())
+}
+
+/// Whether cargo's last message says the build succeeded.
+fn build_succeeded(messages: &str) -> bool {
+    messages
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .rfind(|m| m["reason"] == "build-finished")
+        .is_some_and(|m| m["success"] == true)
 }
 
 /// Rendered diagnostics of the workspace's crates in cargo's JSON messages (dependencies' lints
@@ -350,6 +349,10 @@ mod tests {
             ["warning: using `clone` on type `u32`\n"]
         );
         assert!(lint_findings(&[artifact, summary].join("\n")).is_empty());
+        let finished = |ok: bool| format!(r#"{{"reason":"build-finished","success":{ok}}}"#);
+        assert!(build_succeeded(&[artifact, &finished(true)].join("\n")));
+        assert!(!build_succeeded(&[artifact, &finished(false)].join("\n")));
+        assert!(!build_succeeded(artifact), "no verdict is no success");
     }
 
     #[test]

@@ -197,6 +197,35 @@ impl BlobStore for LocalBlobs {
         Ok(())
     }
 
+    async fn delete_prefix(&self, prefix: &str) -> Result<u32, BlobError> {
+        if !super::valid_prefix(prefix) {
+            return Err(BlobError::InvalidKey(prefix.to_owned()));
+        }
+        let dir = self.root.join(prefix);
+        let mut objects = 0;
+        let mut pending = vec![dir.clone()];
+        while let Some(folder) = pending.pop() {
+            let mut entries = match tokio::fs::read_dir(&folder).await {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io(e)),
+            };
+            while let Some(entry) = entries.next_entry().await.map_err(io)? {
+                let path = entry.path();
+                if entry.file_type().await.map_err(io)?.is_dir() {
+                    pending.push(path);
+                } else if path.extension().is_none_or(|ext| ext != "content-type") {
+                    objects += 1;
+                }
+            }
+        }
+        match tokio::fs::remove_dir_all(&dir).await {
+            Ok(()) => Ok(objects),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(objects),
+            Err(e) => Err(io(e)),
+        }
+    }
+
     async fn signed_get_url(
         &self,
         key: &str,

@@ -45,6 +45,9 @@ pub trait BlobStore: Send + Sync {
     async fn put(&self, key: &str, content_type: &str, data: Vec<u8>) -> Result<(), BlobError>;
     async fn get(&self, key: &str) -> Result<Option<Blob>, BlobError>;
     async fn delete(&self, key: &str) -> Result<(), BlobError>;
+    /// Deletes every object whose key starts with `prefix` (a folder: it ends with `/`);
+    /// returns how many there were.
+    async fn delete_prefix(&self, prefix: &str) -> Result<u32, BlobError>;
     /// A URL to download the object, valid for `ttl`.
     async fn signed_get_url(
         &self,
@@ -104,6 +107,20 @@ pub fn content_disposition(key: &str) -> String {
         .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         .collect();
     format!("inline; filename=\"{name}\"")
+}
+
+/// A folder prefix ends with `/` and is otherwise a valid key.
+pub fn valid_prefix(prefix: &str) -> bool {
+    prefix.strip_suffix('/').is_some_and(valid_key)
+}
+
+/// Every folder that holds a job's objects: the images of each of its attempts, and its
+/// prepared reference images. Job ids (`job_…`) never collide with upload ids (`upl_…`).
+pub fn job_prefixes(tenant: &str, job_id: &str) -> [String; 2] {
+    [
+        format!("generated/{tenant}/{job_id}/"),
+        format!("uploads/{tenant}/{job_id}/"),
+    ]
 }
 
 /// Where a client's signed upload lands.

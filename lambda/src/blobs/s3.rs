@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::ServerSideEncryption;
+use aws_sdk_s3::types::{Delete, ObjectIdentifier, ServerSideEncryption};
 use time::OffsetDateTime;
 
 use super::cloudfront::CloudFrontUrls;
@@ -114,6 +114,61 @@ impl BlobStore for S3Blobs {
             .await
             .map_err(unavailable)?;
         Ok(())
+    }
+
+    async fn delete_prefix(&self, prefix: &str) -> Result<u32, BlobError> {
+        if !super::valid_prefix(prefix) {
+            return Err(BlobError::InvalidKey(prefix.to_owned()));
+        }
+        let mut deleted = 0;
+        let mut token = None;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(unavailable)?;
+            // A listing page holds at most 1,000 keys: one DeleteObjects call each.
+            let ids = page
+                .contents()
+                .iter()
+                .filter_map(|o| o.key())
+                .map(|key| ObjectIdentifier::builder().key(key).build())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(unavailable)?;
+            if !ids.is_empty() {
+                let count = u32::try_from(ids.len()).unwrap_or(u32::MAX);
+                let delete = Delete::builder()
+                    .set_objects(Some(ids))
+                    .quiet(true)
+                    .build()
+                    .map_err(unavailable)?;
+                let out = self
+                    .client
+                    .delete_objects()
+                    .bucket(&self.bucket)
+                    .delete(delete)
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+                if let Some(failed) = out.errors().first() {
+                    return Err(BlobError::Unavailable(format!(
+                        "deleting {}: {}",
+                        failed.key().unwrap_or(prefix),
+                        failed.message().unwrap_or("refused")
+                    )));
+                }
+                deleted += count;
+            }
+            match page.next_continuation_token() {
+                Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_owned()),
+                _ => return Ok(deleted),
+            }
+        }
     }
 
     async fn signed_get_url(

@@ -1,6 +1,7 @@
-//! Jobs and their state machine: queued -> running -> succeeded | failed. Every transition is
-//! a conditional write on (status, attempts), so a redelivered or concurrent message can never
-//! produce a second set of images or a second charge.
+//! Jobs and their state machine: queued -> running -> succeeded | failed | canceled. Every
+//! transition is a conditional write on (status, attempts, cancel requested), so a redelivered
+//! or concurrent message can never produce a second set of images or a second charge, and a
+//! cancel is never overwritten by a worker that did not see it.
 //!
 //! Each requested image has its own outcome: pending until it ends delivered, refused (the model
 //! declined: not charged, counted as a refusal) or failed (not charged). A job ends when no image
@@ -21,6 +22,9 @@ pub enum JobStatus {
     Running,
     Succeeded,
     Failed,
+    /// Canceled by the client (`POST /v1/jobs/{id}/cancel`) or by its `Cancel-After`: the
+    /// images delivered before are kept and charged, the rest refunded.
+    Canceled,
 }
 
 impl JobStatus {
@@ -30,11 +34,27 @@ impl JobStatus {
             JobStatus::Running => "running",
             JobStatus::Succeeded => "succeeded",
             JobStatus::Failed => "failed",
+            JobStatus::Canceled => "canceled",
         }
     }
 
+    pub const ALL: [JobStatus; 5] = [
+        JobStatus::Queued,
+        JobStatus::Running,
+        JobStatus::Succeeded,
+        JobStatus::Failed,
+        JobStatus::Canceled,
+    ];
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
     pub fn is_final(self) -> bool {
-        matches!(self, JobStatus::Succeeded | JobStatus::Failed)
+        matches!(
+            self,
+            JobStatus::Succeeded | JobStatus::Failed | JobStatus::Canceled
+        )
     }
 }
 
@@ -77,6 +97,8 @@ pub enum ImageState {
     /// It could not be made (upstream outage, attempts or deliveries exhausted, a bad
     /// request); not charged.
     Failed,
+    /// Not made: the job was canceled first; not charged.
+    Canceled,
 }
 
 /// Every code a refused or failed image (and a failed job) may carry: the model's refusals,
@@ -102,6 +124,9 @@ pub const OUTCOME_CODES: &[&str] = &[
     "not_queued",
     "delivery_exhausted",
     "deadline_exceeded",
+    // canceled
+    "canceled",
+    "cancel_after_elapsed",
 ];
 
 /// One requested image's outcome.
@@ -178,6 +203,33 @@ impl JobFailure {
     }
 }
 
+/// Why a job is being canceled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelReason {
+    /// `POST /v1/jobs/{id}/cancel`.
+    Requested,
+    /// The job's `Cancel-After` passed before it finished.
+    CancelAfterElapsed,
+}
+
+impl CancelReason {
+    pub fn code(self) -> &'static str {
+        match self {
+            CancelReason::Requested => "canceled",
+            CancelReason::CancelAfterElapsed => "cancel_after_elapsed",
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            CancelReason::Requested => "the job was canceled before this image was made",
+            CancelReason::CancelAfterElapsed => {
+                "the job's Cancel-After passed before this image was made"
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Job {
     pub job_id: JobId,
@@ -214,9 +266,22 @@ pub struct Job {
     /// Epoch seconds after which the record may be deleted (DynamoDB TTL).
     pub expires_at: i64,
     /// Epoch seconds after which a job still queued or running is ended by the janitor
-    /// (`Config::job_deadline` after its creation); 0 on records older than deadlines.
+    /// (`Config::job_deadline` after its creation, or its `Cancel-After` if sooner); 0 on
+    /// records older than deadlines.
     #[serde(default)]
     pub deadline_at: i64,
+    /// Epoch seconds of the client's `Cancel-After`: a job not finished by then is canceled,
+    /// keeping (and charging) only what was delivered. 0: none.
+    #[serde(default)]
+    pub cancel_at: i64,
+    /// A cancel asked while a worker held the job: the worker stops, keeps what it delivered
+    /// and ends the job `canceled`.
+    #[serde(default)]
+    pub cancel_requested: bool,
+    /// The idempotency record that points here (`<tenant>#<Idempotency-Key>`), removed with
+    /// the job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_pk: Option<String>,
 }
 
 impl Job {
@@ -253,6 +318,7 @@ pub fn created_sort(created_at: OffsetDateTime, job_id: &JobId) -> String {
 pub struct Expected {
     pub status: JobStatus,
     pub attempts: u32,
+    pub cancel_requested: bool,
 }
 
 impl Job {
@@ -260,7 +326,49 @@ impl Job {
         Expected {
             status: self.status,
             attempts: self.attempts,
+            cancel_requested: self.cancel_requested,
         }
+    }
+
+    /// Why the job should stop now, if it should: a cancel was asked, or its `Cancel-After`
+    /// passed.
+    pub fn cancel_reason(&self, now: OffsetDateTime) -> Option<CancelReason> {
+        if self.cancel_requested {
+            Some(CancelReason::Requested)
+        } else if self.cancel_at > 0 && now.unix_timestamp() >= self.cancel_at {
+            Some(CancelReason::CancelAfterElapsed)
+        } else {
+            None
+        }
+    }
+
+    /// The job canceled with the outcomes so far: every image still pending is canceled, the
+    /// delivered ones are kept and charged, the rest of the reservation is refunded.
+    pub fn canceled(
+        &self,
+        outcomes: Vec<ImageOutcome>,
+        reason: CancelReason,
+        now: OffsetDateTime,
+    ) -> Job {
+        let mut outcomes = outcomes;
+        for outcome in outcomes
+            .iter_mut()
+            .filter(|o| o.state == ImageState::Pending)
+        {
+            outcome.end(ImageState::Canceled, reason.code(), reason.message().into());
+        }
+        let mut next = self.finished(outcomes, now);
+        next.status = JobStatus::Canceled;
+        next.error = Some(JobFailure {
+            code: reason.code().into(),
+            message: match reason {
+                CancelReason::Requested => "the job was canceled".into(),
+                CancelReason::CancelAfterElapsed => {
+                    "the job did not finish before its Cancel-After".into()
+                }
+            },
+        });
+        next
     }
 
     /// Claims a queued job (or a running one whose worker went silent) for one attempt; its

@@ -16,13 +16,49 @@ pub struct KeyLimits {
     pub daily_refusal_limit: Option<u32>,
 }
 
-/// Rate-limit state of a request (the `RateLimit-*` headers): the per-minute limit in force,
-/// what is left of it and when it resets.
+/// What a limit or quota counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateInfo {
-    pub limit: u32,
+pub enum PolicyUnit {
+    Requests,
+    /// Images reserved by accepted jobs (one request may count several).
+    Images,
+}
+
+/// One named limit or quota and where the caller stands in its current window: a member of
+/// the `RateLimit-Policy` and `RateLimit` response fields (draft-ietf-httpapi-ratelimit-headers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PolicyState {
+    /// Stable across responses: `burst`, `minute`, `ip`, `global`, `daily`, `monthly`,
+    /// `daily-refusals`.
+    pub name: &'static str,
+    pub quota: u64,
+    pub window_secs: u64,
+    pub unit: PolicyUnit,
     pub remaining: u64,
+    /// Seconds until the window resets, at least 1.
     pub reset_secs: u64,
+}
+
+impl PolicyState {
+    /// The policy of `counter` (its window ending at `ends`) after the store answered `used`.
+    pub fn of(
+        name: &'static str,
+        unit: PolicyUnit,
+        window: Window,
+        counter: &CounterAdd,
+        ends: OffsetDateTime,
+        used: u64,
+        now: OffsetDateTime,
+    ) -> Self {
+        Self {
+            name,
+            quota: counter.limit,
+            window_secs: window.length(now),
+            unit,
+            remaining: counter.limit.saturating_sub(used),
+            reset_secs: seconds_until(ends, now),
+        }
+    }
 }
 
 /// Limits that apply when a key sets none, plus the per-IP and global caps.
@@ -86,6 +122,19 @@ pub enum Window {
 }
 
 impl Window {
+    /// The length in seconds of the window containing `now` (a month's varies).
+    pub fn length(self, now: OffsetDateTime) -> u64 {
+        match self {
+            Window::Second => 1,
+            Window::Minute => 60,
+            Window::Day => 86_400,
+            Window::Month => {
+                let date = now.to_offset(time::UtcOffset::UTC).date();
+                86_400 * u64::from(date.month().length(date.year()))
+            }
+        }
+    }
+
     /// The window containing `now`: its label (part of the counter's key) and its end.
     pub fn span(self, now: OffsetDateTime) -> (String, OffsetDateTime) {
         let now = now.to_offset(time::UtcOffset::UTC);
@@ -237,6 +286,36 @@ mod tests {
             25,
         );
         assert_ne!(c.pk, other_day.pk);
+    }
+
+    #[test]
+    fn a_policy_counts_what_is_left_of_its_window() {
+        let now = datetime!(2026-02-10 23:00:00 UTC);
+        let (c, ends) = counter(
+            Measure::Images,
+            &Subject::Tenant("acme"),
+            Window::Month,
+            now,
+            2,
+            25,
+        );
+        let p = PolicyState::of(
+            "monthly",
+            PolicyUnit::Images,
+            Window::Month,
+            &c,
+            ends,
+            30,
+            now,
+        );
+        assert_eq!((p.quota, p.remaining), (25, 0), "never below zero");
+        assert_eq!(p.window_secs, 28 * 86_400, "February 2026");
+        // An hour to the 11th, then 18 days to March.
+        assert_eq!(p.reset_secs, 18 * 86_400 + 3_600);
+        assert_eq!(
+            Window::Month.length(datetime!(2028-02-01 0:00 UTC)),
+            29 * 86_400
+        );
     }
 
     #[test]

@@ -91,11 +91,11 @@ impl<S: scope::Required> FromRequestParts<App> for Authorized<S> {
                 format!("this api key lacks the `{}` scope", S::SCOPE.as_str()),
             ));
         }
-        let rate = access::check_key_rate(app, &caller)
+        let policies = access::check_key_rate(app, &caller)
             .await
             .map_err(|e| refused(e, notes.as_ref()))?;
         if let Some(notes) = &notes {
-            notes.set_rate(rate);
+            notes.add_policies(&policies);
         }
         Ok(Self {
             caller,
@@ -118,7 +118,7 @@ pub async fn authenticate(app: &App, headers: &HeaderMap) -> Result<Caller, ApiE
     .map_err(|e| refused(e, None))
 }
 
-/// The answer to a refused request; a 429 also carries its limit's `RateLimit-*` headers.
+/// The answer to a refused request; a 429 also carries its limit's `RateLimit` fields.
 fn refused(e: AccessError, notes: Option<&Notes>) -> ApiError {
     match e {
         AccessError::Unauthorized(failure) => {
@@ -128,10 +128,10 @@ fn refused(e: AccessError, notes: Option<&Notes>) -> ApiError {
         AccessError::RateLimited {
             scope,
             retry_after,
-            rate,
+            policies,
         } => {
             if let Some(notes) = notes {
-                notes.set_rate(rate);
+                notes.add_policies(&policies);
             }
             let message = if scope == "key" {
                 "too many requests for this api key; retry later".to_owned()

@@ -215,6 +215,19 @@ impl From<crate::usecases::jobs::QueryError> for ApiError {
         match e {
             crate::usecases::jobs::QueryError::Store(e) => e.into(),
             crate::usecases::jobs::QueryError::Blob(e) => e.into(),
+            crate::usecases::jobs::QueryError::Active(status) => Self::new(
+                ErrorCode::Conflict,
+                format!(
+                    "the job is still {status}: cancel it (POST /v1/jobs/{{id}}/cancel) or wait \
+                     for it to end, then delete it"
+                ),
+            )
+            .with_detail("id", "job_active"),
+            crate::usecases::jobs::QueryError::Contended => Self::new(
+                ErrorCode::Conflict,
+                "the job changed while it was being canceled; try again",
+            )
+            .with_detail("id", "job_changed"),
         }
     }
 }
@@ -299,13 +312,17 @@ impl From<crate::usecases::admission::AdmitError> for ApiError {
                 .with_detail("idempotency-key", "reused_with_different_body"),
             E::IdempotencyInProgress => Self::new(ErrorCode::Conflict, e.to_string())
                 .with_detail("idempotency-key", "in_progress"),
-            E::QuotaExceeded { scope, retry_after } => Self::new(
+            E::QuotaExceeded {
+                scope, retry_after, ..
+            } => Self::new(
                 ErrorCode::QuotaExceeded,
                 format!("the {scope} image quota is used up"),
             )
             .with_detail("quota", scope)
             .retry_after(retry_after),
-            E::RefusalLimitExceeded { limit, retry_after } => Self::new(
+            E::RefusalLimitExceeded {
+                limit, retry_after, ..
+            } => Self::new(
                 ErrorCode::RefusalLimitExceeded,
                 format!(
                     "the model refused {limit} of this tenant's images today, its daily limit; \

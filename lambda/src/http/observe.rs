@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::{ApiError, ErrorCode};
 use crate::App;
+use crate::domain::limits::{PolicyState, PolicyUnit};
 use crate::telemetry::Unit;
 
 /// What the extractors learn about a request that the access log reports.
@@ -19,7 +20,7 @@ pub struct Notes(Arc<Mutex<NoteFields>>);
 #[derive(Debug, Default)]
 struct NoteFields {
     tenant: Option<String>,
-    rate: Option<crate::domain::limits::RateInfo>,
+    policies: Vec<PolicyState>,
 }
 
 impl Notes {
@@ -31,9 +32,43 @@ impl Notes {
         self.with(|n| n.tenant = Some(tenant.to_owned()));
     }
 
-    pub fn set_rate(&self, rate: crate::domain::limits::RateInfo) {
-        self.with(|n| n.rate = Some(rate));
+    /// Where the caller stands in limits or quotas this request was checked against; a later
+    /// state of the same policy replaces an earlier one.
+    pub fn add_policies(&self, policies: &[PolicyState]) {
+        self.with(|n| {
+            for policy in policies {
+                n.policies.retain(|p| p.name != policy.name);
+                n.policies.push(*policy);
+            }
+        });
     }
+}
+
+/// `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers-10 and later):
+/// each a structured-field List with one member per policy, named by a String. Requests are
+/// the draft's default quota unit; image quotas carry the service's own `imagegen-unit`
+/// parameter (the draft's registry has no unit for them, and asks for a vendor prefix).
+pub fn rate_limit_fields(policies: &[PolicyState]) -> Option<(String, String)> {
+    if policies.is_empty() {
+        return None;
+    }
+    let policy = policies
+        .iter()
+        .map(|p| {
+            let unit = match p.unit {
+                PolicyUnit::Requests => "",
+                PolicyUnit::Images => ";imagegen-unit=\"image\"",
+            };
+            format!("\"{}\";q={};w={}{unit}", p.name, p.quota, p.window_secs)
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let state = policies
+        .iter()
+        .map(|p| format!("\"{}\";r={};t={}", p.name, p.remaining, p.reset_secs))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Some((policy, state))
 }
 
 pub async fn access_log(State(app): State<App>, mut req: Request, next: Next) -> Response {
@@ -53,12 +88,16 @@ pub async fn access_log(State(app): State<App>, mut req: Request, next: Next) ->
         .strip_prefix("/v1/jobs/")
         .map(str::to_owned);
     let mut res = next.run(req).await;
-    let (tenant, rate) = notes.with(|n| (n.tenant.take(), n.rate));
-    if let Some(rate) = rate {
+    let (tenant, policies) = notes.with(|n| (n.tenant.take(), std::mem::take(&mut n.policies)));
+    if let Some((policy, state)) = rate_limit_fields(&policies)
+        && let (Ok(policy), Ok(state)) = (
+            HeaderValue::from_str(&policy),
+            HeaderValue::from_str(&state),
+        )
+    {
         let h = res.headers_mut();
-        h.insert("ratelimit-limit", HeaderValue::from(rate.limit));
-        h.insert("ratelimit-remaining", HeaderValue::from(rate.remaining));
-        h.insert("ratelimit-reset", HeaderValue::from(rate.reset_secs));
+        h.insert("ratelimit-policy", policy);
+        h.insert("ratelimit", state);
     }
     let status = res.status().as_u16();
     let latency_ms = started.elapsed().as_secs_f64() * 1e3;

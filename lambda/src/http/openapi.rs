@@ -14,12 +14,14 @@ use serde_json::{Map, Value, json};
 
 use crate::config::Config;
 use crate::domain::ids::{ID_HEX_PATTERN, MAX_TENANT_LEN, TENANT_PATTERN};
+use crate::domain::jobs::JobStatus;
 use crate::domain::jobs::OUTCOME_CODES;
 use crate::domain::keys::KEY_ID_PATTERN;
 use crate::domain::request::{
     ASPECT_RATIOS, MAX_COUNT, MAX_PROMPT_CHARS, MAX_REFERENCE_IMAGES, MIN_COUNT, prompt_pattern,
 };
 use crate::http::routes::images::MAX_IDEMPOTENCY_KEY;
+use crate::http::routes::images::{CANCEL_AFTER_PATTERN, MAX_CANCEL_AFTER, MIN_CANCEL_AFTER};
 use crate::http::routes::jobs::{CURSOR_PATTERN, MAX_PAGE, MIN_PAGE};
 use crate::images::ImageFormat;
 
@@ -302,6 +304,17 @@ fn parameters(doc: &mut Value) {
                     "pattern": IDEMPOTENCY_KEY_PATTERN,
                 }),
                 "Prefer" => json!({"type": "string"}),
+                "Cancel-After" => json!({
+                    "type": "string", "pattern": CANCEL_AFTER_PATTERN,
+                    "description": format!("whole seconds, {MIN_CANCEL_AFTER} to {MAX_CANCEL_AFTER}"),
+                }),
+                "status" => json!({
+                    "type": "string",
+                    "enum": JobStatus::ALL.map(JobStatus::as_str),
+                }),
+                "created_after" | "created_before" => {
+                    json!({"type": "string", "format": "date-time"})
+                }
                 _ => continue,
             };
             param["schema"] = schema;
@@ -321,6 +334,17 @@ fn responses(doc: &mut Value) {
                     "description": "Seconds until the limit or quota that was hit resets",
                     "required": true,
                     "schema": {"type": "integer", "minimum": 0},
+                },
+                "RateLimit-Policy": {
+                    "description": "The limit or quota that refused the request \
+                        (draft-ietf-httpapi-ratelimit-headers): a structured-field List of \
+                        `\"<name>\";q=<quota>;w=<window seconds>`",
+                    "schema": {"type": "string"},
+                },
+                "RateLimit": {
+                    "description": "What remains of it (`r`, 0 here) and the seconds until it \
+                        resets (`t`): `\"<name>\";r=<remaining>;t=<seconds>`",
+                    "schema": {"type": "string"},
                 },
             });
         }

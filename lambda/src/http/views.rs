@@ -92,6 +92,13 @@ pub struct JobView {
     pub charged_images: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<JobFailure>,
+    /// `true` while a cancel asked of a running job takes effect (it ends `canceled` within
+    /// seconds); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancel_requested: Option<bool>,
+    /// From the request's `Cancel-After`: when the job is canceled if it has not ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancel_at: Option<String>,
     pub links: Links,
 }
 
@@ -138,6 +145,11 @@ impl JobView {
             outcomes,
             charged_images: job.status.is_final().then(|| job.delivered_images()),
             error: job.error.clone(),
+            cancel_requested: (job.cancel_requested && !job.status.is_final()).then_some(true),
+            cancel_at: (job.cancel_at > 0)
+                .then(|| OffsetDateTime::from_unix_timestamp(job.cancel_at).ok())
+                .flatten()
+                .map(rfc3339),
             links: Links {
                 self_: job_link(job),
             },

@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::layout::{self, API_KEYS, COUNTERS, IDEMPOTENCY, JOBS};
-use super::{IdempotencyRecord, JobCursor, KeyCursor, Reservation, Store, StoreError};
+use super::{IdempotencyRecord, JobCursor, JobFilter, KeyCursor, Reservation, Store, StoreError};
 use crate::domain::ids::JobId;
 use crate::domain::jobs::{Expected, Job};
 use crate::domain::keys::ApiKey;
@@ -110,6 +110,10 @@ impl DynamoStore {
             ("created_sort".to_owned(), s(job.created_sort())),
             ("status".to_owned(), s(job.status.as_str())),
             ("attempts".to_owned(), n(job.attempts)),
+            (
+                "cancel_requested".to_owned(),
+                AttributeValue::Bool(job.cancel_requested),
+            ),
             ("expires_at".to_owned(), n(job.expires_at)),
             (RECORD.to_owned(), encode(job)?),
         ]);
@@ -439,10 +443,17 @@ impl Store for DynamoStore {
             .put_item()
             .table_name(&self.tables.jobs)
             .set_item(Some(Self::job_item(job)?))
-            .condition_expression("#s = :status AND attempts = :attempts")
+            // Records written before cancels have no flag: absent reads as not requested.
+            .condition_expression(if expected.cancel_requested {
+                "#s = :status AND attempts = :attempts AND cancel_requested = :cancel"
+            } else {
+                "#s = :status AND attempts = :attempts AND \
+                 (attribute_not_exists(cancel_requested) OR cancel_requested = :cancel)"
+            })
             .expression_attribute_names("#s", "status")
             .expression_attribute_values(":status", s(expected.status.as_str()))
             .expression_attribute_values(":attempts", n(expected.attempts))
+            .expression_attribute_values(":cancel", AttributeValue::Bool(expected.cancel_requested))
             .send()
             .await;
         match result {
@@ -495,29 +506,47 @@ impl Store for DynamoStore {
     async fn list_jobs(
         &self,
         tenant: &str,
+        filter: &JobFilter,
         limit: usize,
         cursor: Option<&JobCursor>,
     ) -> Result<(Vec<Job>, Option<JobCursor>), StoreError> {
-        let mut query = self
-            .client
-            .query()
-            .table_name(&self.tables.jobs)
-            .index_name(BY_TENANT)
-            .scan_index_forward(false)
-            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
-            .expression_attribute_values(":t", s(tenant));
-        query = match cursor {
-            Some(c) => query
-                .key_condition_expression("tenant = :t AND created_sort < :c")
-                .expression_attribute_values(":c", s(&c.created_sort)),
-            None => query.key_condition_expression("tenant = :t"),
-        };
-        let out = query.send().await.map_err(unavailable)?;
-        let mut jobs = out
-            .items()
-            .iter()
-            .map(decode::<Job>)
-            .collect::<Result<Vec<_>, _>>()?;
+        // The creation range and the cursor are bounds on the index's sort key; the status is
+        // a filter, so one query may read past rows it does not return: it goes on until it
+        // has a page and one more job, or the range ends.
+        let (lower, upper) = filter.sort_range(cursor);
+        if lower > upper {
+            return Ok((Vec::new(), None));
+        }
+        let mut jobs: Vec<Job> = Vec::new();
+        let mut start = None;
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.tables.jobs)
+                .index_name(BY_TENANT)
+                .scan_index_forward(false)
+                .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+                .key_condition_expression("tenant = :t AND created_sort BETWEEN :lo AND :hi")
+                .expression_attribute_values(":t", s(tenant))
+                .expression_attribute_values(":lo", s(&lower))
+                .expression_attribute_values(":hi", s(&upper))
+                .set_exclusive_start_key(start.take());
+            if let Some(status) = filter.status {
+                query = query
+                    .filter_expression("#s = :status")
+                    .expression_attribute_names("#s", "status")
+                    .expression_attribute_values(":status", s(status.as_str()));
+            }
+            let out = query.send().await.map_err(unavailable)?;
+            for item in out.items() {
+                jobs.push(decode::<Job>(item)?);
+            }
+            match out.last_evaluated_key() {
+                Some(key) if jobs.len() <= limit => start = Some(key.clone()),
+                _ => break,
+            }
+        }
         let next = if jobs.len() > limit {
             jobs.truncate(limit);
             jobs.last().map(|j| JobCursor {
@@ -527,5 +556,16 @@ impl Store for DynamoStore {
             None
         };
         Ok((jobs, next))
+    }
+
+    async fn delete_job(&self, job_id: &JobId) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.tables.jobs)
+            .key(JOBS.hash_key, s(job_id.as_str()))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::{IdempotencyRecord, JobCursor, KeyCursor, Reservation, Store, StoreError};
+use super::{IdempotencyRecord, JobCursor, JobFilter, KeyCursor, Reservation, Store, StoreError};
 use crate::domain::ids::JobId;
 use crate::domain::jobs::{Expected, Job};
 use crate::domain::keys::ApiKey;
@@ -213,21 +213,23 @@ impl Store for MemoryStore {
     async fn list_jobs(
         &self,
         tenant: &str,
+        filter: &JobFilter,
         limit: usize,
         cursor: Option<&JobCursor>,
     ) -> Result<(Vec<Job>, Option<JobCursor>), StoreError> {
+        let (lower, upper) = filter.sort_range(cursor);
+        if lower > upper {
+            return Ok((Vec::new(), None));
+        }
         Ok(self.with(|s| {
-            let lower = (tenant.to_owned(), String::new());
-            let upper = match cursor {
-                Some(c) => std::ops::Bound::Excluded((tenant.to_owned(), c.created_sort.clone())),
-                None => std::ops::Bound::Included((tenant.to_owned(), "~".to_owned())),
-            };
             let page: Vec<Job> = s
                 .by_tenant
-                .range((std::ops::Bound::Included(lower), upper))
+                .range((tenant.to_owned(), lower)..=(tenant.to_owned(), upper))
                 .rev()
+                .filter_map(|(_, id)| s.jobs.get(id))
+                .filter(|job| filter.matches(job))
                 .take(limit + 1)
-                .filter_map(|(_, id)| s.jobs.get(id).cloned())
+                .cloned()
                 .collect();
             if page.len() > limit {
                 let mut page = page;
@@ -240,6 +242,16 @@ impl Store for MemoryStore {
                 (page, None)
             }
         }))
+    }
+
+    async fn delete_job(&self, job_id: &JobId) -> Result<(), StoreError> {
+        self.with(|s| {
+            if let Some(job) = s.jobs.remove(job_id) {
+                s.by_tenant
+                    .remove(&(job.tenant.clone(), job.created_sort()));
+            }
+        });
+        Ok(())
     }
 }
 

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ids::JobId;
-use crate::domain::jobs::{Expected, Job};
+use crate::domain::jobs::{Expected, Job, JobStatus};
 use crate::domain::keys::ApiKey;
 use crate::domain::limits::CounterAdd;
 
@@ -54,6 +54,62 @@ pub struct KeyCursor {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobCursor {
     pub created_sort: String,
+}
+
+/// Which of a tenant's jobs a list returns: one status, and a creation-time range
+/// (`created_after` inclusive, `created_before` exclusive).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobFilter {
+    pub status: Option<JobStatus>,
+    pub created_after: Option<time::OffsetDateTime>,
+    pub created_before: Option<time::OffsetDateTime>,
+}
+
+impl JobFilter {
+    pub fn matches(&self, job: &Job) -> bool {
+        self.status.is_none_or(|s| s == job.status)
+            && self.created_after.is_none_or(|t| job.created_at >= t)
+            && self.created_before.is_none_or(|t| job.created_at < t)
+    }
+
+    /// The inclusive range of `Job::created_sort` keys to read, newest first from the upper
+    /// bound, after `cursor`: `created_sort` is 20 digits of microseconds, `#` and the id, so
+    /// `<micros>#` sorts before every key of that microsecond and `<micros>$` after them.
+    pub fn sort_range(&self, cursor: Option<&JobCursor>) -> (String, String) {
+        let micros = |t: time::OffsetDateTime| (t.unix_timestamp_nanos() / 1_000).max(0);
+        let lower = match self.created_after {
+            Some(t) => format!("{:020}#", micros(t)),
+            None => "0".into(),
+        };
+        let mut upper = match self.created_before {
+            // Exclusive: the last key before that microsecond.
+            Some(t) => format!("{:020}#", micros(t)),
+            None => "~".into(),
+        };
+        if let Some(c) = cursor
+            && c.created_sort < upper
+        {
+            upper = c.created_sort.clone();
+        }
+        // Both bounds are inclusive in the query; neither `<micros>#` nor a cursor's own key
+        // may be returned again: the one is no job's key, the other is dropped here.
+        (lower, before(&upper))
+    }
+}
+
+/// The greatest string below `key` that a job's sort key could be, for an inclusive upper
+/// bound (job sort keys hold only digits, `#`, letters and `_`).
+fn before(key: &str) -> String {
+    let mut bytes = key.as_bytes().to_vec();
+    match bytes.pop() {
+        Some(last) if last > 0 => {
+            bytes.push(last - 1);
+            // Anything that starts with the shortened key and continues sorts below `key`.
+            bytes.push(b'~');
+            String::from_utf8(bytes).unwrap_or_default()
+        }
+        _ => String::new(),
+    }
 }
 
 #[async_trait]
@@ -103,13 +159,16 @@ pub trait Store: Send + Sync {
         now: time::OffsetDateTime,
         limit: usize,
     ) -> Result<Vec<JobId>, StoreError>;
-    /// A tenant's jobs, newest first, `limit` at most, after `cursor`.
+    /// A tenant's jobs that `filter` admits, newest first, `limit` at most, after `cursor`.
     async fn list_jobs(
         &self,
         tenant: &str,
+        filter: &JobFilter,
         limit: usize,
         cursor: Option<&JobCursor>,
     ) -> Result<(Vec<Job>, Option<JobCursor>), StoreError>;
+    /// Removes a job's record; nothing happens if there is none.
+    async fn delete_job(&self, job_id: &JobId) -> Result<(), StoreError>;
 }
 
 /// Every key in the store, following [`Store::list_keys`]' pages.

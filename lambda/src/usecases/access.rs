@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use crate::App;
 use crate::domain::keys::{self, AuthFailure, Caller, Scope};
-use crate::domain::limits::{self, Measure, RateInfo, Subject, Window};
+use crate::domain::limits::{self, Measure, PolicyState, PolicyUnit, Subject, Window};
 use crate::store::{Reservation, StoreError};
 use crate::telemetry::Unit;
 
@@ -19,12 +19,13 @@ pub enum AccessError {
     /// Clients are told only "unauthorized"; the reason is for logs.
     #[error("unauthorized: {0}")]
     Unauthorized(AuthFailure),
-    /// A rate limit is spent: `scope` is `ip`, `global` or `key`.
+    /// A rate limit is spent: `scope` is `ip`, `global` or `key`; `policies` are where the
+    /// caller stands in the limits that were checked, the spent one among them.
     #[error("{scope} rate limit reached")]
     RateLimited {
         scope: &'static str,
         retry_after: u64,
-        rate: RateInfo,
+        policies: Vec<PolicyState>,
     },
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -92,70 +93,77 @@ pub async fn check_source(app: &App, ip: Option<IpAddr>) -> Result<(), AccessErr
     let adds: Vec<_> = counters.iter().map(|(c, _)| c.clone()).collect();
     match app.store.reserve(&adds).await? {
         Reservation::Granted { .. } => Ok(()),
-        Reservation::Denied { index, .. } => {
+        Reservation::Denied { index, current } => {
             let scope = scopes.get(index).copied().unwrap_or("global");
-            let (limit, ends) = counters
+            let policies: Vec<PolicyState> = counters
                 .get(index)
-                .map(|(c, ends)| (c.limit, *ends))
-                .unwrap_or((0, now));
-            let retry_after = limits::seconds_until(ends, now);
+                .map(|(c, ends)| {
+                    PolicyState::of(
+                        scope,
+                        PolicyUnit::Requests,
+                        Window::Minute,
+                        c,
+                        *ends,
+                        current,
+                        now,
+                    )
+                })
+                .into_iter()
+                .collect();
+            let retry_after = policies.first().map_or(1, |p: &PolicyState| p.reset_secs);
             app.metrics
                 .emit(&[("Scope", scope)], &[("RateLimited", 1.0, Unit::Count)]);
             Err(AccessError::RateLimited {
                 scope,
                 retry_after,
-                rate: RateInfo {
-                    limit: u32::try_from(limit).unwrap_or(u32::MAX),
-                    remaining: 0,
-                    reset_secs: retry_after,
-                },
+                policies,
             })
         }
     }
 }
 
-/// The caller's burst (per second) and rate (per minute) windows; what is left of the minute.
-pub async fn check_key_rate(app: &App, caller: &Caller) -> Result<RateInfo, AccessError> {
+/// The caller's burst (per second) and rate (per minute) windows: where it stands in each.
+pub async fn check_key_rate(app: &App, caller: &Caller) -> Result<Vec<PolicyState>, AccessError> {
     let now = app.clock.now();
     let subject = Subject::Key(caller.key_id.as_deref().unwrap_or("bootstrap-admin"));
     let l = caller.limits;
-    let (second, second_ends) =
-        limits::counter(Measure::Requests, &subject, Window::Second, now, 1, l.burst);
-    let (minute, minute_ends) = limits::counter(
-        Measure::Requests,
-        &subject,
-        Window::Minute,
-        now,
-        1,
-        l.rate_per_minute,
-    );
-    let reset_secs = limits::seconds_until(minute_ends, now);
-    match app.store.reserve(&[second, minute]).await? {
-        Reservation::Granted { values } => Ok(RateInfo {
-            limit: l.rate_per_minute,
-            remaining: u64::from(l.rate_per_minute)
-                .saturating_sub(values.get(1).copied().unwrap_or(0)),
-            reset_secs,
-        }),
-        Reservation::Denied { index, current } => {
+    let windows = [
+        ("burst", Window::Second, l.burst),
+        ("minute", Window::Minute, l.rate_per_minute),
+    ];
+    let counters: Vec<_> = windows
+        .iter()
+        .map(|&(_, window, limit)| {
+            limits::counter(Measure::Requests, &subject, window, now, 1, limit)
+        })
+        .collect();
+    let adds: Vec<_> = counters.iter().map(|(c, _)| c.clone()).collect();
+    let policies = |used: &dyn Fn(usize) -> u64| -> Vec<PolicyState> {
+        windows
+            .iter()
+            .zip(&counters)
+            .enumerate()
+            .map(|(i, (&(name, window, _), (c, ends)))| {
+                PolicyState::of(name, PolicyUnit::Requests, window, c, *ends, used(i), now)
+            })
+            .collect()
+    };
+    match app.store.reserve(&adds).await? {
+        Reservation::Granted { values } => Ok(policies(&|i| values.get(i).copied().unwrap_or(0))),
+        Reservation::Denied { index, .. } => {
             app.metrics
                 .emit(&[("Scope", "key")], &[("RateLimited", 1.0, Unit::Count)]);
-            let (retry_after, remaining) = if index == 0 {
-                (limits::seconds_until(second_ends, now), 0)
-            } else {
-                (
-                    reset_secs,
-                    u64::from(l.rate_per_minute).saturating_sub(current),
-                )
-            };
+            // Nothing was counted, so only the spent window is told: nothing remains of it.
+            let spent: Vec<PolicyState> = policies(&|_| u64::MAX)
+                .into_iter()
+                .skip(index)
+                .take(1)
+                .collect();
+            let retry_after = spent.first().map_or(1, |p| p.reset_secs);
             Err(AccessError::RateLimited {
                 scope: "key",
                 retry_after,
-                rate: RateInfo {
-                    limit: l.rate_per_minute,
-                    remaining: if index == 1 { 0 } else { remaining },
-                    reset_secs: if index == 1 { reset_secs } else { retry_after },
-                },
+                policies: spent,
             })
         }
     }

@@ -8,7 +8,7 @@ use crate::blobs::{self, BlobError};
 use crate::domain::ids::{JobId, UploadId, hex};
 use crate::domain::jobs::{Job, JobFailure, JobParams, JobStatus};
 use crate::domain::keys::Caller;
-use crate::domain::limits::{self, CounterAdd, Measure, Subject, Window};
+use crate::domain::limits::{self, CounterAdd, Measure, PolicyState, PolicyUnit, Subject, Window};
 use crate::images::{self, ImageLimits};
 use crate::queue::{JobMessage, QueueError};
 use crate::store::{IdempotencyRecord, Reservation, StoreError};
@@ -27,6 +27,8 @@ pub struct NewImageJob {
     pub aspect_ratio: Option<String>,
     pub count: u8,
     pub references: Vec<ReferenceInput>,
+    /// `Cancel-After`: cancel the job if it has not finished this long after admission.
+    pub cancel_after: Option<std::time::Duration>,
 }
 
 /// An `Idempotency-Key` and the hash of the request it came with.
@@ -38,9 +40,21 @@ pub struct IdempotencyKey {
 
 #[derive(Debug, Clone)]
 pub enum Admitted {
-    New(Job),
+    /// A new job, and where its tenant now stands in its image quotas.
+    New(Job, Vec<PolicyState>),
     /// The same key and body were seen before: this is that job.
     Replayed(Job),
+}
+
+impl AdmitError {
+    /// The quota this refusal is about, with nothing left of it for this job.
+    pub fn policy(&self) -> Option<PolicyState> {
+        match self {
+            AdmitError::QuotaExceeded { policy, .. }
+            | AdmitError::RefusalLimitExceeded { policy, .. } => Some(*policy),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,9 +75,14 @@ pub enum AdmitError {
     QuotaExceeded {
         scope: &'static str,
         retry_after: u64,
+        policy: PolicyState,
     },
     #[error("daily refusal limit ({limit}) reached")]
-    RefusalLimitExceeded { limit: u32, retry_after: u64 },
+    RefusalLimitExceeded {
+        limit: u32,
+        retry_after: u64,
+        policy: PolicyState,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -118,6 +137,18 @@ pub async fn admit(
     };
 
     let counters = quota_counters(app, caller, now, u64::from(new.count));
+    let policy = |index: usize, used: u64| {
+        counters.get(index).map(|(c, scope, ends)| {
+            let (name, window) = match *scope {
+                "monthly" => ("monthly", Window::Month),
+                REFUSALS_SCOPE => ("daily-refusals", Window::Day),
+                "global_daily" => ("global", Window::Day),
+                _ => ("daily", Window::Day),
+            };
+            PolicyState::of(name, PolicyUnit::Images, window, c, *ends, used, now)
+        })
+    };
+    let quotas: Vec<PolicyState>;
     match app
         .store
         .reserve(
@@ -129,6 +160,11 @@ pub async fn admit(
         .await
     {
         Ok(Reservation::Granted { values }) => {
+            // The tenant's own quotas; the global one and the refusal allowance stay ours.
+            quotas = [0, 1]
+                .into_iter()
+                .filter_map(|i| policy(i, values.get(i).copied().unwrap_or(0)))
+                .collect();
             if let (Some(global), Some((c, _, _))) = (values.get(2), counters.get(2)) {
                 let remaining = c.limit.saturating_sub(*global) as f64;
                 app.metrics.emit(
@@ -137,7 +173,7 @@ pub async fn admit(
                 );
             }
         }
-        Ok(Reservation::Denied { index, .. }) => {
+        Ok(Reservation::Denied { index, current }) => {
             release_claim().await;
             let (_, scope, ends) = counters
                 .get(index)
@@ -146,13 +182,27 @@ pub async fn admit(
             app.metrics
                 .emit(&[("Scope", scope)], &[("QuotaExceeded", 1.0, Unit::Count)]);
             let retry_after = limits::seconds_until(ends, now);
+            // What is left is less than this job asks for (possibly nothing).
+            let policy = policy(index, current).unwrap_or(PolicyState {
+                name: "daily",
+                quota: 0,
+                window_secs: 86_400,
+                unit: PolicyUnit::Images,
+                remaining: 0,
+                reset_secs: retry_after,
+            });
             if scope == REFUSALS_SCOPE {
                 return Err(AdmitError::RefusalLimitExceeded {
                     limit: caller.limits.daily_refusal_limit,
                     retry_after,
+                    policy,
                 });
             }
-            return Err(AdmitError::QuotaExceeded { scope, retry_after });
+            return Err(AdmitError::QuotaExceeded {
+                scope,
+                retry_after,
+                policy,
+            });
         }
         Err(e) => {
             release_claim().await;
@@ -187,9 +237,24 @@ pub async fn admit(
         updated_at: now,
         expires_at: (now + app.config.job_retention).unix_timestamp(),
         deadline_at: (now + app.config.job_deadline()).unix_timestamp(),
+        cancel_at: 0,
+        cancel_requested: false,
+        idempotency_pk: idem_pk.clone(),
+    };
+    let job = match new.cancel_after {
+        // The janitor sweeps by deadline: it ends the job at the sooner of the two.
+        Some(after) => {
+            let cancel_at = (now + after).unix_timestamp();
+            Job {
+                cancel_at,
+                deadline_at: job.deadline_at.min(cancel_at),
+                ..job
+            }
+        }
+        None => job,
     };
     match store_and_enqueue(app, job, prepared).await {
-        Ok(job) => Ok(Admitted::New(job)),
+        Ok(job) => Ok(Admitted::New(job, quotas)),
         Err(NotQueued { job, stored, error }) => {
             // Nothing reached Gemini. The reservation goes back once: here if no job record
             // exists, or with the write that ends the stored one; if that write loses (the

@@ -3,6 +3,11 @@
 //! then either finish the job or put it back on the queue with the outcomes so far. Every write
 //! is conditional on the state it read, so a redelivered or concurrent message does nothing
 //! twice: no second image set, no second charge, no second refund.
+//!
+//! A cancel (asked by the client, or the job's `Cancel-After` passing) stops a delivery: images
+//! in flight are abandoned, the delivered ones kept, and the job ends `canceled`. The worker
+//! looks at the job record every [`CANCEL_POLL`] while it generates; a cancel that lands after
+//! its last look makes its final write conflict, and it ends the job canceled then.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,7 +15,7 @@ use std::time::{Duration, Instant};
 use crate::App;
 use crate::blobs;
 use crate::domain::jobs::{
-    ImageOutcome, ImageState, Job, JobFailure, JobStatus, MAX_DEFER, StoredImage,
+    CancelReason, ImageOutcome, ImageState, Job, JobFailure, JobStatus, MAX_DEFER, StoredImage,
 };
 use crate::gemini::{
     CallBudget, GenerateError, GeneratedImage, ImageAttempt, ImageGenerator, ImageRequest,
@@ -26,6 +31,7 @@ use crate::usecases::admission;
 pub enum StepOutcome {
     Succeeded,
     Failed,
+    Canceled,
     /// Nothing to do: unknown or already finished job (a redelivery).
     Skipped,
 }
@@ -73,6 +79,9 @@ impl From<StoreError> for StepError {
 /// How soon pending images are tried again when no hint says otherwise.
 const RETRY_SOON: Duration = Duration::from_secs(10);
 
+/// How often a delivery looks for a cancel while it generates: one read of the job each time.
+pub const CANCEL_POLL: Duration = Duration::from_secs(2);
+
 pub struct Worker {
     pub app: App,
     pub generator: Arc<dyn ImageGenerator>,
@@ -108,6 +117,10 @@ impl Worker {
         if self.leased(&job) {
             return Err(StepError::Busy);
         }
+        if let Some(reason) = job.cancel_reason(now) {
+            let done = job.canceled(job.outcomes_or_pending(), reason, now);
+            return self.finish(&job, done).await;
+        }
         let claimed = job.claimed(now);
         match app.store.update_job(&claimed, job.expected()).await {
             Ok(()) => {}
@@ -121,9 +134,7 @@ impl Worker {
 
     /// A worker claimed the job and may still be at it: no invocation outlives the lease.
     fn leased(&self, job: &Job) -> bool {
-        let lease = time::Duration::try_from(self.app.config.worker_lease)
-            .unwrap_or(time::Duration::MINUTE * 15);
-        job.status == JobStatus::Running && job.updated_at + lease > self.app.clock.now()
+        super::jobs::leased(&self.app, job)
     }
 
     async fn run(&self, job: Job, last_delivery: bool) -> Result<StepOutcome, StepError> {
@@ -169,11 +180,31 @@ impl Worker {
         let pending: Vec<usize> = (0..outcomes.len())
             .filter(|&i| outcomes[i].state == ImageState::Pending)
             .collect();
+        let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(None);
         let attempts = futures_util::future::join_all(pending.iter().map(|&i| {
             let calls = self.image_attempts.saturating_sub(outcomes[i].calls);
-            self.attempt(&request, i, calls, until)
-        }))
-        .await;
+            let mut canceled = cancel_rx.clone();
+            let attempt = self.attempt(&request, i, calls, until);
+            async move {
+                tokio::select! {
+                    attempt = attempt => Some(attempt),
+                    // Abandoned in flight: the image stays pending, and is canceled below.
+                    _ = canceled.wait_for(Option::is_some) => None,
+                }
+            }
+        }));
+        let attempts = {
+            let watch = self.watch_cancel(&job, &cancel_tx);
+            tokio::pin!(attempts, watch);
+            let mut watching = true;
+            loop {
+                tokio::select! {
+                    attempts = &mut attempts => break attempts,
+                    () = &mut watch, if watching => watching = false,
+                }
+            }
+        };
+        let cancel = *cancel_rx.borrow();
 
         let mut usage = Usage::default();
         let mut calls = 0;
@@ -181,6 +212,7 @@ impl Worker {
         let mut answered = 0;
         let mut hint: Option<Duration> = None;
         for (&i, attempt) in pending.iter().zip(attempts) {
+            let Some(attempt) = attempt else { continue };
             usage += attempt.usage;
             calls += attempt.calls;
             let outcome = &mut outcomes[i];
@@ -213,6 +245,10 @@ impl Worker {
         }
         self.emit_calls(calls, calls.saturating_sub(answered), &usage, started);
 
+        if let Some(reason) = cancel.or_else(|| job.cancel_reason(self.app.clock.now())) {
+            let done = job.canceled(outcomes, reason, self.app.clock.now());
+            return self.finish(&job, done).await;
+        }
         let still_pending = outcomes.iter().any(|o| o.state == ImageState::Pending);
         if still_pending && !last_delivery {
             let reason = outcomes
@@ -220,8 +256,12 @@ impl Worker {
                 .find_map(|o| o.code.clone())
                 .unwrap_or_else(|| "pending".into());
             let requeued = job.requeued(outcomes, self.app.clock.now());
-            match self.write(&requeued, &job).await {
-                Ok(()) => {}
+            match self.write_seeing_cancel(requeued, &job).await {
+                // A cancel came after the last look: the job ended canceled instead.
+                Ok(written) if written.status.is_final() => {
+                    return Ok(self.ended(&job, &written).await);
+                }
+                Ok(_) => {}
                 Err(StoreError::Conflict(_)) => return Ok(StepOutcome::Skipped),
                 Err(e) => return Err(e.into()),
             }
@@ -310,17 +350,79 @@ impl Worker {
         }
     }
 
+    /// Resolves once the job should stop: its `Cancel-After` passed (known without asking), or
+    /// the record says a cancel was asked (read every [`CANCEL_POLL`]). A failed read is
+    /// skipped: the final write still meets the cancel.
+    async fn watch_cancel(
+        &self,
+        job: &Job,
+        cancel: &tokio::sync::watch::Sender<Option<CancelReason>>,
+    ) {
+        loop {
+            tokio::time::sleep(CANCEL_POLL).await;
+            let reason = match job.cancel_reason(self.app.clock.now()) {
+                Some(reason) => Some(reason),
+                None => match self.app.store.get_job(&job.job_id).await {
+                    Ok(Some(current)) if current.cancel_requested => Some(CancelReason::Requested),
+                    _ => None,
+                },
+            };
+            if let Some(reason) = reason {
+                tracing::info!(job_id = %job.job_id, code = reason.code(), "canceling the job's images in flight");
+                cancel.send_replace(Some(reason));
+                return;
+            }
+        }
+    }
+
+    /// Writes `next` over `job`; if that conflicts because the client asked for a cancel
+    /// meanwhile (and nothing else changed), writes the canceled job instead: a job still
+    /// pending ends `canceled` with what it delivered, a finished one stays as it ended. The
+    /// job written is returned; a conflict with anything else is the caller's.
+    async fn write_seeing_cancel(&self, next: Job, job: &Job) -> Result<Job, StoreError> {
+        let conflict = match self.write(&next, job).await {
+            Ok(()) => return Ok(next),
+            Err(StoreError::Conflict(c)) => c,
+            Err(e) => return Err(e),
+        };
+        let current = match self.app.store.get_job(&job.job_id).await? {
+            Some(current)
+                if current.cancel_requested
+                    && !job.cancel_requested
+                    && current.status == job.status
+                    && current.attempts == job.attempts =>
+            {
+                current
+            }
+            _ => return Err(StoreError::Conflict(conflict)),
+        };
+        let next = if next.status.is_final() {
+            Job {
+                cancel_requested: true,
+                ..next
+            }
+        } else {
+            current.canceled(next.outcomes, CancelReason::Requested, next.updated_at)
+        };
+        self.write(&next, &current).await?;
+        Ok(next)
+    }
+
     /// Writes the ended job `done` over `job` (conditional on `job`'s state), then, only if
     /// that write won, releases what it did not use.
     async fn finish(&self, job: &Job, done: Job) -> Result<StepOutcome, StepError> {
+        match self.write_seeing_cancel(done, job).await {
+            Ok(done) => Ok(self.ended(job, &done).await),
+            Err(StoreError::Conflict(_)) => Ok(StepOutcome::Skipped),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// After the write that ended `job` as `done` won: the refund, metrics and the log line.
+    async fn ended(&self, job: &Job, done: &Job) -> StepOutcome {
         let app = &self.app;
         let now = done.updated_at;
-        match self.write(&done, job).await {
-            Ok(()) => {}
-            Err(StoreError::Conflict(_)) => return Ok(StepOutcome::Skipped),
-            Err(e) => return Err(e.into()),
-        }
-        self.settle(&done).await;
+        self.settle(done).await;
         let delivered = done.delivered_images();
         let duration_ms = (now - job.created_at).as_seconds_f64() * 1e3;
         app.metrics.emit(
@@ -341,11 +443,11 @@ impl Worker {
             code = done.error.as_ref().map(|e| e.code.as_str()),
             "job finished"
         );
-        Ok(if done.status == JobStatus::Succeeded {
-            StepOutcome::Succeeded
-        } else {
-            StepOutcome::Failed
-        })
+        match done.status {
+            JobStatus::Succeeded => StepOutcome::Succeeded,
+            JobStatus::Canceled => StepOutcome::Canceled,
+            _ => StepOutcome::Failed,
+        }
     }
 
     /// Ends a job that will not run again (the queue gave up on its message, or it is past its
@@ -365,6 +467,12 @@ impl Worker {
         }
         if self.leased(&job) {
             return Err(StepError::Busy);
+        }
+        let now = self.app.clock.now();
+        if let Some(reason) = job.cancel_reason(now) {
+            tracing::info!(job_id = %job.job_id, tenant = %job.tenant, code = reason.code(), "canceling a job no worker holds");
+            let done = job.canceled(job.outcomes_or_pending(), reason, now);
+            return self.finish(&job, done).await;
         }
         tracing::warn!(job_id = %job.job_id, tenant = %job.tenant, status = job.status.as_str(), code = %failure.code, "ending an abandoned job");
         self.fail(job, failure).await

@@ -108,7 +108,7 @@ fn tally(
     result: Result<StepOutcome, super::generation::StepError>,
 ) {
     match result {
-        Ok(StepOutcome::Failed | StepOutcome::Succeeded) => *ended += 1,
+        Ok(StepOutcome::Failed | StepOutcome::Succeeded | StepOutcome::Canceled) => *ended += 1,
         Ok(StepOutcome::Skipped) => {}
         // A worker holds it within its lease: its own to finish (or the deadline sweep's).
         Err(super::generation::StepError::Busy) => {}

@@ -1,13 +1,14 @@
-//! Job queries: a tenant's job, a page of its jobs, waiting for a job to end, and the download
-//! URLs of what it delivered. A job is visible only to its tenant.
+//! A tenant's jobs: one job, a page of them, waiting for one to end, the download URLs of what
+//! it delivered, canceling it and deleting it. A job is visible only to its tenant.
 
 use std::time::Duration;
 
 use crate::App;
-use crate::blobs::{BlobError, SignedUrl};
+use crate::blobs::{self, BlobError, SignedUrl};
 use crate::domain::ids::JobId;
-use crate::domain::jobs::Job;
-use crate::store::{JobCursor, StoreError};
+use crate::domain::jobs::{CancelReason, Job, JobStatus};
+use crate::store::{JobCursor, JobFilter, StoreError};
+use crate::usecases::admission;
 
 /// How often a waiting request looks at the job again.
 const POLL_EVERY: Duration = Duration::from_millis(200);
@@ -18,7 +19,16 @@ pub enum QueryError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Blob(#[from] BlobError),
+    /// Only a finished job can be deleted: one still queued or running is canceled first.
+    #[error("the job is still {0}")]
+    Active(&'static str),
+    /// Another writer kept changing the job (a worker finishing it): the client may retry.
+    #[error("the job changed while it was being canceled")]
+    Contended,
 }
+
+/// Conditional writes a cancel tries before it gives up to a job that keeps changing.
+const CANCEL_TRIES: usize = 4;
 
 /// A job with a fresh download URL for each delivered image, in order.
 #[derive(Debug, Clone)]
@@ -58,9 +68,10 @@ pub async fn list(
     app: &App,
     tenant: &str,
     limit: usize,
+    filter: &JobFilter,
     cursor: Option<&JobCursor>,
 ) -> Result<(Vec<JobDownloads>, Option<JobCursor>), QueryError> {
-    let (jobs, next) = app.store.list_jobs(tenant, limit, cursor).await?;
+    let (jobs, next) = app.store.list_jobs(tenant, filter, limit, cursor).await?;
     let mut page = Vec::with_capacity(jobs.len());
     for job in jobs {
         page.push(with_downloads(app, job).await?);
@@ -79,4 +90,83 @@ pub async fn wait(app: &App, job: Job, budget: Duration) -> Result<Job, StoreErr
         }
     }
     Ok(job)
+}
+
+/// Cancels `tenant`'s job `job_id` (`None`: no such job). A queued job, or one whose worker
+/// went silent, ends `canceled` at once, its undelivered images refunded. A job a worker holds
+/// is marked: the worker stops before its next image (or abandons the one in flight), keeps
+/// what it delivered and ends the job. A finished job is returned as it is.
+pub async fn cancel(app: &App, tenant: &str, job_id: &JobId) -> Result<Option<Job>, QueryError> {
+    for _ in 0..CANCEL_TRIES {
+        let Some(job) = app.store.get_job(job_id).await? else {
+            return Ok(None);
+        };
+        if job.tenant != tenant {
+            return Ok(None);
+        }
+        if job.status.is_final() || job.cancel_requested {
+            return Ok(Some(job));
+        }
+        let now = app.clock.now();
+        let next = if job.status == JobStatus::Running && leased(app, &job) {
+            // The lease is not renewed: a worker that died still loses the job at its end.
+            Job {
+                cancel_requested: true,
+                ..job.clone()
+            }
+        } else {
+            job.canceled(job.outcomes_or_pending(), CancelReason::Requested, now)
+        };
+        match app.store.update_job(&next, job.expected()).await {
+            Ok(()) => {
+                if next.status.is_final() {
+                    tracing::info!(job_id = %job.job_id, tenant, "job canceled");
+                    if let Err(e) = admission::release_unused(app, &next).await {
+                        tracing::error!(job_id = %job.job_id, error = %e, refund = next.refunded_images, "quota refund failed");
+                    }
+                } else {
+                    tracing::info!(job_id = %job.job_id, tenant, "cancel requested from the worker");
+                }
+                return Ok(Some(next));
+            }
+            // A worker claimed, requeued or finished it meanwhile: look again.
+            Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(QueryError::Contended)
+}
+
+/// Whether a worker holds the job within its lease (it may be generating right now).
+pub fn leased(app: &App, job: &Job) -> bool {
+    let lease =
+        time::Duration::try_from(app.config.worker_lease).unwrap_or(time::Duration::MINUTE * 15);
+    job.status == JobStatus::Running && job.updated_at + lease > app.clock.now()
+}
+
+/// Deletes `tenant`'s finished job `job_id`: every object stored for it (its images, those of
+/// attempts that lost, its prepared references) and then its record and idempotency record.
+/// Idempotent: a missing job, or another tenant's, is already deleted as far as the caller can
+/// tell.
+pub async fn delete(app: &App, tenant: &str, job_id: &JobId) -> Result<(), QueryError> {
+    let Some(job) = app.store.get_job(job_id).await? else {
+        return Ok(());
+    };
+    if job.tenant != tenant {
+        return Ok(());
+    }
+    if !job.status.is_final() {
+        return Err(QueryError::Active(job.status.as_str()));
+    }
+    // Objects first: if this stops half way, the record is still there to delete again.
+    let mut removed = 0;
+    for prefix in blobs::job_prefixes(&job.tenant, job.job_id.as_str()) {
+        removed += app.blobs.delete_prefix(&prefix).await?;
+    }
+    if let Some(pk) = &job.idempotency_pk {
+        app.store.delete_idempotency(pk).await?;
+    }
+    app.store.delete_job(&job.job_id).await?;
+    tracing::info!(job_id = %job.job_id, tenant, objects = removed, "job deleted");
+    Ok(())
 }

@@ -385,19 +385,22 @@ async fn rate_limited_per_key_minute_with_headers() {
         .await;
     let first = h.call("GET", "/v1/jobs", Some(&key.key), None).await;
     first.assert_status(200);
-    let (limit, remaining, reset) = first.rate_headers();
-    assert_eq!((limit, remaining), (2, 1));
-    assert!((1..=60).contains(&reset));
+    // One named policy per limit: the key's burst (a second) and its minute.
+    assert_eq!(first.rate_policies(), ["burst", "minute"]);
+    let (burst, window, left, reset) = first.rate_policy("burst");
+    assert_eq!((window, left, reset), (1, burst - 1, 1));
+    let (quota, window, remaining, reset) = first.rate_policy("minute");
+    assert_eq!((quota, window, remaining), (2, 60, 1));
+    // The clock is at 10:00:00, so the minute window ends in 60 s.
+    assert_eq!(reset, 60);
     let second = h.call("GET", "/v1/usage", Some(&key.key), None).await;
     second.assert_status(200);
-    assert_eq!(second.rate_headers().1, 0);
+    assert_eq!(second.rate_policy("minute").2, 0);
 
     let third = h.call("GET", "/v1/jobs", Some(&key.key), None).await;
     third.assert_error(429, "rate_limited");
-    let (limit, remaining, reset) = third.rate_headers();
-    assert_eq!((limit, remaining), (2, 0));
-    // The clock is at 10:00:00, so the minute window ends in 60 s.
-    assert_eq!(reset, 60);
+    assert_eq!(third.rate_policies(), ["minute"], "only the spent limit");
+    assert_eq!(third.rate_policy("minute"), (2, 60, 0, 60));
     assert_eq!(third.retry_after(), 60);
 
     // Another key of the same tenant has its own budget.
@@ -425,7 +428,7 @@ async fn rate_limited_per_key_burst() {
     let res = h.call("GET", "/v1/jobs", Some(&key.key), None).await;
     res.assert_error(429, "rate_limited");
     assert_eq!(res.retry_after(), 1);
-    res.rate_headers();
+    assert_eq!(res.rate_policy("burst"), (1, 1, 0, 1));
     h.advance(time::Duration::seconds(1));
     h.call("GET", "/v1/jobs", Some(&key.key), None)
         .await
@@ -453,8 +456,7 @@ async fn rate_limited_per_source_ip() {
             .contains("ip")
     );
     assert_eq!(res.retry_after(), 60);
-    let (limit, remaining, _) = res.rate_headers();
-    assert_eq!((limit, remaining), (3, 0));
+    assert_eq!(res.rate_policy("ip"), (3, 60, 0, 60));
     // Another address is not affected.
     h.req("GET", "/v1/jobs")
         .key(&key.key)
@@ -501,8 +503,8 @@ async fn rate_limited_by_the_global_cap() {
             .contains("global")
     );
     assert_eq!(res.retry_after(), 60);
-    let (limit, remaining, reset) = res.rate_headers();
-    assert_eq!((limit, remaining, reset), (4, 0, 60));
+    assert_eq!(res.rate_policies(), ["global"]);
+    assert_eq!(res.rate_policy("global"), (4, 60, 0, 60));
 }
 
 #[tokio::test]
@@ -511,16 +513,28 @@ async fn quota_exceeded_when_the_daily_quota_is_used() {
     let key = h
         .create_key_with(json!({"tenant": "acme", "scopes": ALL_SCOPES, "daily_quota": 3}))
         .await;
-    h.post_image(&key, json!({"prompt": "a", "count": 2}))
-        .await
-        .assert_status(202);
+    let accepted = h.post_image(&key, json!({"prompt": "a", "count": 2})).await;
+    accepted.assert_status(202);
+    // An accepted job reports the tenant's image quotas beside the key's request limits.
+    assert_eq!(
+        accepted.rate_policies(),
+        ["burst", "minute", "daily", "monthly"]
+    );
+    assert_eq!(accepted.rate_policy("daily"), (3, 86_400, 1, 14 * 3600));
+    assert!(
+        accepted
+            .header("ratelimit-policy")
+            .unwrap()
+            .contains(r#""daily";q=3;w=86400;imagegen-unit="image""#),
+        "image quotas say what they count"
+    );
     // 2 used, 1 left: asking for 2 is refused whole, asking for 1 fits.
     let res = h.post_image(&key, json!({"prompt": "b", "count": 2})).await;
     res.assert_error(429, "quota_exceeded")
         .assert_detail("quota", "daily");
     // Until midnight UTC: 14 h from 10:00.
     assert_eq!(res.retry_after(), 14 * 3600);
-    res.rate_headers();
+    assert_eq!(res.rate_policy("daily"), (3, 86_400, 1, 14 * 3600));
     h.post_image(&key, json!({"prompt": "c", "count": 1}))
         .await
         .assert_status(202);

@@ -56,8 +56,10 @@ async fn create_key_submit_run_poll_and_download() {
     assert_eq!(res.json["status"], "queued");
     assert_eq!(res.json["links"]["self"], format!("/v1/jobs/{job_id}"));
     time::OffsetDateTime::parse(res.json["created_at"].as_str().unwrap(), &Rfc3339).unwrap();
-    let (limit, remaining, reset) = res.rate_headers();
-    assert!(limit > 0 && remaining < limit && reset >= 1);
+    let (quota, window, remaining, reset) = res.rate_policy("minute");
+    assert!(quota > 0 && window == 60 && remaining < quota && reset >= 1);
+    let (quota, _, remaining, _) = res.rate_policy("daily");
+    assert_eq!(remaining, quota - 2, "both images reserved");
     assert!(res.header("idempotent-replayed").is_none());
     assert!(res.header("preference-applied").is_none());
 

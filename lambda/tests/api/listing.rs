@@ -193,3 +193,91 @@ async fn tenants_never_see_each_others_jobs_usage_images_or_uploads() {
         .await
         .assert_error(403, "forbidden");
 }
+
+#[tokio::test]
+async fn filtered_by_status_and_creation_time_across_pages() {
+    let h = Harness::new();
+    let key = h.create_key("acme", ALL_SCOPES).await;
+    // Six jobs a minute apart from 10:00; the first four run, the fifth is canceled.
+    let mut ids = Vec::new();
+    for n in 0..6 {
+        if n == 4 {
+            h.run_worker().await;
+        }
+        ids.push(h.submit(&key, &format!("job {n}")).await);
+        h.advance(time::Duration::minutes(1));
+    }
+    h.call(
+        "POST",
+        &format!("/v1/jobs/{}/cancel", ids[4]),
+        Some(&key.key),
+        None,
+    )
+    .await
+    .assert_status(200);
+    let list = |query: String| {
+        let h = &h;
+        let key = &key;
+        async move {
+            let mut found = Vec::new();
+            let mut cursor: Option<String> = None;
+            loop {
+                let path = match &cursor {
+                    Some(c) => format!("/v1/jobs?limit=1&{query}&cursor={c}"),
+                    None => format!("/v1/jobs?limit=1&{query}"),
+                };
+                let res = h.call("GET", &path, Some(&key.key), None).await;
+                res.assert_status(200);
+                for job in res.json["jobs"].as_array().unwrap() {
+                    found.push(job["job_id"].as_str().unwrap().to_owned());
+                }
+                match res.json["next_cursor"].as_str() {
+                    Some(next) => cursor = Some(next.to_owned()),
+                    None => return found,
+                }
+            }
+        }
+    };
+    let newest_first =
+        |idx: &[usize]| -> Vec<String> { idx.iter().rev().map(|&i| ids[i].clone()).collect() };
+    assert_eq!(
+        list("status=succeeded".into()).await,
+        newest_first(&[0, 1, 2, 3])
+    );
+    assert_eq!(list("status=canceled".into()).await, newest_first(&[4]));
+    assert_eq!(list("status=queued".into()).await, newest_first(&[5]));
+    assert!(list("status=failed".into()).await.is_empty());
+    // After is inclusive, before exclusive: 10:01 up to 10:03 is jobs 1 and 2.
+    assert_eq!(
+        list("created_after=2026-11-26T10:01:00Z&created_before=2026-11-26T10:03:00Z".into()).await,
+        newest_first(&[1, 2])
+    );
+    assert_eq!(
+        list("status=succeeded&created_after=2026-11-26T11:01:00%2B01:00".into()).await,
+        newest_first(&[1, 2, 3]),
+        "any offset"
+    );
+    assert!(
+        list("created_after=2026-11-26T10:03:00Z&created_before=2026-11-26T10:01:00Z".into())
+            .await
+            .is_empty(),
+        "an empty range"
+    );
+
+    for (query, field) in [
+        ("status=done", "status"),
+        ("created_after=yesterday", "created_after"),
+        ("created_before=2026-11-26", "created_before"),
+        ("status=queued&status=failed", "status"),
+    ] {
+        let res = h
+            .call("GET", &format!("/v1/jobs?{query}"), Some(&key.key), None)
+            .await;
+        res.assert_error(400, "invalid_request");
+        assert!(
+            res.details().iter().any(|(f, _)| f == field),
+            "{query}: {}",
+            res.json
+        );
+    }
+}

@@ -10,6 +10,8 @@
 
 mod common;
 
+mod cancel;
+mod delete;
 mod errors;
 mod faults;
 mod flow;

@@ -15,6 +15,8 @@ const CONTRACT: &[(&str, &str)] = &[
     ("POST", "/v1/images"),
     ("GET", "/v1/jobs/{id}"),
     ("GET", "/v1/jobs"),
+    ("POST", "/v1/jobs/{id}/cancel"),
+    ("DELETE", "/v1/jobs/{id}"),
     ("POST", "/v1/uploads"),
     ("GET", "/v1/usage"),
     ("POST", "/v1/admin/keys"),
@@ -195,7 +197,13 @@ async fn parameters_are_where_the_server_reads_them() {
         .collect();
     assert_eq!(
         names,
-        BTreeSet::from([("cursor", "query"), ("limit", "query")])
+        BTreeSet::from([
+            ("created_after", "query"),
+            ("created_before", "query"),
+            ("cursor", "query"),
+            ("limit", "query"),
+            ("status", "query"),
+        ])
     );
 }
 
@@ -233,6 +241,7 @@ async fn every_status_the_router_answers_is_documented() {
         .build();
     let doc = document(&h).await;
     let reader = h.create_key("acme", &["jobs:read"]).await;
+    let writer = h.create_key("acme", &["images:write"]).await;
     let mut checked = 0;
     let mut check = |method: &str, path: &str, res: &Resp| {
         let status = res.status.as_u16();
@@ -249,6 +258,16 @@ async fn every_status_the_router_answers_is_documented() {
             .call("GET", &format!("/v1/jobs/{id}"), Some(&reader.key), None)
             .await;
         check("GET", job, &res);
+        // Writing needs images:write: 403 from a reader; 404 or 204 from a writer.
+        let path = format!("/v1/jobs/{id}");
+        for key in [&reader.key, &writer.key] {
+            let res = h.call("DELETE", &path, Some(key), None).await;
+            check("DELETE", job, &res);
+            let res = h
+                .call("POST", &format!("{path}/cancel"), Some(key), None)
+                .await;
+            check("POST", "/v1/jobs/{id}/cancel", &res);
+        }
     }
     for (method, path) in [
         ("POST", "/v1/admin/keys/{key_id}/rotate"),
@@ -275,7 +294,8 @@ async fn every_status_the_router_answers_is_documented() {
             let res = h.call(method, &concrete, key, None).await;
             check(method, path, &res);
         }
-        if *method == "POST" && !path.contains("rotate") {
+        // Rotate and cancel take no body (and read none).
+        if *method == "POST" && !path.contains("rotate") && !path.ends_with("/cancel") {
             // Oversized, not JSON, empty, and not an object.
             let big = h
                 .req(method, &concrete)

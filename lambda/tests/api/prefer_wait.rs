@@ -38,7 +38,7 @@ async fn wait_returns_the_finished_job() {
     let dl = h.fetch(image["url"].as_str().unwrap()).await;
     dl.assert_status(200);
     assert!(dl.bytes.starts_with(b"\x89PNG"));
-    res.rate_headers();
+    assert_eq!(res.rate_policies(), ["burst", "minute", "daily", "monthly"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -38,7 +38,11 @@ async fn two_hundred_concurrent_requests_against_a_quota_of_25_admit_exactly_25(
     assert_eq!((admitted, refused), (25, 175));
     assert_eq!(h.used(&key, "day").await, 25);
     assert_eq!(h.deliveries().len(), 25);
-    let (jobs, _) = h.memory.list_jobs("acme", 1000, None).await.unwrap();
+    let (jobs, _) = h
+        .memory
+        .list_jobs("acme", &Default::default(), 1000, None)
+        .await
+        .unwrap();
     assert_eq!(jobs.len(), 25);
 }
 

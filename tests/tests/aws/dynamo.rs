@@ -9,7 +9,7 @@ use imagegen::domain::jobs::{Job, JobFailure, JobParams, JobStatus};
 use imagegen::domain::keys::{KeyLimits, Scope, issue};
 use imagegen::domain::limits::CounterAdd;
 use imagegen::store::layout::TABLES;
-use imagegen::store::{IdempotencyRecord, Reservation, Store, StoreError, all_keys};
+use imagegen::store::{IdempotencyRecord, JobFilter, Reservation, Store, StoreError, all_keys};
 use imagegen_tests::aws::TestEnv;
 use time::{Duration, OffsetDateTime};
 
@@ -45,6 +45,9 @@ fn job(tenant: &str, created_at: OffsetDateTime) -> Job {
         updated_at: created_at,
         expires_at: (created_at + Duration::days(30)).unix_timestamp(),
         deadline_at: (created_at + Duration::hours(1)).unix_timestamp(),
+        cancel_at: 0,
+        cancel_requested: false,
+        idempotency_pk: None,
     }
 }
 
@@ -260,7 +263,10 @@ async fn jobs_are_written_conditionally_and_listed_newest_first_across_pages() {
     let mut cursor = None;
     let mut pages = 0;
     loop {
-        let (page, next) = store.list_jobs("acme", 2, cursor.as_ref()).await.unwrap();
+        let (page, next) = store
+            .list_jobs("acme", &JobFilter::default(), 2, cursor.as_ref())
+            .await
+            .unwrap();
         pages += 1;
         assert!(page.len() <= 2);
         seen.extend(page.into_iter().map(|j| j.job_id));
@@ -274,12 +280,89 @@ async fn jobs_are_written_conditionally_and_listed_newest_first_across_pages() {
     assert_eq!(seen, newest_first);
 
     // A page that holds everything has no next cursor.
-    let (all, next) = store.list_jobs("acme", 5, None).await.unwrap();
+    let (all, next) = store
+        .list_jobs("acme", &JobFilter::default(), 5, None)
+        .await
+        .unwrap();
     assert_eq!(all.len(), 5);
     assert_eq!(next, None);
     assert_eq!(all[4], claimed, "the listed job is the stored record");
-    let (other, _) = store.list_jobs("other", 10, None).await.unwrap();
+    let (other, _) = store
+        .list_jobs("other", &JobFilter::default(), 10, None)
+        .await
+        .unwrap();
     assert_eq!(other.len(), 1);
+
+    // A status and a creation range: the status filter reads past the rows it drops, and
+    // pages of 1 still end after the last match.
+    let running = JobFilter {
+        status: Some(JobStatus::Running),
+        ..JobFilter::default()
+    };
+    let (page, next) = store.list_jobs("acme", &running, 1, None).await.unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0], claimed);
+    assert_eq!(next, None);
+    let middle = JobFilter {
+        created_after: Some(t0 + Duration::seconds(1)),
+        created_before: Some(t0 + Duration::seconds(3)),
+        ..JobFilter::default()
+    };
+    let (first, next) = store.list_jobs("acme", &middle, 1, None).await.unwrap();
+    let (second, last) = store
+        .list_jobs("acme", &middle, 1, next.as_ref())
+        .await
+        .unwrap();
+    assert_eq!(
+        [first[0].job_id.clone(), second[0].job_id.clone()],
+        [jobs[2].job_id.clone(), jobs[1].job_id.clone()],
+        "after (inclusive) and before (exclusive), newest first"
+    );
+    assert_eq!(last, None);
+    let empty = JobFilter {
+        created_after: Some(t0 + Duration::seconds(3)),
+        created_before: Some(t0),
+        ..JobFilter::default()
+    };
+    assert_eq!(
+        store.list_jobs("acme", &empty, 5, None).await.unwrap().0,
+        []
+    );
+
+    // A cancel asked while a worker holds the job: the worker's write, from what it read
+    // before, no longer matches.
+    let mut asked = claimed.clone();
+    asked.cancel_requested = true;
+    store.update_job(&asked, claimed.expected()).await.unwrap();
+    let stale = claimed.requeued(claimed.outcomes.clone(), now());
+    assert!(matches!(
+        store.update_job(&stale, claimed.expected()).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let ended = asked.canceled(
+        asked.outcomes.clone(),
+        imagegen::domain::jobs::CancelReason::Requested,
+        now(),
+    );
+    store.update_job(&ended, asked.expected()).await.unwrap();
+    assert_eq!(
+        store
+            .get_job(&jobs[0].job_id)
+            .await
+            .unwrap()
+            .map(|j| j.status),
+        Some(JobStatus::Canceled)
+    );
+
+    // Deleted, the job is gone from reads and lists; deleting again changes nothing.
+    store.delete_job(&jobs[0].job_id).await.unwrap();
+    store.delete_job(&jobs[0].job_id).await.unwrap();
+    assert_eq!(store.get_job(&jobs[0].job_id).await.unwrap(), None);
+    let (all, _) = store
+        .list_jobs("acme", &JobFilter::default(), 10, None)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 4);
 }
 
 #[tokio::test]

@@ -207,6 +207,42 @@ async fn a_posted_job_runs_through_sqs_and_the_worker_to_a_png_behind_a_presigne
     assert_eq!(downloaded.as_ref(), image.as_slice());
 
     assert_eq!(images_used(&env, &key).await, (1, 1));
+
+    // Deleted, the job leaves S3 (each of its folders listed, then deleted in one batch) and
+    // DynamoDB.
+    env.calls.take();
+    let deleted = env
+        .call(Method::DELETE, &format!("/v1/jobs/{job_id}"), &key, None)
+        .await
+        .unwrap();
+    assert_eq!(deleted.status, 204, "{}", deleted.json);
+    let delete_calls = env.calls.take();
+    report(format!(
+        "AWS calls for one DELETE /v1/jobs/{{id}} ({}): {delete_calls}",
+        env.emulator.kind.name()
+    ));
+    assert_eq!(delete_calls.get("S3.ListObjectsV2"), 2, "{delete_calls}");
+    assert_eq!(delete_calls.get("S3.DeleteObjects"), 1, "{delete_calls}");
+    assert_eq!(delete_calls.get("DynamoDB.DeleteItem"), 1, "{delete_calls}");
+    assert!(
+        env.object_keys(&format!("generated/acme/{job_id}/"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let gone = env
+        .call(Method::GET, &format!("/v1/jobs/{job_id}"), &key, None)
+        .await
+        .unwrap();
+    assert_eq!(gone.status, 404, "{}", gone.json);
+    let response = http_client().unwrap().get(url).send().await.unwrap();
+    // Nothing to download: 404, or 403 where the store hides what is missing (moto does;
+    // CloudFront in front of a private bucket does too).
+    assert!(
+        matches!(response.status().as_u16(), 403 | 404),
+        "the download URL finds nothing: {}",
+        response.status()
+    );
 }
 
 #[tokio::test]

@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use base64::Engine;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -16,6 +16,7 @@ use crate::domain::ids::{UploadId, hex};
 use crate::domain::request;
 use crate::http::auth::{Authorized, scope};
 use crate::http::json::JsonBody;
+use crate::http::observe::Notes;
 use crate::http::views::{AcceptedJob, JobView, job_link};
 use crate::http::{ApiError, ErrorCode, ErrorEnvelope};
 use crate::images::ImageFormat;
@@ -64,6 +65,7 @@ pub struct CreateImageRequest {
     params(
         ("Idempotency-Key" = Option<String>, Header, description = "1..=255 visible ASCII characters. The same key with the same body gives the same job; with another body, 409"),
         ("Prefer" = Option<String>, Header, description = "`wait=N` (N capped at 25): wait up to N seconds for the job to finish; other preferences are ignored"),
+        ("Cancel-After" = Option<String>, Header, description = "1..=86400 (whole seconds, digits only): cancel the job if it has not finished this long after it was accepted. Images delivered by then are kept and charged; the rest are refunded"),
     ),
     security(("api_key" = [])),
     responses(
@@ -79,6 +81,7 @@ pub struct CreateImageRequest {
 pub async fn create_image(
     State(app): State<App>,
     auth: Authorized<scope::ImagesWrite>,
+    notes: Option<Extension<Notes>>,
     headers: HeaderMap,
     body: JsonBody<CreateImageRequest>,
 ) -> Result<Response, ApiError> {
@@ -167,6 +170,19 @@ pub async fn create_image(
         );
     }
     let wait = prefer_wait(&headers);
+    let cancel_after = match cancel_after(&headers) {
+        Ok(after) => after,
+        Err(()) => {
+            err.add_problem(
+                "cancel-after",
+                "invalid",
+                format!(
+                    "Cancel-After: must be whole seconds, {MIN_CANCEL_AFTER} to {MAX_CANCEL_AFTER}"
+                ),
+            );
+            None
+        }
+    };
     for answer in [err, mismatch, cross] {
         if !answer.details.is_empty() {
             return Err(answer);
@@ -178,10 +194,20 @@ pub async fn create_image(
         aspect_ratio: req.aspect_ratio,
         count: req.count.unwrap_or(1),
         references,
+        cancel_after,
     };
-    let admitted = admission::admit(&app, &auth.caller, new, idempotency.unwrap_or(None)).await?;
+    let admitted = admission::admit(&app, &auth.caller, new, idempotency.unwrap_or(None))
+        .await
+        .inspect_err(|e| {
+            if let (Some(Extension(notes)), Some(policy)) = (&notes, e.policy()) {
+                notes.add_policies(&[policy]);
+            }
+        })?;
     let (job, replayed) = match admitted {
-        Admitted::New(job) => {
+        Admitted::New(job, quotas) => {
+            if let Some(Extension(notes)) = &notes {
+                notes.add_policies(&quotas);
+            }
             tracing::info!(
                 job_id = %job.job_id,
                 tenant = %job.tenant,
@@ -219,6 +245,39 @@ pub async fn create_image(
         h.insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     Ok(res)
+}
+
+pub const MIN_CANCEL_AFTER: u64 = 1;
+/// A day: longer than any job's deadline, so a larger value could never act.
+pub const MAX_CANCEL_AFTER: u64 = 86_400;
+
+/// The decimal numbers 1..=86400 without leading zeros: exactly what [`cancel_after`] takes.
+pub const CANCEL_AFTER_PATTERN: &str =
+    "^([1-9][0-9]{0,3}|[1-7][0-9]{4}|8[0-5][0-9]{3}|86[0-3][0-9]{2}|86400)$";
+
+/// `Cancel-After`: whole seconds (like Replicate's), `MIN_CANCEL_AFTER..=MAX_CANCEL_AFTER`,
+/// written without leading zeros ([`CANCEL_AFTER_PATTERN`]).
+fn cancel_after(headers: &HeaderMap) -> Result<Option<Duration>, ()> {
+    let mut values = headers.get_all("cancel-after").iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(());
+    }
+    let text = value.to_str().map_err(|_| ())?.trim();
+    if text.is_empty()
+        || text.len() > 5
+        || text.starts_with('0')
+        || !text.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(());
+    }
+    let secs: u64 = text.parse().map_err(|_| ())?;
+    if !(MIN_CANCEL_AFTER..=MAX_CANCEL_AFTER).contains(&secs) {
+        return Err(());
+    }
+    Ok(Some(Duration::from_secs(secs)))
 }
 
 /// `Idempotency-Key`: 1..=255 visible ASCII characters, bound to a hash of the body.

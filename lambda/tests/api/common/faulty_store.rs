@@ -9,7 +9,9 @@ use imagegen::domain::jobs::{Expected, Job};
 use imagegen::domain::keys::ApiKey;
 use imagegen::domain::limits::CounterAdd;
 use imagegen::store::memory::MemoryStore;
-use imagegen::store::{IdempotencyRecord, JobCursor, KeyCursor, Reservation, Store, StoreError};
+use imagegen::store::{
+    IdempotencyRecord, JobCursor, JobFilter, KeyCursor, Reservation, Store, StoreError,
+};
 
 /// A store that fails chosen operations once armed: `Unavailable` is a dependency outage
 /// (502), `Corrupt` a bug (500).
@@ -123,10 +125,15 @@ impl Store for FaultyStore {
     async fn list_jobs(
         &self,
         tenant: &str,
+        filter: &JobFilter,
         limit: usize,
         cursor: Option<&JobCursor>,
     ) -> Result<(Vec<Job>, Option<JobCursor>), StoreError> {
         self.check("list_jobs")?;
-        self.inner.list_jobs(tenant, limit, cursor).await
+        self.inner.list_jobs(tenant, filter, limit, cursor).await
+    }
+    async fn delete_job(&self, job_id: &JobId) -> Result<(), StoreError> {
+        self.check("delete_job")?;
+        self.inner.delete_job(job_id).await
     }
 }

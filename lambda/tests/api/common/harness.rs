@@ -374,6 +374,11 @@ impl Harness {
         count_files(&self.dir.path().join("blobs").join("generated"))
     }
 
+    /// Whether the blob store holds an object under `key`.
+    pub fn blob_exists(&self, key: &str) -> bool {
+        self.dir.path().join("blobs").join(key).is_file()
+    }
+
     /// The stored job, straight from the store.
     pub async fn stored_job(&self, job_id: &str) -> Job {
         self.memory

@@ -1,5 +1,6 @@
 //! One request sent through the router, and its response as a client sees it.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use axum::Router;
@@ -172,20 +173,77 @@ impl Resp {
         self
     }
 
-    /// `RateLimit-Limit/Remaining/Reset` as numbers.
+    /// The members of the structured-field List `field` (`RateLimit-Policy` or `RateLimit`), by
+    /// policy name: each member's integer parameters. Parsed by sfv, an implementation of RFC
+    /// 9651 independent of the service's, so a malformed field fails here.
     #[track_caller]
-    pub fn rate_headers(&self) -> (u64, u64, u64) {
-        let n = |name: &str| -> u64 {
-            self.header(name)
-                .unwrap_or_else(|| panic!("no {name} header on {}", self.status))
-                .parse()
-                .unwrap()
+    pub fn rate_list(&self, field: &str) -> Vec<(String, BTreeMap<String, i64>)> {
+        let value = self
+            .header(field)
+            .unwrap_or_else(|| panic!("no {field} header on {}", self.status));
+        let list: sfv::List = sfv::Parser::new(value)
+            .parse()
+            .unwrap_or_else(|e| panic!("{field}: {value:?} is not a structured-field List: {e}"));
+        list.into_iter()
+            .map(|entry| {
+                let sfv::ListEntry::Item(item) = entry else {
+                    panic!("{field}: an inner list in {value:?}")
+                };
+                let name = item
+                    .bare_item
+                    .as_string()
+                    .unwrap_or_else(|| {
+                        panic!("{field}: a policy name that is not a String in {value:?}")
+                    })
+                    .as_str()
+                    .to_owned();
+                let params = item
+                    .params
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.as_str().to_owned(), i64::from(v.as_integer()?))))
+                    .collect();
+                (name, params)
+            })
+            .collect()
+    }
+
+    /// Policy `name`'s quota and window in `RateLimit-Policy`, and what remains of it and
+    /// when it resets in `RateLimit`: `(q, w, r, t)`.
+    #[track_caller]
+    pub fn rate_policy(&self, name: &str) -> (u64, u64, u64, u64) {
+        let find = |field: &str| {
+            self.rate_list(field)
+                .into_iter()
+                .find(|(n, _)| n == name)
+                .unwrap_or_else(|| {
+                    panic!("no policy {name:?} in {field}: {:?}", self.header(field))
+                })
+                .1
+        };
+        let (policy, state) = (find("ratelimit-policy"), find("ratelimit"));
+        let n = |params: &BTreeMap<String, i64>, key: &str| -> u64 {
+            u64::try_from(
+                *params
+                    .get(key)
+                    .unwrap_or_else(|| panic!("{name}: no {key}")),
+            )
+            .unwrap()
         };
         (
-            n("ratelimit-limit"),
-            n("ratelimit-remaining"),
-            n("ratelimit-reset"),
+            n(&policy, "q"),
+            n(&policy, "w"),
+            n(&state, "r"),
+            n(&state, "t"),
         )
+    }
+
+    /// The policy names `RateLimit` reports on, in order.
+    #[track_caller]
+    pub fn rate_policies(&self) -> Vec<String> {
+        self.rate_list("ratelimit")
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect()
     }
 
     #[track_caller]
