@@ -49,13 +49,13 @@ data "aws_iam_policy_document" "boundary" {
 
   statement {
     sid       = "Objects"
-    actions   = ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
+    actions   = ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:GetObject", "s3:PutObject"]
     resources = ["${local.arn}:s3:::${local.p}-${each.key}-*/*"]
   }
 
   statement {
     sid       = "ListObjects"
-    actions   = ["s3:ListBucket"]
+    actions   = ["s3:ListBucket", "s3:ListBucketVersions"]
     resources = ["${local.arn}:s3:::${local.p}-${each.key}-*"]
   }
 

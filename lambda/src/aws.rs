@@ -17,6 +17,7 @@ use crate::blobs::cloudfront::CloudFrontUrls;
 use crate::blobs::s3::S3Blobs;
 use crate::config::{Config, ConfigError, Vars};
 use crate::domain::SystemClock;
+use crate::domain::pricing::ModelPrice;
 use crate::gateway::api_gateway::{ApiGatewayKeys, Plans};
 use crate::gemini::client::GeminiClient;
 use crate::queue::sqs::{SqsMessageControl, SqsQueue};
@@ -284,6 +285,8 @@ pub fn api_from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Ap
 pub struct WorkerParts {
     pub app: App,
     pub generator: GeminiClient,
+    /// The price of the model's tokens (`IMAGEGEN_PRICES`, or the built-in list).
+    pub price: Option<ModelPrice>,
     /// Visibility changes and dead-lettering on the jobs queue.
     pub control: SqsMessageControl,
 }
@@ -301,6 +304,7 @@ pub fn worker_from_vars<F: Fn(&str) -> Option<String>>(
     let clients = Clients::new(&sdk, &resources);
     let generator = gemini_on(clients.secrets_manager.clone(), vars)?;
     config.check_gemini_fits(generator.config())?;
+    let price = crate::config::model_price(vars, &generator.config().model)?;
     let metrics = Metrics::stdout(&config.metrics_namespace, &config.environment);
     let control = SqsMessageControl::new(
         clients.sqs.clone(),
@@ -310,6 +314,7 @@ pub fn worker_from_vars<F: Fn(&str) -> Option<String>>(
     Ok(WorkerParts {
         app: app_on(&clients, config, &resources, metrics),
         generator,
+        price,
         control,
     })
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::domain::jobs::MAX_DEFER;
 use crate::domain::limits::DefaultLimits;
+use crate::domain::pricing::{DEFAULT_PRICES, ModelPrice};
 use crate::gemini::GeminiConfig;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -139,6 +140,34 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
             });
         }
         Ok(value)
+    }
+}
+
+/// The price of `model`'s tokens: from `IMAGEGEN_PRICES` (a JSON object of model id to
+/// `{"input_per_mtok": µ$, "output_per_mtok": µ$}`, micro-dollars per million tokens) when
+/// set, else the built-in list prices; `None` for a model neither knows (costs then stay
+/// unknown rather than wrong).
+pub fn model_price<F: Fn(&str) -> Option<String>>(
+    vars: &Vars<F>,
+    model: &str,
+) -> Result<Option<ModelPrice>, ConfigError> {
+    let model = model.strip_prefix("models/").unwrap_or(model);
+    match vars.optional("IMAGEGEN_PRICES") {
+        None => Ok(DEFAULT_PRICES
+            .iter()
+            .find(|(id, _)| *id == model)
+            .map(|(_, price)| *price)),
+        Some(json) => {
+            let table: std::collections::BTreeMap<String, ModelPrice> = serde_json::from_str(&json)
+                .map_err(|e| ConfigError {
+                    var: "IMAGEGEN_PRICES",
+                    problem: format!(
+                        "must be a JSON object of model id to {{\"input_per_mtok\": N, \
+                         \"output_per_mtok\": N}} (micro-dollars per million tokens): {e}"
+                    ),
+                })?;
+            Ok(table.get(model).copied())
+        }
     }
 }
 

@@ -48,6 +48,8 @@ pub struct DevServer {
     pub admin_key: AdminKey,
     /// Model calls one image may cost (`IMAGEGEN_GEMINI_MAX_ATTEMPTS`, as the worker reads it).
     pub image_attempts: u32,
+    /// The price of the configured model's tokens (the offline generator's are zero).
+    pub price: Option<crate::domain::pricing::ModelPrice>,
     queue: LocalQueue,
     deliveries: tokio::sync::mpsc::UnboundedReceiver<Delivery>,
 }
@@ -79,6 +81,7 @@ impl DevServer {
 
         let gemini_config = config::gemini_config(vars)?;
         config.check_gemini_fits(&gemini_config)?;
+        let price = config::model_price(vars, &gemini_config.model)?;
         let image_attempts = gemini_config.max_attempts;
         let (generator, gemini): (Arc<dyn ImageGenerator>, _) =
             match vars.optional("GEMINI_API_KEY") {
@@ -122,6 +125,7 @@ impl DevServer {
             gemini,
             admin_key,
             image_attempts,
+            price,
             queue,
             deliveries,
         })
@@ -129,11 +133,10 @@ impl DevServer {
 
     /// Starts the in-process worker (on the current Tokio runtime) and returns the router.
     pub fn start(self) -> axum::Router {
-        let worker = Arc::new(Worker::new(
-            self.app.clone(),
-            self.generator,
-            self.image_attempts,
-        ));
+        let worker = Arc::new(
+            Worker::new(self.app.clone(), self.generator, self.image_attempts)
+                .with_price(self.price),
+        );
         crate::worker::local::spawn(
             worker,
             self.queue,

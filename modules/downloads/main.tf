@@ -119,7 +119,8 @@ resource "aws_cloudfront_response_headers_policy" "downloads" {
 # The cache key is the path alone (no query string, headers or cookies). CloudFront checks a
 # signed URL's parameters (Expires, Signature, Key-Pair-Id, Hash-Algorithm) before it looks in
 # the cache, so they are not part of the key and never reach S3. Objects are written once under
-# attempt-scoped keys, so a cached copy cannot go stale.
+# attempt-scoped keys, so a cached copy cannot go stale; after DELETE /v1/jobs/{id}, a URL signed
+# before it may still get a cached copy until it expires (url_ttl_seconds), never a new one.
 data "aws_cloudfront_cache_policy" "caching_optimized" {
   name = "Managed-CachingOptimized"
 }

@@ -101,17 +101,18 @@ locals {
         resources = ["${module.storage.bucket_arn}/uploads/*"]
       },
       {
-        # DELETE /v1/jobs/{id} lists a job's folders and deletes what is in them: its images
-        # (each attempt's) under generated/, its prepared references under uploads/.
+        # DELETE /v1/jobs/{id} lists a job's folders and deletes every version of what is in
+        # them (the bucket is versioned): its images (each attempt's) under generated/, its
+        # prepared references under uploads/.
         sid       = "DeleteJobObjects"
-        actions   = ["s3:DeleteObject"]
+        actions   = ["s3:DeleteObject", "s3:DeleteObjectVersion"]
         resources = ["${module.storage.bucket_arn}/generated/*", "${module.storage.bucket_arn}/uploads/*"]
       },
       {
         # Without ListBucket S3 answers 403 instead of 404 for a missing upload; a deleted
-        # job's folders are listed.
+        # job's folders are listed with their versions.
         sid       = "ListObjects"
-        actions   = ["s3:ListBucket"]
+        actions   = ["s3:ListBucket", "s3:ListBucketVersions"]
         resources = [module.storage.bucket_arn]
         conditions = [{
           test     = "StringLike"

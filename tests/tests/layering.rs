@@ -152,10 +152,65 @@ fn code(path: &Path) -> String {
         Some(at) => &text[..at],
         None => &text,
     };
-    text.lines()
+    let code = text
+        .lines()
         .map(|line| line.split("//").next().unwrap_or_default())
         .collect::<Vec<_>>()
-        .join("\n")
+        .join("\n");
+    without_string_contents(&code)
+}
+
+/// `code` with the contents of its string literals left out (`"must use https"` is no `use`);
+/// char literals such as `'"'` are kept whole so they open no string.
+fn without_string_contents(code: &str) -> String {
+    let chars: Vec<char> = code.chars().collect();
+    let mut out = String::with_capacity(code.len());
+    let mut i = 0;
+    let mut in_string = false;
+    while i < chars.len() {
+        let c = chars[i];
+        if in_string {
+            match c {
+                '\\' => i += 2,
+                '"' => {
+                    in_string = false;
+                    out.push(c);
+                    i += 1;
+                }
+                _ => i += 1,
+            }
+            continue;
+        }
+        match (c, chars.get(i + 1), chars.get(i + 2), chars.get(i + 3)) {
+            // A raw string, `r#"…"#`: to its closing `"#`, quotes inside and all.
+            ('r', Some('#'), Some('"'), _) => {
+                out.push_str("r#\"\"#");
+                i += 3;
+                while i < chars.len() && !(chars[i] == '"' && chars.get(i + 1) == Some(&'#')) {
+                    i += 1;
+                }
+                i += 2;
+            }
+            ('\'', Some('\\'), Some(_), Some('\'')) => {
+                out.extend(&chars[i..i + 4]);
+                i += 4;
+            }
+            ('\'', Some(_), Some('\''), _) => {
+                out.extend(&chars[i..i + 3]);
+                i += 3;
+            }
+            ('"', ..) => {
+                in_string = true;
+                out.push(c);
+                i += 1;
+            }
+            _ => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 /// The `use` trees and inline paths of a file, expanded to full paths (`crate`/`super`/`self`
@@ -454,6 +509,22 @@ fn ports_do_not_re_export_their_adapters() {
                 target.join("::")
             );
         }
+    }
+}
+
+#[test]
+fn string_contents_are_not_code() {
+    let code = r##"let m = "must use https; {x}"; let q = '"'; let r = r#"use a::{b"#; use crate::domain::ids;"##;
+    let stripped = without_string_contents(code);
+    assert_eq!(
+        stripped,
+        r##"let m = ""; let q = '"'; let r = r#""#; use crate::domain::ids;"##
+    );
+    // The `use` statement, and the same path seen inline: nothing from inside the strings.
+    let found = paths(&stripped);
+    assert!(!found.is_empty());
+    for (path, _) in found {
+        assert_eq!(path, ["crate", "domain", "ids"]);
     }
 }
 

@@ -56,8 +56,8 @@ pub fn has_nextest(sh: &Shell) -> bool {
 /// dependencies) through another compiler driver.
 pub const WORKSPACE_WRAPPER: &str = "RUSTC_WORKSPACE_WRAPPER";
 
-/// Compiles the workspace's crates with clippy-driver from here on: rustc plus clippy's lints,
-/// the same machine code. `lint` then gets clippy's verdict from the build the tests use
+/// Compiles the workspace's crates with clippy-driver from here on: rustc plus clippy's lints
+/// (and `cfg(clippy)`, which nothing here uses); what ships is built by rustc alone. `lint` then gets clippy's verdict from the build the tests use
 /// instead of `cargo clippy`'s separate check of every dependency (about a fifth of a cold
 /// `cargo xtask ci`'s CPU time), and `test`, `contract` and `integration` reuse that build:
 /// the wrapper is part of a crate's fingerprint, so every command that builds the test

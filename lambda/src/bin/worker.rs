@@ -16,11 +16,9 @@ use lambda_runtime::{LambdaEvent, service_fn};
 async fn run() -> Result<(), lambda_runtime::Error> {
     let parts = aws::worker_from_vars(&Vars(|name| std::env::var(name).ok()))?;
     let image_attempts = parts.generator.config().max_attempts;
-    let worker = Arc::new(Worker::new(
-        parts.app,
-        Arc::new(parts.generator),
-        image_attempts,
-    ));
+    let worker = Arc::new(
+        Worker::new(parts.app, Arc::new(parts.generator), image_attempts).with_price(parts.price),
+    );
     let control = Arc::new(parts.control);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let worker = worker.clone();

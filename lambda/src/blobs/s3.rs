@@ -116,32 +116,48 @@ impl BlobStore for S3Blobs {
         Ok(())
     }
 
+    /// Every version of every object under `prefix`, and their delete markers, so nothing is
+    /// left in a versioned bucket (a plain delete there only hides the object).
     async fn delete_prefix(&self, prefix: &str) -> Result<u32, BlobError> {
         if !super::valid_prefix(prefix) {
             return Err(BlobError::InvalidKey(prefix.to_owned()));
         }
-        let mut deleted = 0;
-        let mut token = None;
+        let mut objects = std::collections::BTreeSet::new();
+        let mut markers: (Option<String>, Option<String>) = (None, None);
         loop {
             let page = self
                 .client
-                .list_objects_v2()
+                .list_object_versions()
                 .bucket(&self.bucket)
                 .prefix(prefix)
-                .set_continuation_token(token.take())
+                .set_key_marker(markers.0.take())
+                .set_version_id_marker(markers.1.take())
                 .send()
                 .await
                 .map_err(unavailable)?;
-            // A listing page holds at most 1,000 keys: one DeleteObjects call each.
-            let ids = page
-                .contents()
+            let versions = page
+                .versions()
                 .iter()
-                .filter_map(|o| o.key())
-                .map(|key| ObjectIdentifier::builder().key(key).build())
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(unavailable)?;
+                .map(|v| (v.key(), v.version_id()))
+                .chain(
+                    page.delete_markers()
+                        .iter()
+                        .map(|m| (m.key(), m.version_id())),
+                );
+            let mut ids = Vec::new();
+            for (key, version) in versions {
+                let Some(key) = key else { continue };
+                objects.insert(key.to_owned());
+                ids.push(
+                    ObjectIdentifier::builder()
+                        .key(key)
+                        .set_version_id(version.map(str::to_owned))
+                        .build()
+                        .map_err(unavailable)?,
+                );
+            }
+            // A listing page holds at most 1,000 entries: one DeleteObjects call each.
             if !ids.is_empty() {
-                let count = u32::try_from(ids.len()).unwrap_or(u32::MAX);
                 let delete = Delete::builder()
                     .set_objects(Some(ids))
                     .quiet(true)
@@ -162,12 +178,14 @@ impl BlobStore for S3Blobs {
                         failed.message().unwrap_or("refused")
                     )));
                 }
-                deleted += count;
             }
-            match page.next_continuation_token() {
-                Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_owned()),
-                _ => return Ok(deleted),
+            if page.is_truncated() != Some(true) {
+                return Ok(u32::try_from(objects.len()).unwrap_or(u32::MAX));
             }
+            markers = (
+                page.next_key_marker().map(str::to_owned),
+                page.next_version_id_marker().map(str::to_owned),
+            );
         }
     }
 

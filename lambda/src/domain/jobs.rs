@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::ids::JobId;
+use super::pricing::JobUsage;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -282,6 +283,9 @@ pub struct Job {
     /// the job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_pk: Option<String>,
+    /// Tokens its model calls used and what they cost, over every delivery.
+    #[serde(default)]
+    pub usage: JobUsage,
 }
 
 impl Job {

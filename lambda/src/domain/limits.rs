@@ -194,6 +194,8 @@ pub enum Measure {
     Images,
     /// Images the model refused (not charged, but bounded).
     Refusals,
+    /// The estimated cost of the model's tokens, in micro-dollars (counted, never capped).
+    Cost,
 }
 
 /// One counter increment with the cap it must respect.
@@ -220,6 +222,7 @@ pub fn counter(
         Measure::Requests => "req",
         Measure::Images => "img",
         Measure::Refusals => "refused",
+        Measure::Cost => "cost",
     };
     let subject = match subject {
         Subject::Key(id) => format!("key#{id}"),

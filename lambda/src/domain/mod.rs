@@ -7,6 +7,8 @@ pub mod ids;
 pub mod jobs;
 pub mod keys;
 pub mod limits;
+pub mod pricing;
 pub mod request;
+pub mod webhooks;
 
 pub use clock::{Clock, ManualClock, SystemClock};

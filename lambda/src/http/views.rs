@@ -76,6 +76,21 @@ pub struct ImageOutcomeView {
     pub image: Option<u32>,
 }
 
+/// What a job's model calls used, and an estimate of what they cost.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobUsageView {
+    /// Images delivered so far (once the job ended, the ones charged).
+    pub images_delivered: u32,
+    /// Prompt tokens (text and reference images) the model counted, over every call.
+    pub input_tokens: u64,
+    /// Output tokens (images) the model counted, over every call, refused ones included.
+    pub output_tokens: u64,
+    /// Those tokens at the model's list price, in micro-dollars (millionths of a US dollar);
+    /// absent when the model has no price.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimated_cost_microdollars: Option<u64>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct JobView {
     pub job_id: String,
@@ -99,6 +114,7 @@ pub struct JobView {
     /// From the request's `Cancel-After`: when the job is canceled if it has not ended.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cancel_at: Option<String>,
+    pub usage: JobUsageView,
     pub links: Links,
 }
 
@@ -150,6 +166,12 @@ impl JobView {
                 .then(|| OffsetDateTime::from_unix_timestamp(job.cancel_at).ok())
                 .flatten()
                 .map(rfc3339),
+            usage: JobUsageView {
+                images_delivered: job.delivered_images().max(delivered),
+                input_tokens: job.usage.input_tokens,
+                output_tokens: job.usage.output_tokens,
+                estimated_cost_microdollars: job.usage.cost_microdollars,
+            },
             links: Links {
                 self_: job_link(job),
             },
@@ -190,12 +212,24 @@ pub struct UsageWindow {
     pub resets_at: String,
 }
 
+/// The estimated cost of the tenant's model calls in one window.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CostWindow {
+    /// `day` or `month` (UTC).
+    pub window: String,
+    /// Micro-dollars (millionths of a US dollar), at the model's list price.
+    pub estimated_microdollars: u64,
+    pub resets_at: String,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UsageView {
     pub tenant: String,
     pub key_id: Option<String>,
     pub limits: EffectiveLimits,
     pub windows: Vec<UsageWindow>,
+    /// What the tenant's jobs cost this day and this month.
+    pub cost: Vec<CostWindow>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -21,6 +21,12 @@ use crate::domain::jobs::{Expected, Job};
 use crate::domain::keys::ApiKey;
 use crate::domain::limits::CounterAdd;
 
+/// Rows one filtered list query reads at a time (DynamoDB applies `Limit` before the filter).
+const FILTERED_READ: usize = 200;
+/// Rows one filtered list request reads at most before it answers with what it found and a
+/// cursor: a rare status among many jobs must not cost one request the whole partition.
+const MAX_EXAMINED: usize = 2_000;
+
 /// The deployed table names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableNames {
@@ -511,14 +517,22 @@ impl Store for DynamoStore {
         cursor: Option<&JobCursor>,
     ) -> Result<(Vec<Job>, Option<JobCursor>), StoreError> {
         // The creation range and the cursor are bounds on the index's sort key; the status is
-        // a filter, so one query may read past rows it does not return: it goes on until it
-        // has a page and one more job, or the range ends.
+        // a filter, so a query reads past rows it does not return: with one, pages are read
+        // large, until there is a page and one more job, the range ends, or MAX_EXAMINED rows
+        // were read (then the page may be short, and the cursor is where reading stopped).
         let (lower, upper) = filter.sort_range(cursor);
         if lower > upper {
             return Ok((Vec::new(), None));
         }
+        let read = if filter.status.is_some() {
+            FILTERED_READ.max(limit + 1)
+        } else {
+            limit + 1
+        };
         let mut jobs: Vec<Job> = Vec::new();
         let mut start = None;
+        let mut examined = 0;
+        let mut stopped_at = None;
         loop {
             let mut query = self
                 .client
@@ -526,7 +540,7 @@ impl Store for DynamoStore {
                 .table_name(&self.tables.jobs)
                 .index_name(BY_TENANT)
                 .scan_index_forward(false)
-                .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+                .limit(i32::try_from(read).unwrap_or(i32::MAX))
                 .key_condition_expression("tenant = :t AND created_sort BETWEEN :lo AND :hi")
                 .expression_attribute_values(":t", s(tenant))
                 .expression_attribute_values(":lo", s(&lower))
@@ -542,7 +556,12 @@ impl Store for DynamoStore {
             for item in out.items() {
                 jobs.push(decode::<Job>(item)?);
             }
+            examined += usize::try_from(out.scanned_count()).unwrap_or(0);
             match out.last_evaluated_key() {
+                Some(key) if jobs.len() <= limit && examined >= MAX_EXAMINED => {
+                    stopped_at = key.get("created_sort").and_then(|v| v.as_s().ok()).cloned();
+                    break;
+                }
                 Some(key) if jobs.len() <= limit => start = Some(key.clone()),
                 _ => break,
             }
@@ -553,7 +572,7 @@ impl Store for DynamoStore {
                 created_sort: j.created_sort(),
             })
         } else {
-            None
+            stopped_at.map(|created_sort| JobCursor { created_sort })
         };
         Ok((jobs, next))
     }

@@ -142,7 +142,7 @@ pub async fn admit(
             let (name, window) = match *scope {
                 "monthly" => ("monthly", Window::Month),
                 REFUSALS_SCOPE => ("daily-refusals", Window::Day),
-                "global_daily" => ("global", Window::Day),
+                "global_daily" => ("global-daily", Window::Day),
                 _ => ("daily", Window::Day),
             };
             PolicyState::of(name, PolicyUnit::Images, window, c, *ends, used, now)
@@ -160,7 +160,8 @@ pub async fn admit(
         .await
     {
         Ok(Reservation::Granted { values }) => {
-            // The tenant's own quotas; the global one and the refusal allowance stay ours.
+            // The tenant's own quotas on every accepted job; the service-wide budget and the
+            // refusal allowance only on the 429 they cause.
             quotas = [0, 1]
                 .into_iter()
                 .filter_map(|i| policy(i, values.get(i).copied().unwrap_or(0)))
@@ -240,6 +241,7 @@ pub async fn admit(
         cancel_at: 0,
         cancel_requested: false,
         idempotency_pk: idem_pk.clone(),
+        usage: Default::default(),
     };
     let job = match new.cancel_after {
         // The janitor sweeps by deadline: it ends the job at the sooner of the two.

@@ -17,6 +17,8 @@ use crate::blobs;
 use crate::domain::jobs::{
     CancelReason, ImageOutcome, ImageState, Job, JobFailure, JobStatus, MAX_DEFER, StoredImage,
 };
+use crate::domain::limits::{self, Measure, Subject, Window};
+use crate::domain::pricing::ModelPrice;
 use crate::gemini::{
     CallBudget, GenerateError, GeneratedImage, ImageAttempt, ImageGenerator, ImageRequest,
     InlineImage, Usage,
@@ -87,6 +89,8 @@ pub struct Worker {
     pub generator: Arc<dyn ImageGenerator>,
     /// Model calls one image may cost over every delivery (`IMAGEGEN_GEMINI_MAX_ATTEMPTS`).
     pub image_attempts: u32,
+    /// The price of the model's tokens (`config::model_price`); `None`: costs stay unknown.
+    pub price: Option<ModelPrice>,
 }
 
 impl Worker {
@@ -95,7 +99,14 @@ impl Worker {
             app,
             generator,
             image_attempts: image_attempts.max(1),
+            price: None,
         }
+    }
+
+    /// Prices the model's tokens at `price`.
+    pub fn with_price(mut self, price: Option<ModelPrice>) -> Self {
+        self.price = price;
+        self
     }
 
     /// Processes one delivery; `receive_count` is SQS's ApproximateReceiveCount.
@@ -163,8 +174,13 @@ impl Worker {
                         return self.fail(job, failure).await;
                     }
                     let requeued = job.requeued(job.outcomes.clone(), self.app.clock.now());
-                    self.app.store.update_job(&requeued, job.expected()).await?;
-                    return Err(StepError::Transient("blob_unavailable".into()));
+                    match self.write_seeing_cancel(requeued, &job).await? {
+                        // A cancel came meanwhile: the job ended canceled instead.
+                        written if written.status.is_final() => {
+                            return Ok(self.ended(&job, &written).await);
+                        }
+                        _ => return Err(StepError::Transient("blob_unavailable".into())),
+                    }
                 }
             }
         }
@@ -243,11 +259,21 @@ impl Worker {
                 }
             }
         }
-        self.emit_calls(calls, calls.saturating_sub(answered), &usage, started);
+        // This delivery's tokens go on the job with every write that follows, and on the
+        // tenant's cost counters once one of those writes won.
+        let (job_usage, cost) =
+            job.usage
+                .plus(usage.prompt_tokens, usage.output_tokens, self.price);
+        self.emit_calls(calls, calls.saturating_sub(answered), &usage, cost, started);
+        let job = Job {
+            usage: job_usage,
+            ..job
+        };
 
         if let Some(reason) = cancel.or_else(|| job.cancel_reason(self.app.clock.now())) {
             let done = job.canceled(outcomes, reason, self.app.clock.now());
-            return self.finish(&job, done).await;
+            let outcome = self.finish(&job, done).await;
+            return self.counted(outcome, &job.tenant, cost).await;
         }
         let still_pending = outcomes.iter().any(|o| o.state == ImageState::Pending);
         if still_pending && !last_delivery {
@@ -259,9 +285,10 @@ impl Worker {
             match self.write_seeing_cancel(requeued, &job).await {
                 // A cancel came after the last look: the job ended canceled instead.
                 Ok(written) if written.status.is_final() => {
-                    return Ok(self.ended(&job, &written).await);
+                    let outcome = Ok(self.ended(&job, &written).await);
+                    return self.counted(outcome, &job.tenant, cost).await;
                 }
-                Ok(_) => {}
+                Ok(_) => self.count_cost(&job.tenant, cost).await,
                 Err(StoreError::Conflict(_)) => return Ok(StepOutcome::Skipped),
                 Err(e) => return Err(e.into()),
             }
@@ -275,7 +302,43 @@ impl Worker {
             outcome.give_up();
         }
         let done = job.finished(outcomes, self.app.clock.now());
-        self.finish(&job, done).await
+        let outcome = self.finish(&job, done).await;
+        self.counted(outcome, &job.tenant, cost).await
+    }
+
+    /// After a write that recorded a delivery's tokens won (`outcome` is not `Skipped`): their
+    /// cost goes on the tenant's counters.
+    async fn counted(
+        &self,
+        outcome: Result<StepOutcome, StepError>,
+        tenant: &str,
+        cost: u64,
+    ) -> Result<StepOutcome, StepError> {
+        if matches!(outcome, Ok(o) if o != StepOutcome::Skipped) {
+            self.count_cost(tenant, cost).await;
+        }
+        outcome
+    }
+
+    /// Adds `cost` micro-dollars to the tenant's day and month cost counters (never capped).
+    /// An estimate: a failed add is logged, not retried.
+    async fn count_cost(&self, tenant: &str, cost: u64) {
+        if cost == 0 {
+            return;
+        }
+        let now = self.app.clock.now();
+        let subject = Subject::Tenant(tenant);
+        let adds: Vec<_> = [Window::Day, Window::Month]
+            .into_iter()
+            .map(|window| {
+                let (mut add, _) = limits::counter(Measure::Cost, &subject, window, now, cost, 0);
+                add.limit = u64::MAX;
+                add
+            })
+            .collect();
+        if let Err(e) = self.app.store.reserve(&adds).await {
+            tracing::warn!(tenant, cost, error = %e, "the job's cost could not be counted");
+        }
     }
 
     /// One pending image: its remaining calls, or no call when none are left.
@@ -402,7 +465,11 @@ impl Worker {
                 ..next
             }
         } else {
-            current.canceled(next.outcomes, CancelReason::Requested, next.updated_at)
+            // The stored record lacks this delivery's tokens; `next` has them.
+            Job {
+                usage: next.usage,
+                ..current.canceled(next.outcomes, CancelReason::Requested, next.updated_at)
+            }
         };
         self.write(&next, &current).await?;
         Ok(next)
@@ -484,18 +551,9 @@ impl Worker {
         self.finish(&job, done).await
     }
 
-    /// Writes `next` over `job` (conditional on `job`'s state). The store's client already
-    /// retries a write that timed out; when its first try had landed, the retry meets its own
-    /// write as a conflict. Only a conflict with something else is one: this write records the
-    /// calls and objects the delivery spent, and the refund follows it.
+    /// Writes `next` over `job` (conditional on `job`'s state): see [`super::jobs::write`].
     async fn write(&self, next: &Job, job: &Job) -> Result<(), StoreError> {
-        match self.app.store.update_job(next, job.expected()).await {
-            Err(StoreError::Conflict(c)) => match self.app.store.get_job(&job.job_id).await {
-                Ok(Some(current)) if current == *next => Ok(()),
-                _ => Err(StoreError::Conflict(c)),
-            },
-            other => other,
-        }
+        super::jobs::write(&self.app, next, job).await
     }
 
     /// The refund of a job that just ended: its final write won, so this runs once per job.
@@ -505,7 +563,7 @@ impl Worker {
         }
     }
 
-    fn emit_calls(&self, calls: u32, failed: u32, usage: &Usage, started: Instant) {
+    fn emit_calls(&self, calls: u32, failed: u32, usage: &Usage, cost: u64, started: Instant) {
         let latency_ms = started.elapsed().as_secs_f64() * 1e3;
         self.app.metrics.emit(
             &[("Generator", self.generator.name())],
@@ -518,6 +576,9 @@ impl Worker {
                     usage.output_tokens as f64,
                     Unit::Count,
                 ),
+                ("GeminiInputTokens", usage.prompt_tokens as f64, Unit::Count),
+                // Micro-dollars: CloudWatch has no currency unit.
+                ("EstimatedCostMicrodollars", cost as f64, Unit::Count),
             ],
         );
     }

@@ -104,11 +104,13 @@ pub async fn cancel(app: &App, tenant: &str, job_id: &JobId) -> Result<Option<Jo
         if job.tenant != tenant {
             return Ok(None);
         }
-        if job.status.is_final() || job.cancel_requested {
+        let held = leased(app, &job);
+        // Already asked of a worker that still holds it: the worker is on it.
+        if job.status.is_final() || (job.cancel_requested && held) {
             return Ok(Some(job));
         }
         let now = app.clock.now();
-        let next = if job.status == JobStatus::Running && leased(app, &job) {
+        let next = if job.status == JobStatus::Running && held {
             // The lease is not renewed: a worker that died still loses the job at its end.
             Job {
                 cancel_requested: true,
@@ -117,7 +119,7 @@ pub async fn cancel(app: &App, tenant: &str, job_id: &JobId) -> Result<Option<Jo
         } else {
             job.canceled(job.outcomes_or_pending(), CancelReason::Requested, now)
         };
-        match app.store.update_job(&next, job.expected()).await {
+        match write(app, &next, &job).await {
             Ok(()) => {
                 if next.status.is_final() {
                     tracing::info!(job_id = %job.job_id, tenant, "job canceled");
@@ -135,6 +137,20 @@ pub async fn cancel(app: &App, tenant: &str, job_id: &JobId) -> Result<Option<Jo
         }
     }
     Err(QueryError::Contended)
+}
+
+/// Writes `next` over `job`, conditional on `job`'s state. The store's client already retries a
+/// write that timed out; when its first try had landed, the retry meets its own write as a
+/// conflict. Only a conflict with something else is one: what such a write records (the calls
+/// and objects a delivery spent, a cancel) is what the refund that follows it goes by.
+pub async fn write(app: &App, next: &Job, job: &Job) -> Result<(), StoreError> {
+    match app.store.update_job(next, job.expected()).await {
+        Err(StoreError::Conflict(c)) => match app.store.get_job(&job.job_id).await {
+            Ok(Some(current)) if current == *next => Ok(()),
+            _ => Err(StoreError::Conflict(c)),
+        },
+        other => other,
+    }
 }
 
 /// Whether a worker holds the job within its lease (it may be generating right now).
@@ -163,7 +179,12 @@ pub async fn delete(app: &App, tenant: &str, job_id: &JobId) -> Result<(), Query
     for prefix in blobs::job_prefixes(&job.tenant, job.job_id.as_str()) {
         removed += app.blobs.delete_prefix(&prefix).await?;
     }
-    if let Some(pk) = &job.idempotency_pk {
+    // The key may since have been used again (its record lives a day, the job a month): only
+    // a record that still points here goes.
+    if let Some(pk) = &job.idempotency_pk
+        && let Some(record) = app.store.get_idempotency(pk).await?
+        && record.job_id == job.job_id
+    {
         app.store.delete_idempotency(pk).await?;
     }
     app.store.delete_job(&job.job_id).await?;

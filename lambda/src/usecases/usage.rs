@@ -1,5 +1,5 @@
 //! How much of each limit a caller has used: its key's requests this minute, its tenant's
-//! images today and this month, and the model's refusals today.
+//! images today and this month, and the model's refusals today; and what its jobs cost.
 
 use time::OffsetDateTime;
 
@@ -76,6 +76,38 @@ pub async fn windows(app: &App, caller: &Caller) -> Result<Vec<Used>, StoreError
             measure,
             limit: counter.limit,
             used,
+            resets_at,
+        })
+        .collect())
+}
+
+/// The estimated cost of a tenant's model calls in one window (micro-dollars).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cost {
+    /// `day`, `month`.
+    pub window: &'static str,
+    pub microdollars: u64,
+    pub resets_at: OffsetDateTime,
+}
+
+/// Today's and this month's cost, from the counters the worker adds each delivery's to.
+pub async fn cost(app: &App, tenant: &str) -> Result<Vec<Cost>, StoreError> {
+    let now = app.clock.now();
+    let subject = Subject::Tenant(tenant);
+    let windows = [("day", Window::Day), ("month", Window::Month)];
+    let counters: Vec<_> = windows
+        .iter()
+        .map(|&(_, window)| limits::counter(Measure::Cost, &subject, window, now, 0, 0))
+        .collect();
+    let pks: Vec<String> = counters.iter().map(|(c, _)| c.pk.clone()).collect();
+    let values = app.store.counter_values(&pks).await?;
+    Ok(windows
+        .iter()
+        .zip(counters)
+        .zip(values)
+        .map(|((&(window, _), (_, resets_at)), microdollars)| Cost {
+            window,
+            microdollars,
             resets_at,
         })
         .collect())

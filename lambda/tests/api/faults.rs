@@ -578,3 +578,67 @@ async fn past_its_deadline() -> Row {
         refused: 0,
     }
 }
+
+/// Usage comes from the model's `usageMetadata` (the real client against the stand-in), adds up
+/// over the job's calls, is priced from the table, and lands on the tenant's cost counters and
+/// in an EMF metric.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jobs_usage_is_the_models_count_and_its_cost_the_list_price() {
+    // The first call is throttled (no usage), then each image is answered: 10 prompt and
+    // 1,290 output tokens each.
+    let server = stand_in(first(1, status(429), image_answer())).await;
+    let h = Harness::builder()
+        .generator(Arc::new(client(&server, FAST)))
+        .image_attempts(ATTEMPTS)
+        .build();
+    let key = h.create_key("acme", ALL_SCOPES).await;
+    let res = h
+        .post_image(&key, json!({"prompt": "a lighthouse", "count": 2}))
+        .await;
+    let job_id = res.json["job_id"].as_str().unwrap().to_owned();
+    let queued = h.get_job(&key, &job_id).await;
+    assert_eq!(
+        queued.json["usage"],
+        json!({"images_delivered": 0, "input_tokens": 0, "output_tokens": 0})
+    );
+    h.run_worker().await;
+    let job = h.get_job(&key, &job_id).await;
+    assert_eq!(job.json["status"], "succeeded", "{}", job.json);
+    // $0.30 and $30 per million tokens: 20 x 0.3 + 2,580 x 30 = 77,406 micro-dollars.
+    assert_eq!(
+        job.json["usage"],
+        json!({
+            "images_delivered": 2,
+            "input_tokens": 20,
+            "output_tokens": 2580,
+            "estimated_cost_microdollars": 77406,
+        })
+    );
+    let usage = h.call("GET", "/v1/usage", Some(&key.key), None).await;
+    usage.assert_status(200);
+    let cost: Vec<(String, u64)> = usage.json["cost"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["window"].as_str().unwrap().to_owned(),
+                c["estimated_microdollars"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        cost,
+        [("day".to_owned(), 77406), ("month".to_owned(), 77406)]
+    );
+    let metered: f64 = h
+        .emf()
+        .iter()
+        .filter_map(|r| r["EstimatedCostMicrodollars"].as_f64())
+        .sum();
+    assert_eq!(metered, 77406.0);
+    // Another tenant's cost is its own.
+    let other = h.create_key("globex", ALL_SCOPES).await;
+    let theirs = h.call("GET", "/v1/usage", Some(&other.key), None).await;
+    assert_eq!(theirs.json["cost"][0]["estimated_microdollars"], 0);
+}

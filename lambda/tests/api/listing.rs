@@ -257,11 +257,19 @@ async fn filtered_by_status_and_creation_time_across_pages() {
         newest_first(&[1, 2, 3]),
         "any offset"
     );
+    assert_eq!(
+        list(
+            "created_after=2026-11-26T10:03:00Z&created_before=2026-11-26T10:03:00.000001Z".into()
+        )
+        .await,
+        newest_first(&[3]),
+        "one microsecond: job 3 alone"
+    );
     assert!(
         list("created_after=2026-11-26T10:03:00Z&created_before=2026-11-26T10:01:00Z".into())
             .await
             .is_empty(),
-        "an empty range"
+        "a range that ends before it starts holds nothing"
     );
 
     for (query, field) in [

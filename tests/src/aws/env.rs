@@ -202,7 +202,14 @@ impl TestEnv {
 
     pub fn worker(&self, gemini: GeminiClient) -> Worker {
         let attempts = gemini.config().max_attempts;
-        Worker::new(self.app.clone(), Arc::new(gemini), attempts)
+        Worker::new(self.app.clone(), Arc::new(gemini), attempts).with_price(
+            imagegen::config::model_price(
+                &imagegen::config::Vars(|_| None),
+                "gemini-2.5-flash-image",
+            )
+            .ok()
+            .flatten(),
+        )
     }
 
     /// The worker's hold on the jobs queue and the dead-letter queue, as `bin/worker.rs` has it.
@@ -307,6 +314,20 @@ impl TestEnv {
             .send()
             .await?;
         Ok(())
+    }
+
+    /// Every version and delete marker under `prefix` in the bucket (what a plain delete of a
+    /// versioned object leaves behind).
+    pub async fn object_versions(&self, prefix: &str) -> Result<usize, Error> {
+        let out = self
+            .clients
+            .s3
+            .list_object_versions()
+            .bucket(&self.resources.bucket)
+            .prefix(prefix)
+            .send()
+            .await?;
+        Ok(out.versions().len() + out.delete_markers().len())
     }
 
     /// Keys of the objects under `prefix` in the bucket.
@@ -455,9 +476,19 @@ async fn wait_until_active(dynamodb: &aws_sdk_dynamodb::Client, name: &str) -> R
     }
 }
 
-/// A private bucket encrypting by default with SSE-S3, like Terraform's storage module.
+/// A private, versioned bucket encrypting by default with SSE-S3, like Terraform's storage
+/// module.
 async fn create_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<(), Error> {
     s3.create_bucket().bucket(bucket).send().await?;
+    s3.put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await?;
     s3.put_bucket_encryption()
         .bucket(bucket)
         .server_side_encryption_configuration(

@@ -48,6 +48,7 @@ fn job(tenant: &str, created_at: OffsetDateTime) -> Job {
         cancel_at: 0,
         cancel_requested: false,
         idempotency_pk: None,
+        usage: Default::default(),
     }
 }
 

@@ -189,6 +189,21 @@ async fn a_posted_job_runs_through_sqs_and_the_worker_to_a_png_behind_a_presigne
     assert_eq!(shown["width"], WIDTH);
     assert_eq!(shown["height"], HEIGHT);
     assert_eq!(shown["bytes"], image.len());
+    // The model's usageMetadata, priced at the default list price and counted in DynamoDB.
+    assert_eq!(
+        reply.json["usage"],
+        json!({"images_delivered": 1, "input_tokens": 10, "output_tokens": 1290,
+               "estimated_cost_microdollars": 38703})
+    );
+    let usage = env
+        .call(Method::GET, "/v1/usage", &key, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        usage.json["cost"][0]["estimated_microdollars"], 38703,
+        "{}",
+        usage.json
+    );
 
     // Download through the presigned URL, as a client would.
     let url = shown["url"].as_str().unwrap();
@@ -208,8 +223,8 @@ async fn a_posted_job_runs_through_sqs_and_the_worker_to_a_png_behind_a_presigne
 
     assert_eq!(images_used(&env, &key).await, (1, 1));
 
-    // Deleted, the job leaves S3 (each of its folders listed, then deleted in one batch) and
-    // DynamoDB.
+    // Deleted, the job leaves S3 (each of its folders listed with every version, then deleted
+    // in one batch) and DynamoDB.
     env.calls.take();
     let deleted = env
         .call(Method::DELETE, &format!("/v1/jobs/{job_id}"), &key, None)
@@ -221,7 +236,11 @@ async fn a_posted_job_runs_through_sqs_and_the_worker_to_a_png_behind_a_presigne
         "AWS calls for one DELETE /v1/jobs/{{id}} ({}): {delete_calls}",
         env.emulator.kind.name()
     ));
-    assert_eq!(delete_calls.get("S3.ListObjectsV2"), 2, "{delete_calls}");
+    assert_eq!(
+        delete_calls.get("S3.ListObjectVersions"),
+        2,
+        "{delete_calls}"
+    );
     assert_eq!(delete_calls.get("S3.DeleteObjects"), 1, "{delete_calls}");
     assert_eq!(delete_calls.get("DynamoDB.DeleteItem"), 1, "{delete_calls}");
     assert!(
@@ -229,6 +248,13 @@ async fn a_posted_job_runs_through_sqs_and_the_worker_to_a_png_behind_a_presigne
             .await
             .unwrap()
             .is_empty()
+    );
+    assert_eq!(
+        env.object_versions(&format!("generated/acme/{job_id}/"))
+            .await
+            .unwrap(),
+        0,
+        "no old version and no delete marker is left in the versioned bucket"
     );
     let gone = env
         .call(Method::GET, &format!("/v1/jobs/{job_id}"), &key, None)

@@ -142,7 +142,8 @@ pub struct ListQuery {
 }
 
 /// The caller's jobs, newest first; optionally those in one status, created within a range.
-/// The filters stay the same from page to page: pass them with each `cursor`.
+/// The filters stay the same from page to page: pass them with each `cursor`. With `status`, a
+/// page may hold fewer jobs than `limit`, even none: follow `next_cursor` until it is absent.
 #[utoipa::path(
     get, path = "/v1/jobs", tag = "jobs",
     params(ListQuery),
@@ -253,6 +254,8 @@ fn list_query(
             ),
         }
     }
+    // A range that holds nothing (after >= before) is valid, and lists nothing: the document
+    // cannot state a rule across two parameters, so the server does not make one.
     if err.details.is_empty() {
         Ok(out)
     } else {

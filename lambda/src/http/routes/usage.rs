@@ -5,7 +5,7 @@ use axum::extract::State;
 
 use crate::App;
 use crate::http::auth::{Authorized, scope};
-use crate::http::views::{UsageView, UsageWindow, timestamp};
+use crate::http::views::{CostWindow, UsageView, UsageWindow, timestamp};
 use crate::http::{ApiError, ErrorEnvelope};
 use crate::usecases::usage;
 
@@ -13,7 +13,7 @@ use crate::usecases::usage;
     get, path = "/v1/usage", tag = "usage",
     security(("api_key" = [])),
     responses(
-        (status = 200, body = UsageView, description = "limits and use of the current windows"),
+        (status = 200, body = UsageView, description = "limits and use of the current windows, and the estimated cost of the tenant's jobs today and this month"),
         (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
         (status = 429, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope),
         (status = 502, body = ErrorEnvelope),
@@ -36,10 +36,20 @@ pub async fn usage(
             resets_at: timestamp(w.resets_at),
         })
         .collect();
+    let cost = usage::cost(&app, &caller.tenant)
+        .await?
+        .into_iter()
+        .map(|c| CostWindow {
+            window: c.window.into(),
+            estimated_microdollars: c.microdollars,
+            resets_at: timestamp(c.resets_at),
+        })
+        .collect();
     Ok(Json(UsageView {
         tenant: caller.tenant,
         key_id: caller.key_id,
         limits: caller.limits,
         windows,
+        cost,
     }))
 }

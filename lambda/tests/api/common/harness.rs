@@ -108,11 +108,11 @@ impl Builder {
             metrics,
             gateway: None,
         };
-        let worker = Arc::new(Worker::new(
-            app.clone(),
-            self.generator.clone(),
-            self.image_attempts,
-        ));
+        // Priced as the default model is deployed.
+        let worker = Arc::new(
+            Worker::new(app.clone(), self.generator.clone(), self.image_attempts)
+                .with_price(Some(imagegen::domain::pricing::DEFAULT_PRICES[0].1)),
+        );
         let rx = if self.background {
             imagegen::worker::local::spawn(
                 worker.clone(),
