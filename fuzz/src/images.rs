@@ -8,7 +8,7 @@
 
 use imagegen_images::{
     ImageError, ImageFormat, ImageInfo, ImageLimits, PreparedImage, dimensions, inspect,
-    prepare_reference,
+    prepare_reference, transcode,
 };
 
 /// `prepare_reference` with the production limits, as the API runs it on an upload.
@@ -28,6 +28,44 @@ pub fn prepare_small(data: &[u8]) -> Result<(), &'static str> {
         ..ImageLimits::default()
     };
     prepare_and_check(image, &limits)
+}
+
+/// `transcode` (a model's image into the format a client asked for): the first byte picks the
+/// format (mod 3) and the JPEG quality (mod 100, plus 1). Whatever comes out is an image of that
+/// format, at the input's size (turned by its EXIF orientation at most), that decodes.
+pub fn transcode_any(data: &[u8]) -> Result<(), &'static str> {
+    let Some((&selector, image)) = data.split_first() else {
+        return Err("empty");
+    };
+    let to = ImageFormat::ALL[usize::from(selector) % 3];
+    let quality = selector % 100 + 1;
+    let limits = ImageLimits::default();
+    let info = inspect(image, &limits);
+    let out = transcode(image, to, quality, &limits);
+    match (&info, &out) {
+        (Ok(info), Ok(out)) => {
+            assert_eq!(out.format, to, "asked for {to:?}");
+            let (w, h) = (out.width, out.height);
+            assert!(
+                (w, h) == (info.width, info.height) || (h, w) == (info.width, info.height),
+                "{w}x{h} from {}x{}",
+                info.width,
+                info.height
+            );
+            assert_eq!(
+                dimensions(&out.data),
+                Some((to, w, h)),
+                "the transcoded header disagrees"
+            );
+            match image::load_from_memory(&out.data) {
+                Ok(decoded) => assert_eq!((decoded.width(), decoded.height()), (w, h)),
+                Err(e) => panic!("transcoded {to:?} does not decode: {e}"),
+            }
+        }
+        (Err(_), Ok(_)) => panic!("transcode accepted what inspect refused: {info:?}"),
+        _ => {}
+    }
+    out.map(drop).map_err(|e| e.issue())
 }
 
 /// The header-only paths: `inspect` (limits checked) and `dimensions` (trusted images).

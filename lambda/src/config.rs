@@ -40,6 +40,9 @@ pub struct Config {
     /// Terraform sets it from the queue module's own value.
     pub queue_visibility: Duration,
     pub metrics_namespace: String,
+    /// The image model (`IMAGEGEN_GEMINI_MODEL`, as the worker calls it): the api checks a
+    /// request's `image_size` against what it takes.
+    pub model: String,
 }
 
 impl Default for Config {
@@ -58,6 +61,7 @@ impl Default for Config {
             worker_lease: Duration::from_secs(900),
             queue_visibility: Duration::from_secs(6 * 900),
             metrics_namespace: "Imagegen".into(),
+            model: GeminiConfig::default().model,
         }
     }
 }
@@ -294,6 +298,7 @@ impl Config {
             metrics_namespace: vars
                 .optional("IMAGEGEN_METRICS_NAMESPACE")
                 .unwrap_or(d.metrics_namespace),
+            model: vars.optional("IMAGEGEN_GEMINI_MODEL").unwrap_or(d.model),
         })
     }
 }

@@ -550,6 +550,7 @@ mod composition {
             reference_images: Vec::new(),
             aspect_ratio: None,
             count: 1,
+            image_size: None,
         }
     }
 

@@ -83,6 +83,7 @@ fn request(count: u8) -> ImageRequest {
         reference_images: Vec::new(),
         aspect_ratio: None,
         count,
+        image_size: None,
     }
 }
 
@@ -609,6 +610,7 @@ async fn request_shape() {
                 }],
                 aspect_ratio: Some("16:9".into()),
                 count: 1,
+                image_size: Some("2K".into()),
             },
             ATTEMPTS,
         )
@@ -626,7 +628,7 @@ async fn request_shape() {
             ]}],
             "generationConfig": {
                 "responseModalities": ["TEXT", "IMAGE"],
-                "imageConfig": {"aspectRatio": "16:9"}
+                "imageConfig": {"aspectRatio": "16:9", "imageSize": "2K"}
             }
         })
     );

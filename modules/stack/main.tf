@@ -39,6 +39,8 @@ locals {
     IMAGEGEN_GLOBAL_RATE_PER_MINUTE  = tostring(var.settings.global_rate_per_minute)
     IMAGEGEN_GLOBAL_DAILY_IMAGES     = tostring(var.settings.global_daily_images)
     IMAGEGEN_METRICS_NAMESPACE       = local.metrics_namespace
+    # The worker calls this model; the api checks a request's image_size against it.
+    IMAGEGEN_GEMINI_MODEL = var.settings.gemini_model
     # One variable each for the queue and the code that must agree with it: the delivery that
     # reaches maxReceiveCount is a job's last attempt, and no worker outlives its timeout.
     IMAGEGEN_MAX_RECEIVE_COUNT        = tostring(var.settings.max_receive_count)
@@ -376,7 +378,6 @@ module "worker" {
   environment_variables = merge(local.service_environment, {
     IMAGEGEN_GEMINI_SECRET_ARN      = module.secrets.secret_arn
     IMAGEGEN_DEAD_LETTER_QUEUE_URL  = module.queue.dlq_url
-    IMAGEGEN_GEMINI_MODEL           = var.settings.gemini_model
     IMAGEGEN_GEMINI_TIMEOUT_SECONDS = tostring(var.settings.gemini_timeout_seconds)
     IMAGEGEN_GEMINI_MAX_ATTEMPTS    = tostring(var.settings.gemini_max_attempts)
   })

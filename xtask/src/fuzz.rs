@@ -28,13 +28,17 @@ pub struct Target {
     pub service: bool,
 }
 
-pub const TARGETS: [Target; 7] = [
+pub const TARGETS: [Target; 8] = [
     Target {
         name: "prepare_reference",
         service: false,
     },
     Target {
         name: "prepare_reference_small",
+        service: false,
+    },
+    Target {
+        name: "transcode",
         service: false,
     },
     Target {

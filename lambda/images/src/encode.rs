@@ -23,11 +23,21 @@ pub enum JpegInput<'a> {
 }
 
 pub fn jpeg(input: JpegInput<'_>, width: u32, height: u32) -> Result<Vec<u8>, ImageError> {
+    jpeg_at(input, width, height, JPEG_QUALITY)
+}
+
+/// [`jpeg`] at `quality` (1..=100; jpeg-encoder clamps).
+pub fn jpeg_at(
+    input: JpegInput<'_>,
+    width: u32,
+    height: u32,
+    quality: u8,
+) -> Result<Vec<u8>, ImageError> {
     let too_large = || ImageError::TooLarge { width, height };
     let w = u16::try_from(width).map_err(|_| too_large())?;
     let h = u16::try_from(height).map_err(|_| too_large())?;
     let mut out = Vec::with_capacity(width as usize * height as usize / 4);
-    let mut encoder = jpeg_encoder::Encoder::new(&mut out, JPEG_QUALITY);
+    let mut encoder = jpeg_encoder::Encoder::new(&mut out, quality.clamp(1, 100));
     // 4:2:0 like every camera and libvips. From RGB, average each 2x2 chroma block (picking
     // one pixel aliases); planar chroma is already at half size and repeated 2x2, so picking
     // the top-left pixel is exact and saves the averaging pass.
@@ -111,6 +121,16 @@ impl jpeg_encoder::ImageBuffer for Planar<'_> {
             }
         }
     }
+}
+
+/// Lossless WebP (image-webp encodes no lossy WebP).
+pub fn webp(rgba: &[u8], width: u32, height: u32) -> Result<Vec<u8>, ImageError> {
+    use image::ImageEncoder;
+    let mut out = Vec::new();
+    image::codecs::webp::WebPEncoder::new_lossless(&mut out)
+        .write_image(rgba, width, height, image::ExtendedColorType::Rgba8)
+        .map_err(|e| ImageError::corrupt(format!("WebP encoding: {e}")))?;
+    Ok(out)
 }
 
 pub fn png(rgba: &[u8], width: u32, height: u32) -> Result<Vec<u8>, ImageError> {

@@ -274,6 +274,75 @@ pub fn prepare_reference(bytes: &[u8], limits: &ImageLimits) -> Result<PreparedI
     }
 }
 
+/// An image re-encoded as `to`, at its own size: the model's output in the format a client
+/// asked for. Decoded under `limits` as a reference image is, oriented, metadata dropped;
+/// transparency is kept in PNG and WebP (lossless) and flattened onto white for JPEG, which is
+/// written at `jpeg_quality`.
+pub fn transcode(
+    bytes: &[u8],
+    to: ImageFormat,
+    jpeg_quality: u8,
+    limits: &ImageLimits,
+) -> Result<PreparedImage, ImageError> {
+    let info = inspect(bytes, limits)?;
+    let (image, orientation) = match info.format {
+        ImageFormat::Jpeg => {
+            let parsed = jpeg::parse(bytes)?;
+            let size = parsed
+                .size()
+                .ok_or_else(|| ImageError::corrupt("JPEG without a frame header"))?;
+            check_size(size, limits)?;
+            if size != (info.width, info.height) {
+                return Err(ImageError::corrupt("JPEG frame headers disagree"));
+            }
+            check_decode_memory(&info, parsed.full_decode_bytes_per_pixel(), limits)?;
+            let orientation = parsed
+                .exif
+                .and_then(Orientation::from_exif_chunk)
+                .unwrap_or(Orientation::NoTransforms);
+            (jpeg::decode_full(bytes, limits, size)?, orientation)
+        }
+        ImageFormat::Png | ImageFormat::Webp => decode_with_image(bytes, &info, limits)?,
+    };
+    let size = (image.width(), image.height());
+    let rgba = orient(
+        image.into_rgba8().into_raw(),
+        size,
+        resize::Channels::Rgba,
+        orientation,
+    )?;
+    let (width, height) = (rgba.width(), rgba.height());
+    let pixels = rgba.into_bytes();
+    let data = match to {
+        ImageFormat::Png => encode::png(&pixels, width, height)?,
+        ImageFormat::Webp => encode::webp(&pixels, width, height)?,
+        ImageFormat::Jpeg => {
+            let rgb = flatten_onto_white(&pixels);
+            encode::jpeg_at(encode::JpegInput::Rgb(&rgb), width, height, jpeg_quality)?
+        }
+    };
+    Ok(PreparedImage {
+        format: to,
+        data,
+        width,
+        height,
+    })
+}
+
+/// RGBA to RGB over a white background (what a transparent PNG looks like on a page).
+fn flatten_onto_white(rgba: &[u8]) -> Vec<u8> {
+    let mut rgb = Vec::with_capacity(rgba.len() / 4 * 3);
+    for pixel in rgba.chunks_exact(4) {
+        let alpha = u16::from(pixel[3]);
+        for &channel in &pixel[..3] {
+            // c·a + 255·(1 − a), rounded; at most 255.
+            let blended = (u16::from(channel) * alpha + 255 * (255 - alpha) + 127) / 255;
+            rgb.push(u8::try_from(blended).unwrap_or(u8::MAX));
+        }
+    }
+    rgb
+}
+
 fn prepare_jpeg(
     bytes: &[u8],
     info: &ImageInfo,

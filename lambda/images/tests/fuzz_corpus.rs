@@ -54,6 +54,14 @@ fn prepare_reference_corpus_replays() {
     accepted_except_unsupported_codings(&refused);
 }
 
+/// The seeds are images a model could send: each transcodes, into whichever format its first
+/// byte picks, except the JPEG codings refused on purpose.
+#[test]
+fn transcode_corpus_replays() {
+    let refused = replay("transcode", harness::transcode_any);
+    accepted_except_unsupported_codings(&refused);
+}
+
 #[test]
 fn prepare_reference_small_corpus_replays() {
     let refused = replay("prepare_reference_small", harness::prepare_small);

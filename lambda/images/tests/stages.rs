@@ -949,3 +949,64 @@ fn webp_exif_orientation_is_applied() {
     let decoded = decode(&out);
     assert!(is_blue(decoded.get_pixel(10, 25)) && is_red(decoded.get_pixel(90, 25)));
 }
+
+/// A client's output format: the model's image re-encoded at its own size, transparency kept
+/// where the format has it, JPEG at the quality asked for.
+#[test]
+fn transcoding_keeps_the_pixels_and_follows_the_format_asked_for() {
+    let (w, h) = (64, 48);
+    let mut rgba = Vec::new();
+    for y in 0..h {
+        for x in 0..w {
+            let alpha = if x < 8 { 0 } else { 255 };
+            rgba.extend_from_slice(&[(x * 4) as u8, (y * 5) as u8, 128, alpha]);
+        }
+    }
+    let source = png(&rgba, w, h, image::ExtendedColorType::Rgba8);
+    let limits = ImageLimits::default();
+
+    // WebP is lossless: every pixel, alpha included, comes back.
+    let webp = transcode(&source, ImageFormat::Webp, 90, &limits).unwrap();
+    assert_eq!(sniff(&webp.data), Some(ImageFormat::Webp));
+    assert_eq!(
+        (webp.format, webp.width, webp.height),
+        (ImageFormat::Webp, w, h)
+    );
+    assert_eq!(decode(&webp).into_raw(), rgba);
+
+    // JPEG: transparent pixels become white, the rest stay close; a lower quality is smaller.
+    let good = transcode(&source, ImageFormat::Jpeg, 95, &limits).unwrap();
+    let poor = transcode(&source, ImageFormat::Jpeg, 20, &limits).unwrap();
+    assert_eq!(sniff(&good.data), Some(ImageFormat::Jpeg));
+    assert!(
+        poor.data.len() < good.data.len(),
+        "{} >= {}",
+        poor.data.len(),
+        good.data.len()
+    );
+    let decoded = decode(&good);
+    let corner = decoded.get_pixel(1, 1).0;
+    assert!(
+        corner[..3].iter().all(|&c| c > 240),
+        "{corner:?} is not white"
+    );
+    let opaque = |img: &[u8]| -> Vec<u8> {
+        img.chunks_exact(4)
+            .enumerate()
+            .filter(|(i, _)| (i % w as usize) >= 16)
+            .flat_map(|(_, p)| p[..3].to_vec())
+            .collect()
+    };
+    assert!(psnr(&opaque(&decoded.into_raw()), &opaque(&rgba)) > 35.0);
+
+    // PNG from a JPEG with an EXIF rotation: upright, so width and height swap.
+    let rotated = with_metadata(&Jpeg::default().encode(&photo(40, 20), 40, 20), 6);
+    let upright = transcode(&rotated, ImageFormat::Png, 90, &limits).unwrap();
+    assert_eq!((upright.width, upright.height), (20, 40));
+    assert_eq!(decode(&upright).dimensions(), (20, 40));
+
+    // What is not an image within the limits is refused, never passed through.
+    assert!(transcode(b"not an image", ImageFormat::Png, 90, &limits).is_err());
+    let huge = png_header_only(100_000, 100_000);
+    assert!(transcode(&huge, ImageFormat::Jpeg, 90, &limits).is_err());
+}

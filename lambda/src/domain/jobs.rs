@@ -67,6 +67,16 @@ pub struct JobParams {
     pub aspect_ratio: Option<String>,
     pub count: u8,
     pub reference_keys: Vec<String>,
+    /// `png`, `jpeg` or `webp`: what the delivered images are re-encoded to; `None` keeps the
+    /// model's format.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_format: Option<String>,
+    /// JPEG quality, with `output_format` `jpeg`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<u8>,
+    /// `1K`, `2K` or `4K`, passed to the model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_size: Option<String>,
 }
 
 /// One generated image in the blob store.

@@ -22,7 +22,10 @@ impl Issue {
     /// Rules that span fields, which no schema of a single field states: the request is
     /// well-formed but cannot be served as a whole (422, not 400).
     pub fn is_cross_field(&self) -> bool {
-        self.issue == "too_many_in_total"
+        matches!(
+            self.issue,
+            "too_many_in_total" | "needs_jpeg" | "not_supported_by_model"
+        )
     }
 }
 
@@ -84,6 +87,81 @@ pub fn prompt_pattern() -> String {
 
 fn escape(c: char) -> String {
     format!("\\u{:04x}", u32::from(c))
+}
+
+/// The formats images can be delivered in; `png` is what the models send.
+pub const OUTPUT_FORMATS: [&str; 3] = ["png", "jpeg", "webp"];
+pub const MIN_QUALITY: u8 = 1;
+pub const MAX_QUALITY: u8 = 100;
+/// JPEG quality when a request asks for JPEG and names none.
+pub const DEFAULT_QUALITY: u8 = 90;
+/// The output sizes Gemini's `imageConfig.imageSize` takes.
+pub const IMAGE_SIZES: [&str; 3] = ["1K", "2K", "4K"];
+
+/// The image sizes `model` can be asked for: Gemini 3 Pro Image takes `imageSize`; Gemini 2.5
+/// Flash Image makes 1024 px images only and takes none.
+pub fn image_sizes_of(model: &str) -> &'static [&'static str] {
+    let model = model.strip_prefix("models/").unwrap_or(model);
+    if model.starts_with("gemini-3-pro-image") {
+        &IMAGE_SIZES
+    } else {
+        &[]
+    }
+}
+
+/// The output fields of an image request: the format (and its quality), and a size `model`
+/// must support.
+pub fn validate_output(
+    output_format: Option<&str>,
+    quality: Option<u8>,
+    image_size: Option<&str>,
+    model: &str,
+) -> Vec<Issue> {
+    let mut issues = Vec::new();
+    if let Some(format) = output_format
+        && !OUTPUT_FORMATS.contains(&format)
+    {
+        issues.push(Issue::new(
+            "output_format",
+            "unsupported",
+            format!(
+                "output_format: must be one of {}",
+                OUTPUT_FORMATS.join(", ")
+            ),
+        ));
+    }
+    if let Some(quality) = quality {
+        if !(MIN_QUALITY..=MAX_QUALITY).contains(&quality) {
+            issues.push(Issue::new(
+                "quality",
+                "out_of_range",
+                format!("quality: must be an integer between {MIN_QUALITY} and {MAX_QUALITY}"),
+            ));
+        } else if output_format != Some("jpeg") {
+            issues.push(Issue::new(
+                "quality",
+                "needs_jpeg",
+                "quality: applies to output_format jpeg only (webp is delivered lossless, png \
+                 is lossless)",
+            ));
+        }
+    }
+    if let Some(size) = image_size {
+        if !IMAGE_SIZES.contains(&size) {
+            issues.push(Issue::new(
+                "image_size",
+                "unsupported",
+                format!("image_size: must be one of {}", IMAGE_SIZES.join(", ")),
+            ));
+        } else if !image_sizes_of(model).contains(&size) {
+            issues.push(Issue::new(
+                "image_size",
+                "not_supported_by_model",
+                format!("image_size: the model in use ({model}) does not take an image size"),
+            ));
+        }
+    }
+    issues
 }
 
 pub fn count_rule() -> String {
@@ -223,6 +301,39 @@ mod tests {
             );
             assert_eq!(in_ranges(c, &WHITESPACE), c.is_whitespace(), "{c:?}");
         }
+    }
+
+    #[test]
+    fn output_rules_follow_the_format_and_the_model() {
+        let issues = |f, q, s, m| -> Vec<&'static str> {
+            validate_output(f, q, s, m)
+                .into_iter()
+                .map(|i| i.issue)
+                .collect()
+        };
+        let flash = "gemini-2.5-flash-image";
+        let pro = "models/gemini-3-pro-image-preview";
+        assert!(issues(None, None, None, flash).is_empty());
+        assert!(issues(Some("jpeg"), Some(75), None, flash).is_empty());
+        assert!(issues(Some("webp"), None, Some("4K"), pro).is_empty());
+        assert_eq!(issues(Some("gif"), None, None, flash), ["unsupported"]);
+        assert_eq!(issues(Some("jpeg"), Some(0), None, flash), ["out_of_range"]);
+        assert_eq!(
+            issues(Some("jpeg"), Some(101), None, flash),
+            ["out_of_range"]
+        );
+        assert_eq!(issues(Some("webp"), Some(80), None, flash), ["needs_jpeg"]);
+        assert_eq!(issues(None, Some(80), None, flash), ["needs_jpeg"]);
+        assert_eq!(issues(None, None, Some("8K"), pro), ["unsupported"]);
+        assert_eq!(
+            issues(None, None, Some("2K"), flash),
+            ["not_supported_by_model"]
+        );
+        assert!(
+            validate_output(None, Some(80), Some("2K"), flash)
+                .iter()
+                .all(Issue::is_cross_field)
+        );
     }
 
     #[test]

@@ -517,10 +517,12 @@ fn request_body(req: &ImageRequest) -> Result<Vec<u8>, GenerateError> {
         }],
         generation_config: wire::GenerationConfig {
             response_modalities: ["TEXT", "IMAGE"],
-            image_config: req
-                .aspect_ratio
-                .as_deref()
-                .map(|aspect_ratio| wire::ImageConfig { aspect_ratio }),
+            image_config: (req.aspect_ratio.is_some() || req.image_size.is_some()).then_some(
+                wire::ImageConfig {
+                    aspect_ratio: req.aspect_ratio.as_deref(),
+                    image_size: req.image_size.as_deref(),
+                },
+            ),
         },
     };
     serde_json::to_vec(&body).map_err(|err| GenerateError::InvalidRequest {

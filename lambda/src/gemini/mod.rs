@@ -37,6 +37,8 @@ pub struct ImageRequest {
     pub aspect_ratio: Option<String>,
     /// Images wanted; each is one model call. Must be at least 1.
     pub count: u8,
+    /// `1K`, `2K` or `4K` for a model that takes `imageConfig.imageSize`.
+    pub image_size: Option<String>,
 }
 
 /// One image the model produced, as the bytes it sent, validated: a PNG, JPEG or WebP whose
@@ -395,6 +397,7 @@ mod tests {
             }],
             aspect_ratio: None,
             count: 1,
+            image_size: None,
         };
         let debug = format!("{req:?}");
         assert!(!debug.contains("secret plan"), "{debug}");

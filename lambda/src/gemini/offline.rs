@@ -191,6 +191,7 @@ mod tests {
             reference_images: Vec::new(),
             aspect_ratio: aspect_ratio.map(Into::into),
             count,
+            image_size: None,
         }
     }
 

@@ -50,7 +50,10 @@ pub(crate) struct GenerationConfig<'a> {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ImageConfig<'a> {
-    pub aspect_ratio: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aspect_ratio: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_size: Option<&'a str>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -18,7 +18,8 @@ use crate::domain::jobs::JobStatus;
 use crate::domain::jobs::OUTCOME_CODES;
 use crate::domain::keys::KEY_ID_PATTERN;
 use crate::domain::request::{
-    ASPECT_RATIOS, MAX_COUNT, MAX_PROMPT_CHARS, MAX_REFERENCE_IMAGES, MIN_COUNT, prompt_pattern,
+    ASPECT_RATIOS, IMAGE_SIZES, MAX_COUNT, MAX_PROMPT_CHARS, MAX_QUALITY, MAX_REFERENCE_IMAGES,
+    MIN_COUNT, MIN_QUALITY, OUTPUT_FORMATS, prompt_pattern,
 };
 use crate::http::routes::images::MAX_IDEMPOTENCY_KEY;
 use crate::http::routes::images::{CANCEL_AFTER_PATTERN, MAX_CANCEL_AFTER, MIN_CANCEL_AFTER};
@@ -217,6 +218,21 @@ fn request_rules(doc: &mut Value) {
         &format!("{image}/count"),
         json!({"format": "int32", "minimum": MIN_COUNT, "maximum": MAX_COUNT, "default": 1}),
     );
+    let mut formats: Vec<Value> = OUTPUT_FORMATS.iter().map(|f| json!(f)).collect();
+    formats.push(Value::Null);
+    set(
+        doc,
+        &format!("{image}/output_format"),
+        json!({"enum": formats}),
+    );
+    set(
+        doc,
+        &format!("{image}/quality"),
+        json!({"format": "int32", "minimum": MIN_QUALITY, "maximum": MAX_QUALITY}),
+    );
+    let mut sizes: Vec<Value> = IMAGE_SIZES.iter().map(|s| json!(s)).collect();
+    sizes.push(Value::Null);
+    set(doc, &format!("{image}/image_size"), json!({"enum": sizes}));
     let reference = "/components/schemas/ReferenceImage/properties";
     set(
         doc,

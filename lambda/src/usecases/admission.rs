@@ -29,6 +29,10 @@ pub struct NewImageJob {
     pub references: Vec<ReferenceInput>,
     /// `Cancel-After`: cancel the job if it has not finished this long after admission.
     pub cancel_after: Option<std::time::Duration>,
+    /// Validated by `domain::request::validate_output`.
+    pub output_format: Option<String>,
+    pub quality: Option<u8>,
+    pub image_size: Option<String>,
 }
 
 /// An `Idempotency-Key` and the hash of the request it came with.
@@ -224,6 +228,9 @@ pub async fn admit(
             aspect_ratio: new.aspect_ratio,
             count: new.count,
             reference_keys: Vec::new(),
+            output_format: new.output_format,
+            quality: new.quality,
+            image_size: new.image_size,
         },
         attempts: 0,
         images: Vec::new(),

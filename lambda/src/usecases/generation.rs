@@ -19,10 +19,12 @@ use crate::domain::jobs::{
 };
 use crate::domain::limits::{self, Measure, Subject, Window};
 use crate::domain::pricing::ModelPrice;
+use crate::domain::request;
 use crate::gemini::{
     CallBudget, GenerateError, GeneratedImage, ImageAttempt, ImageGenerator, ImageRequest,
     InlineImage, Usage,
 };
+use crate::images::ImageFormat;
 use crate::queue::JobMessage;
 use crate::store::StoreError;
 use crate::telemetry::Unit;
@@ -189,6 +191,7 @@ impl Worker {
             reference_images: references,
             aspect_ratio: job.params.aspect_ratio.clone(),
             count: job.params.count,
+            image_size: job.params.image_size.clone(),
         };
         let until = started + self.app.config.invocation_budget();
 
@@ -362,8 +365,47 @@ impl Worker {
             .await
     }
 
-    /// Stores a generated image under this attempt's key; a storage failure leaves the image
-    /// pending (its calls are spent, so a retry stays within the budget).
+    /// The image in the format the job asked for (`output_format`, `quality`): re-encoded off
+    /// the async threads (a 4K image is about a second of CPU). An image the model sent that
+    /// does not decode is its malformed answer.
+    async fn in_requested_format(
+        &self,
+        job: &Job,
+        image: GeneratedImage,
+    ) -> Result<GeneratedImage, String> {
+        let format = match job.params.output_format.as_deref() {
+            Some("jpeg") => ImageFormat::Jpeg,
+            Some("webp") => ImageFormat::Webp,
+            Some("png") => ImageFormat::Png,
+            _ => return Ok(image),
+        };
+        let quality = job.params.quality.unwrap_or(request::DEFAULT_QUALITY);
+        // Same format and nothing asked of it: the model's bytes as they are.
+        if format == image.format && (format != ImageFormat::Jpeg || job.params.quality.is_none()) {
+            return Ok(image);
+        }
+        let converted = tokio::task::spawn_blocking(move || {
+            crate::images::transcode(
+                &image.data,
+                format,
+                quality,
+                &crate::gemini::generated_image_limits(),
+            )
+        })
+        .await
+        .map_err(|e| format!("re-encoding stopped: {e}"))?
+        .map_err(|e| e.to_string())?;
+        Ok(GeneratedImage {
+            format: converted.format,
+            width: converted.width,
+            height: converted.height,
+            data: converted.data,
+        })
+    }
+
+    /// Stores a generated image under this attempt's key, in the format the job asked for; a
+    /// storage failure leaves the image pending (its calls are spent, so a retry stays within
+    /// the budget).
     async fn store_image(
         &self,
         job: &Job,
@@ -371,6 +413,20 @@ impl Worker {
         image: GeneratedImage,
         outcome: &mut ImageOutcome,
     ) {
+        let image = match self.in_requested_format(job, image).await {
+            Ok(image) => image,
+            Err(e) => {
+                tracing::warn!(job_id = %job.job_id, image = index, error = %e, "re-encoding an image failed");
+                let message = "the model's image could not be re-encoded".to_owned();
+                if outcome.calls >= self.image_attempts {
+                    outcome.end(ImageState::Failed, "upstream_malformed", message);
+                } else {
+                    outcome.code = Some("upstream_malformed".into());
+                    outcome.message = Some(message);
+                }
+                return;
+            }
+        };
         let key = blobs::generated_key(
             &job.tenant,
             job.job_id.as_str(),

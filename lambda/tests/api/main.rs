@@ -15,6 +15,7 @@ mod delete;
 mod errors;
 mod faults;
 mod flow;
+mod formats;
 mod hostile;
 mod idempotency;
 mod keys;

@@ -57,6 +57,15 @@ pub struct CreateImageRequest {
     /// Images to generate (default 1).
     #[serde(default, deserialize_with = "crate::http::json::optional_integer")]
     pub count: Option<u8>,
+    /// The format the images are delivered in: `png` (the model's own, the default), `jpeg` or
+    /// `webp` (lossless). The worker re-encodes; the stored type follows the bytes.
+    pub output_format: Option<String>,
+    /// JPEG quality, 1..=100 (default 90); only with `output_format` `jpeg` (else 422).
+    #[serde(default, deserialize_with = "crate::http::json::optional_integer")]
+    pub quality: Option<u8>,
+    /// `1K`, `2K` or `4K`, for a model that takes an image size (Gemini 3 Pro Image; with
+    /// another model, 422).
+    pub image_size: Option<String>,
 }
 
 #[utoipa::path(
@@ -101,6 +110,20 @@ pub async fn create_image(
         "a reference image is not in its declared format",
     );
     let mut cross = ApiError::new(ErrorCode::Unprocessable, "the image request is invalid");
+    for issue in &issues {
+        let target = if issue.is_cross_field() {
+            &mut cross
+        } else {
+            &mut err
+        };
+        target.add_problem(issue.field.clone(), issue.issue, issue.message.clone());
+    }
+    let issues = request::validate_output(
+        req.output_format.as_deref(),
+        req.quality,
+        req.image_size.as_deref(),
+        &app.config.model,
+    );
     for issue in &issues {
         let target = if issue.is_cross_field() {
             &mut cross
@@ -195,6 +218,10 @@ pub async fn create_image(
         count: req.count.unwrap_or(1),
         references,
         cancel_after,
+        // PNG is what the model sends: asking for it changes nothing.
+        output_format: req.output_format.filter(|f| f != "png"),
+        quality: req.quality,
+        image_size: req.image_size,
     };
     let admitted = admission::admit(&app, &auth.caller, new, idempotency.unwrap_or(None))
         .await
