@@ -152,57 +152,75 @@ fn code(path: &Path) -> String {
         Some(at) => &text[..at],
         None => &text,
     };
-    let code = text
-        .lines()
-        .map(|line| line.split("//").next().unwrap_or_default())
-        .collect::<Vec<_>>()
-        .join("\n");
-    without_string_contents(&code)
+    without_comments_and_strings(text)
 }
 
-/// `code` with the contents of its string literals left out (`"must use https"` is no `use`);
-/// char literals such as `'"'` are kept whole so they open no string.
-fn without_string_contents(code: &str) -> String {
+/// `code` without its comments and the contents of its string literals, in one pass that knows
+/// both (`"https://…"` holds no comment, `"must use https"` is no `use`); char literals such as
+/// `'"'` are kept whole so they open no string.
+fn without_comments_and_strings(code: &str) -> String {
     let chars: Vec<char> = code.chars().collect();
+    let at = |i: usize| chars.get(i).copied();
     let mut out = String::with_capacity(code.len());
     let mut i = 0;
-    let mut in_string = false;
     while i < chars.len() {
         let c = chars[i];
-        if in_string {
-            match c {
-                '\\' => i += 2,
-                '"' => {
-                    in_string = false;
+        let word_before = i > 0 && (chars[i - 1].is_alphanumeric() || chars[i - 1] == '_');
+        match (c, at(i + 1)) {
+            ('/', Some('/')) => {
+                while i < chars.len() && chars[i] != '\n' {
+                    i += 1;
+                }
+            }
+            ('/', Some('*')) => {
+                let mut depth = 0;
+                while i < chars.len() {
+                    match (chars[i], at(i + 1)) {
+                        ('/', Some('*')) => (depth, i) = (depth + 1, i + 2),
+                        ('*', Some('/')) => {
+                            (depth, i) = (depth - 1, i + 2);
+                            if depth == 0 {
+                                break;
+                            }
+                        }
+                        _ => i += 1,
+                    }
+                }
+                out.push(' ');
+            }
+            // A raw string, `r"…"`, `r#"…"#`, … (or `br…`): to its own closing.
+            ('r', Some('"' | '#')) if !word_before || (i > 0 && chars[i - 1] == 'b') => {
+                let hashes = chars[i + 1..].iter().take_while(|&&h| h == '#').count();
+                if at(i + 1 + hashes) != Some('"') {
                     out.push(c);
                     i += 1;
+                    continue;
                 }
-                _ => i += 1,
-            }
-            continue;
-        }
-        match (c, chars.get(i + 1), chars.get(i + 2), chars.get(i + 3)) {
-            // A raw string, `r#"…"#`: to its closing `"#`, quotes inside and all.
-            ('r', Some('#'), Some('"'), _) => {
-                out.push_str("r#\"\"#");
-                i += 3;
-                while i < chars.len() && !(chars[i] == '"' && chars.get(i + 1) == Some(&'#')) {
+                i += 2 + hashes;
+                let closing: Vec<char> = std::iter::once('"')
+                    .chain(std::iter::repeat_n('#', hashes))
+                    .collect();
+                while i < chars.len() && !chars[i..].starts_with(&closing) {
                     i += 1;
                 }
-                i += 2;
+                i += closing.len();
+                out.push_str("\"\"");
             }
-            ('\'', Some('\\'), Some(_), Some('\'')) => {
+            ('"', _) => {
+                i += 1;
+                while i < chars.len() && chars[i] != '"' {
+                    i += if chars[i] == '\\' { 2 } else { 1 };
+                }
+                i += 1;
+                out.push_str("\"\"");
+            }
+            ('\'', Some('\\')) if at(i + 3) == Some('\'') => {
                 out.extend(&chars[i..i + 4]);
                 i += 4;
             }
-            ('\'', Some(_), Some('\''), _) => {
+            ('\'', Some(_)) if at(i + 2) == Some('\'') => {
                 out.extend(&chars[i..i + 3]);
                 i += 3;
-            }
-            ('"', ..) => {
-                in_string = true;
-                out.push(c);
-                i += 1;
             }
             _ => {
                 out.push(c);
@@ -513,13 +531,20 @@ fn ports_do_not_re_export_their_adapters() {
 }
 
 #[test]
-fn string_contents_are_not_code() {
-    let code = r##"let m = "must use https; {x}"; let q = '"'; let r = r#"use a::{b"#; use crate::domain::ids;"##;
-    let stripped = without_string_contents(code);
-    assert_eq!(
-        stripped,
-        r##"let m = ""; let q = '"'; let r = r#""#; use crate::domain::ids;"##
-    );
+fn comments_and_string_contents_are_not_code() {
+    let code = r##"let u = "https://a.example"; let m = "must use https; {x}"; let q = '"'; let r = r#"use a::{b"#; /* use b::c; */ use crate::domain::ids; // use d::e;"##;
+    let stripped = without_comments_and_strings(code);
+    for gone in ["https", "use a::", "use b::", "use d::"] {
+        assert!(!stripped.contains(gone), "{gone} in {stripped}");
+    }
+    for kept in [
+        "let u = \"\";",
+        "let q = '\"';",
+        "let r = \"\";",
+        "use crate::domain::ids;",
+    ] {
+        assert!(stripped.contains(kept), "{kept} not in {stripped}");
+    }
     // The `use` statement, and the same path seen inline: nothing from inside the strings.
     let found = paths(&stripped);
     assert!(!found.is_empty());

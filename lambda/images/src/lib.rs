@@ -295,6 +295,12 @@ pub fn transcode(
             if size != (info.width, info.height) {
                 return Err(ImageError::corrupt("JPEG frame headers disagree"));
             }
+            // zune-jpeg decodes these wrongly (see `prepare_jpeg`): refused, never bad pixels.
+            if parsed.separate_scans() {
+                return Err(ImageError::UnsupportedFeature(
+                    "baseline JPEG with separate component scans",
+                ));
+            }
             check_decode_memory(&info, parsed.full_decode_bytes_per_pixel(), limits)?;
             let orientation = parsed
                 .exif

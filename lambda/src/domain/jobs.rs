@@ -134,6 +134,7 @@ pub const OUTCOME_CODES: &[&str] = &[
     "storage_failed",
     "not_queued",
     "delivery_exhausted",
+    "output_format_failed",
     "deadline_exceeded",
     // canceled
     "canceled",

@@ -60,10 +60,12 @@ impl JobUsage {
             input_tokens: self.input_tokens.saturating_add(input),
             output_tokens: self.output_tokens.saturating_add(output),
             cost_microdollars: match (self.cost_microdollars, price) {
-                (Some(before), _) => Some(before.saturating_add(cost)),
+                (Some(before), Some(_)) => Some(before.saturating_add(cost)),
                 (None, Some(_)) if self.input_tokens == 0 && self.output_tokens == 0 => Some(cost),
-                // Tokens from before a price was known: the sum would understate them.
-                (None, _) => None,
+                // Nothing new to price: what was known stays known.
+                (known, None) if input == 0 && output == 0 => known,
+                // Tokens priced by nobody, now or before: any sum would understate them.
+                _ => None,
             },
         };
         (next, cost)
@@ -109,5 +111,8 @@ mod tests {
         let (unpriced, cost) = JobUsage::default().plus(10, 1_290, None);
         assert_eq!((unpriced.cost_microdollars, cost), (None, 0));
         assert_eq!(unpriced.plus(1, 1, flash).0.cost_microdollars, None);
+        // A price that goes away mid-job makes the cost unknown, not understated.
+        assert_eq!(one.plus(10, 1_290, None).0.cost_microdollars, None);
+        assert_eq!(one.plus(0, 0, None).0.cost_microdollars, Some(38_703));
     }
 }

@@ -122,7 +122,7 @@ pub fn check_url(url: &str, allow_loopback_http: bool) -> Result<url::Url, UrlPr
     }
     let host = parsed.host().ok_or(UrlProblem::Malformed)?;
     let loopback = match &host {
-        url::Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
+        url::Host::Domain(name) => is_localhost(name),
         url::Host::Ipv4(ip) => ip.is_loopback(),
         url::Host::Ipv6(ip) => ip.is_loopback(),
     };
@@ -135,7 +135,7 @@ pub fn check_url(url: &str, allow_loopback_http: bool) -> Result<url::Url, UrlPr
         return Ok(parsed);
     }
     let public = match host {
-        url::Host::Domain(name) => !name.eq_ignore_ascii_case("localhost"),
+        url::Host::Domain(name) => !is_localhost(name),
         url::Host::Ipv4(ip) => is_public(IpAddr::V4(ip)),
         url::Host::Ipv6(ip) => is_public(IpAddr::V6(ip)),
     };
@@ -144,6 +144,12 @@ pub fn check_url(url: &str, allow_loopback_http: bool) -> Result<url::Url, UrlPr
     } else {
         Err(UrlProblem::NotPublic)
     }
+}
+
+/// `localhost`, `localhost.` and every name under it (RFC 6761: they resolve to loopback).
+fn is_localhost(name: &str) -> bool {
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name == "localhost" || name.ends_with(".localhost")
 }
 
 /// Whether `ip` is a public unicast address: not loopback, private (RFC 1918, unique local),
@@ -193,7 +199,12 @@ fn public_v6(ip: Ipv6Addr) -> bool {
         || (segments[0] & 0xffc0) == 0xfec0
         // Documentation, 2001:db8::/32 and 3fff::/20.
         || (segments[0] == 0x2001 && segments[1] == 0x0db8)
-        || (segments[0] & 0xfff0) == 0x3ff0
+        || (segments[0] == 0x3fff && segments[1] < 0x1000)
+        // Benchmarking 2001:2::/48, ORCHIDv2 2001:20::/28.
+        || (segments[0] == 0x2001 && segments[1] == 0x0002 && segments[2] == 0)
+        || (segments[0] == 0x2001 && (segments[1] & 0xfff0) == 0x0020)
+        // Local-use NAT64, 64:ff9b:1::/48.
+        || (segments[0] == 0x0064 && segments[1] == 0xff9b && segments[2] == 0x0001)
         // Discard-only, 100::/64.
         || (segments[0] == 0x0100 && segments[1..4] == [0, 0, 0]))
 }
@@ -302,6 +313,10 @@ mod tests {
             "fec0::1",
             "ff02::1",
             "2001:db8::1",
+            "3fff::1",
+            "2001:2::1",
+            "2001:20::1",
+            "64:ff9b:1::a",
             "100::1",
         ] {
             assert!(!is_public(private.parse().unwrap()), "{private}");
@@ -316,6 +331,7 @@ mod tests {
             "2606:4700:4700::1111",
             "::ffff:8.8.8.8",
             "2002:0808:0808::1",
+            "3ff0::1",
         ] {
             assert!(is_public(public.parse().unwrap()), "{public}");
         }
@@ -349,6 +365,8 @@ mod tests {
             ("https://[::1]/hook", UrlProblem::NotPublic),
             ("https://[::ffff:10.0.0.1]/hook", UrlProblem::NotPublic),
             ("https://localhost/hook", UrlProblem::NotPublic),
+            ("https://localhost./hook", UrlProblem::NotPublic),
+            ("https://api.localhost/hook", UrlProblem::NotPublic),
             ("https://0x7f000001/hook", UrlProblem::NotPublic),
         ] {
             assert_eq!(check_url(bad, false).err(), Some(problem), "{bad}");

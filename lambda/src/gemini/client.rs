@@ -548,7 +548,9 @@ fn parse_answer(body: &[u8], truncated: bool) -> Answered {
         .as_ref()
         .map(|usage| Usage {
             prompt_tokens: usage.prompt_token_count,
-            output_tokens: usage.candidates_token_count,
+            output_tokens: usage
+                .candidates_token_count
+                .saturating_add(usage.thoughts_token_count),
             total_tokens: usage.total_token_count,
         })
         .unwrap_or_default();

@@ -74,15 +74,19 @@ impl GeneratedImage {
     }
 }
 
-/// What a generated image may be: Gemini's largest outputs are 4096 px a side (the "4K" size);
-/// 8192 a side and 4096 x 4096 pixels leave room for other aspect ratios, and 32 MB for any
-/// sane encoding of them.
+/// What a generated image may be: Gemini's "4K" outputs are about 16.8 to 17.3 MP (4096 x 4096
+/// square, 5504 x 3072 at 16:9, 6336 x 2688 at 21:9); 8192 a side and 18 MP leave room for the
+/// other aspect ratios, and 32 MB for any sane encoding of them. Re-encoding one into the
+/// format a client asked for decodes it whole (one image at a time): at most 13 bytes a pixel
+/// (an animated WebP; an RGB PNG takes 9), 234 MB at 18 MP, which the worker's 1 GB holds
+/// beside the runtime and the encoded images of its job.
 pub fn generated_image_limits() -> ImageLimits {
     ImageLimits {
         max_bytes: 32 * 1024 * 1024,
         max_width: 8192,
         max_height: 8192,
-        max_pixels: 4096 * 4096,
+        max_pixels: 18_000_000,
+        max_decode_memory: 18_000_000 * 13,
         ..ImageLimits::default()
     }
 }
@@ -386,6 +390,31 @@ impl fmt::Debug for ImageRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every 4K size the models make is a valid answer, and fits the re-encoding budget as an
+    /// RGB PNG (9 bytes a pixel).
+    #[test]
+    fn four_k_answers_fit_the_generated_image_limits() {
+        let limits = generated_image_limits();
+        for (w, h) in [
+            (4096u32, 4096u32),
+            (5504, 3072),
+            (3072, 5504),
+            (6336, 2688),
+            (4928, 3264),
+        ] {
+            let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+            png.extend_from_slice(&w.to_be_bytes());
+            png.extend_from_slice(&h.to_be_bytes());
+            png.extend_from_slice(&[8, 2, 0, 0, 0, 0, 0, 0, 0]);
+            let info = crate::images::inspect(&png, &limits);
+            assert!(info.is_ok(), "{w}x{h}: {info:?}");
+            assert!(
+                u64::from(w) * u64::from(h) * 9 <= limits.max_decode_memory,
+                "{w}x{h}"
+            );
+        }
+    }
 
     #[test]
     fn debug_output_hides_prompt_and_bytes() {

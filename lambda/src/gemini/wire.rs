@@ -105,6 +105,8 @@ pub(crate) struct PromptFeedback {
 pub(crate) struct UsageMetadata {
     pub prompt_token_count: u64,
     pub candidates_token_count: u64,
+    /// Thinking (Gemini 3 Pro Image thinks by default), billed as output.
+    pub thoughts_token_count: u64,
     pub total_token_count: u64,
 }
 

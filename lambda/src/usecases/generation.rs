@@ -415,15 +415,15 @@ impl Worker {
     ) {
         let image = match self.in_requested_format(job, image).await {
             Ok(image) => image,
+            // Another call would most likely make an image that fails the same way: the image
+            // ends here, not charged, rather than cost more calls.
             Err(e) => {
                 tracing::warn!(job_id = %job.job_id, image = index, error = %e, "re-encoding an image failed");
-                let message = "the model's image could not be re-encoded".to_owned();
-                if outcome.calls >= self.image_attempts {
-                    outcome.end(ImageState::Failed, "upstream_malformed", message);
-                } else {
-                    outcome.code = Some("upstream_malformed".into());
-                    outcome.message = Some(message);
-                }
+                outcome.end(
+                    ImageState::Failed,
+                    "output_format_failed",
+                    "the image could not be delivered in the output_format asked for".into(),
+                );
                 return;
             }
         };

@@ -642,3 +642,34 @@ async fn a_jobs_usage_is_the_models_count_and_its_cost_the_list_price() {
     let theirs = h.call("GET", "/v1/usage", Some(&other.key), None).await;
     assert_eq!(theirs.json["cost"][0]["estimated_microdollars"], 0);
 }
+
+/// An answer whose header reads but whose pixels do not decode cannot become the JPEG asked
+/// for: the image fails at once, not charged, and costs no further calls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_that_cannot_be_re_encoded_fails_without_more_calls() {
+    let mut broken = png(16, 8);
+    // The signature and IHDR (33 bytes) stay; the image data after them does not.
+    let end = broken.len() - 12;
+    broken[41..end].fill(0xff);
+    let ok = ResponseTemplate::new(200).set_body_json(answer_with("image/png", &broken));
+    let server = stand_in(always(ok)).await;
+    let h = Harness::builder()
+        .generator(Arc::new(client(&server, FAST)))
+        .image_attempts(ATTEMPTS)
+        .build();
+    let key = h.create_key("acme", ALL_SCOPES).await;
+    let res = h
+        .post_image(
+            &key,
+            json!({"prompt": "a lighthouse", "output_format": "jpeg"}),
+        )
+        .await;
+    let job_id = res.json["job_id"].as_str().unwrap().to_owned();
+    h.run_worker().await;
+    let job = h.get_job(&key, &job_id).await.json;
+    assert_eq!(job["status"], "failed", "{job}");
+    assert_eq!(outcomes_of(&job), ["failed/output_format_failed"]);
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+    assert_eq!(h.used(&key, "day").await, 0, "not charged");
+    assert_eq!(h.generated_files(), 0);
+}

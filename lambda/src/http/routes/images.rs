@@ -218,8 +218,7 @@ pub async fn create_image(
         count: req.count.unwrap_or(1),
         references,
         cancel_after,
-        // PNG is what the model sends: asking for it changes nothing.
-        output_format: req.output_format.filter(|f| f != "png"),
+        output_format: req.output_format,
         quality: req.quality,
         image_size: req.image_size,
     };
