@@ -287,14 +287,7 @@ pub fn transcode(
     let info = inspect(bytes, limits)?;
     let (image, orientation) = match info.format {
         ImageFormat::Jpeg => {
-            let parsed = jpeg::parse(bytes)?;
-            let size = parsed
-                .size()
-                .ok_or_else(|| ImageError::corrupt("JPEG without a frame header"))?;
-            check_size(size, limits)?;
-            if size != (info.width, info.height) {
-                return Err(ImageError::corrupt("JPEG frame headers disagree"));
-            }
+            let (parsed, size, orientation) = parse_jpeg(bytes, &info, limits)?;
             // zune-jpeg decodes these wrongly (see `prepare_jpeg`): refused, never bad pixels.
             if parsed.separate_scans() {
                 return Err(ImageError::UnsupportedFeature(
@@ -302,10 +295,6 @@ pub fn transcode(
                 ));
             }
             check_decode_memory(&info, parsed.full_decode_bytes_per_pixel(), limits)?;
-            let orientation = parsed
-                .exif
-                .and_then(Orientation::from_exif_chunk)
-                .unwrap_or(Orientation::NoTransforms);
             (jpeg::decode_full(bytes, limits, size)?, orientation)
         }
         ImageFormat::Png | ImageFormat::Webp => decode_with_image(bytes, &info, limits)?,
@@ -349,14 +338,14 @@ fn flatten_onto_white(rgba: &[u8]) -> Vec<u8> {
     rgb
 }
 
-fn prepare_jpeg(
-    bytes: &[u8],
+/// A JPEG's markers, its frame's size and its EXIF orientation. The frame the decoders use is
+/// bounded again: it must be the one `inspect` read.
+fn parse_jpeg<'a>(
+    bytes: &'a [u8],
     info: &ImageInfo,
-    target: (u32, u32),
     limits: &ImageLimits,
-) -> Result<PreparedImage, ImageError> {
+) -> Result<(jpeg::Parsed<'a>, (u32, u32), Orientation), ImageError> {
     let parsed = jpeg::parse(bytes)?;
-    // The frame the decoders use, bounded again: it must be the one `inspect` read.
     let size = parsed
         .size()
         .ok_or_else(|| ImageError::corrupt("JPEG without a frame header"))?;
@@ -368,6 +357,16 @@ fn prepare_jpeg(
         .exif
         .and_then(Orientation::from_exif_chunk)
         .unwrap_or(Orientation::NoTransforms);
+    Ok((parsed, size, orientation))
+}
+
+fn prepare_jpeg(
+    bytes: &[u8],
+    info: &ImageInfo,
+    target: (u32, u32),
+    limits: &ImageLimits,
+) -> Result<PreparedImage, ImageError> {
+    let (parsed, size, orientation) = parse_jpeg(bytes, info, limits)?;
     let scale = jpeg::shrink_factor((info.width, info.height), target);
     if scale > 1
         && let Some(planes) = jpeg::decode_scaled(&parsed, bytes, scale)?

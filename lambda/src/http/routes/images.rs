@@ -110,21 +110,13 @@ pub async fn create_image(
         "a reference image is not in its declared format",
     );
     let mut cross = ApiError::new(ErrorCode::Unprocessable, "the image request is invalid");
-    for issue in &issues {
-        let target = if issue.is_cross_field() {
-            &mut cross
-        } else {
-            &mut err
-        };
-        target.add_problem(issue.field.clone(), issue.issue, issue.message.clone());
-    }
-    let issues = request::validate_output(
+    let output = request::validate_output(
         req.output_format.as_deref(),
         req.quality,
         req.image_size.as_deref(),
         &app.config.model,
     );
-    for issue in &issues {
+    for issue in issues.iter().chain(&output) {
         let target = if issue.is_cross_field() {
             &mut cross
         } else {
