@@ -151,11 +151,16 @@ pub fn lambda_dir() -> PathBuf {
 /// The Lambda functions this repository ships, each a binary of the `imagegen` package.
 pub const LAMBDA_BINS: [&str; 2] = ["api", "worker"];
 
-/// The executable of target `name` in cargo's JSON messages (`--message-format=json-…`).
-pub fn executable(messages: &str, name: &str) -> Option<PathBuf> {
-    messages
+/// Cargo's JSON messages (`--message-format=json-…`), one per line; other lines are skipped.
+pub fn cargo_messages(output: &str) -> impl DoubleEndedIterator<Item = serde_json::Value> + '_ {
+    output
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+}
+
+/// The executable of target `name` in cargo's JSON messages.
+pub fn executable(messages: &str, name: &str) -> Option<PathBuf> {
+    cargo_messages(messages)
         .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == name)
         .find_map(|m| m["executable"].as_str().map(PathBuf::from))
 }

@@ -82,9 +82,7 @@ fn clippy(sh: &Shell) -> crate::Result<()> {
 
 /// Whether cargo's last message says the build succeeded.
 fn build_succeeded(messages: &str) -> bool {
-    messages
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+    crate::cargo_messages(messages)
         .rfind(|m| m["reason"] == "build-finished")
         .is_some_and(|m| m["success"] == true)
 }
@@ -93,9 +91,7 @@ fn build_succeeded(messages: &str) -> bool {
 /// are capped by cargo and never reach here); rustc's "N warnings emitted" summaries are not
 /// findings.
 fn lint_findings(messages: &str) -> Vec<String> {
-    messages
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+    crate::cargo_messages(messages)
         .filter(|m| m["reason"] == "compiler-message")
         .map(|m| m["message"].clone())
         .filter(|d| matches!(d["level"].as_str(), Some("warning" | "error")))

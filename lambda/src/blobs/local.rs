@@ -124,7 +124,7 @@ impl LocalBlobs {
 
     fn content_type_path(path: &Path) -> PathBuf {
         let mut p = path.as_os_str().to_owned();
-        p.push(".content-type");
+        p.push(CONTENT_TYPE_SUFFIX);
         PathBuf::from(p)
     }
 
@@ -151,6 +151,9 @@ impl LocalBlobs {
         )
     }
 }
+
+/// Beside each object, a file of this name suffix holds its content type.
+const CONTENT_TYPE_SUFFIX: &str = ".content-type";
 
 fn io(e: std::io::Error) -> BlobError {
     BlobError::Unavailable(e.to_string())
@@ -198,10 +201,10 @@ impl BlobStore for LocalBlobs {
     }
 
     async fn delete_prefix(&self, prefix: &str) -> Result<u32, BlobError> {
-        if !super::valid_prefix(prefix) {
-            return Err(BlobError::InvalidKey(prefix.to_owned()));
-        }
-        let dir = self.root.join(prefix);
+        let folder = prefix
+            .strip_suffix('/')
+            .ok_or_else(|| BlobError::InvalidKey(prefix.to_owned()))?;
+        let dir = self.path(folder)?;
         let mut objects = 0;
         let mut pending = vec![dir.clone()];
         while let Some(folder) = pending.pop() {
@@ -214,7 +217,7 @@ impl BlobStore for LocalBlobs {
                 let path = entry.path();
                 if entry.file_type().await.map_err(io)?.is_dir() {
                     pending.push(path);
-                } else if path.extension().is_none_or(|ext| ext != "content-type") {
+                } else if !path.to_string_lossy().ends_with(CONTENT_TYPE_SUFFIX) {
                     objects += 1;
                 }
             }

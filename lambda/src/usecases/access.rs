@@ -138,26 +138,22 @@ pub async fn check_key_rate(app: &App, caller: &Caller) -> Result<Vec<PolicyStat
         })
         .collect();
     let adds: Vec<_> = counters.iter().map(|(c, _)| c.clone()).collect();
-    let policies = |used: &dyn Fn(usize) -> u64| -> Vec<PolicyState> {
-        windows
-            .iter()
-            .zip(&counters)
-            .enumerate()
-            .map(|(i, (&(name, window, _), (c, ends)))| {
-                PolicyState::of(name, PolicyUnit::Requests, window, c, *ends, used(i), now)
-            })
-            .collect()
+    let policy = |i: usize, used: u64| {
+        let (name, window, _) = windows[i];
+        let (c, ends) = &counters[i];
+        PolicyState::of(name, PolicyUnit::Requests, window, c, *ends, used, now)
     };
     match app.store.reserve(&adds).await? {
-        Reservation::Granted { values } => Ok(policies(&|i| values.get(i).copied().unwrap_or(0))),
+        Reservation::Granted { values } => Ok((0..windows.len())
+            .map(|i| policy(i, values.get(i).copied().unwrap_or(0)))
+            .collect()),
         Reservation::Denied { index, .. } => {
             app.metrics
                 .emit(&[("Scope", "key")], &[("RateLimited", 1.0, Unit::Count)]);
             // Nothing was counted, so only the spent window is told: nothing remains of it.
-            let spent: Vec<PolicyState> = policies(&|_| u64::MAX)
+            let spent: Vec<PolicyState> = (index < windows.len())
+                .then(|| policy(index, u64::MAX))
                 .into_iter()
-                .skip(index)
-                .take(1)
                 .collect();
             let retry_after = spent.first().map_or(1, |p| p.reset_secs);
             Err(AccessError::RateLimited {

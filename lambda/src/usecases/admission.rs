@@ -141,37 +141,34 @@ pub async fn admit(
     };
 
     let counters = quota_counters(app, caller, now, u64::from(new.count));
-    let policy = |index: usize, used: u64| {
-        counters.get(index).map(|(c, scope, ends)| {
-            let (name, window) = match *scope {
-                "monthly" => ("monthly", Window::Month),
-                REFUSALS_SCOPE => ("daily-refusals", Window::Day),
-                "global_daily" => ("global-daily", Window::Day),
-                _ => ("daily", Window::Day),
-            };
-            PolicyState::of(name, PolicyUnit::Images, window, c, *ends, used, now)
-        })
+    let policy = |q: &QuotaCounter, used: u64| {
+        PolicyState::of(
+            q.policy,
+            PolicyUnit::Images,
+            q.window,
+            &q.add,
+            q.ends,
+            used,
+            now,
+        )
     };
     let quotas: Vec<PolicyState>;
     match app
         .store
-        .reserve(
-            &counters
-                .iter()
-                .map(|(c, _, _)| c.clone())
-                .collect::<Vec<_>>(),
-        )
+        .reserve(&counters.iter().map(|q| q.add.clone()).collect::<Vec<_>>())
         .await
     {
         Ok(Reservation::Granted { values }) => {
             // The tenant's own quotas on every accepted job; the service-wide budget and the
             // refusal allowance only on the 429 they cause.
-            quotas = [0, 1]
-                .into_iter()
-                .filter_map(|i| policy(i, values.get(i).copied().unwrap_or(0)))
+            quotas = counters
+                .iter()
+                .zip(&values)
+                .take(2)
+                .map(|(q, used)| policy(q, *used))
                 .collect();
-            if let (Some(global), Some((c, _, _))) = (values.get(2), counters.get(2)) {
-                let remaining = c.limit.saturating_sub(*global) as f64;
+            if let (Some(global), Some(q)) = (values.get(2), counters.get(2)) {
+                let remaining = q.add.limit.saturating_sub(*global) as f64;
                 app.metrics.emit(
                     &[("Scope", "global_daily")],
                     &[("QuotaRemaining", remaining, Unit::Count)],
@@ -180,22 +177,13 @@ pub async fn admit(
         }
         Ok(Reservation::Denied { index, current }) => {
             release_claim().await;
-            let (_, scope, ends) = counters
-                .get(index)
-                .cloned()
-                .unwrap_or_else(|| counters[0].clone());
+            let denied = counters.get(index).unwrap_or(&counters[0]);
+            let scope = denied.scope;
             app.metrics
                 .emit(&[("Scope", scope)], &[("QuotaExceeded", 1.0, Unit::Count)]);
-            let retry_after = limits::seconds_until(ends, now);
+            let retry_after = limits::seconds_until(denied.ends, now);
             // What is left is less than this job asks for (possibly nothing).
-            let policy = policy(index, current).unwrap_or(PolicyState {
-                name: "daily",
-                quota: 0,
-                window_secs: 86_400,
-                unit: PolicyUnit::Images,
-                remaining: 0,
-                reset_secs: retry_after,
-            });
+            let policy = policy(denied, current);
             if scope == REFUSALS_SCOPE {
                 return Err(AdmitError::RefusalLimitExceeded {
                     limit: caller.limits.daily_refusal_limit,
@@ -215,7 +203,7 @@ pub async fn admit(
         }
     }
 
-    let reserved: Vec<CounterAdd> = counters.into_iter().map(|(c, _, _)| c).collect();
+    let reserved: Vec<CounterAdd> = counters.into_iter().map(|q| q.add).collect();
     let (images_reserved, refusals_reserved) = reserved.split_at(reserved.len() - 1);
     let job = Job {
         job_id: job_id.clone(),
@@ -392,15 +380,24 @@ pub fn refusal_counter(
     )
 }
 
+/// One counter a job reserves on: the name a 429 reports, the name of its `RateLimit` policy,
+/// its window and when that ends.
+struct QuotaCounter {
+    add: CounterAdd,
+    scope: &'static str,
+    policy: &'static str,
+    window: Window,
+    ends: time::OffsetDateTime,
+}
+
 /// The counters a job of `images` reserves on, all or nothing: the tenant's day and month, the
-/// global daily image budget, and (last) the tenant's refusal allowance, in that order, each
-/// with the name reported when it is exhausted and the end of its window.
+/// global daily image budget, and (last) the tenant's refusal allowance, in that order.
 fn quota_counters(
     app: &App,
     caller: &Caller,
     now: time::OffsetDateTime,
     images: u64,
-) -> Vec<(CounterAdd, &'static str, time::OffsetDateTime)> {
+) -> Vec<QuotaCounter> {
     let tenant = Subject::Tenant(&caller.tenant);
     let l = caller.limits;
     let g = app.config.limits.global_daily_images;
@@ -430,11 +427,30 @@ fn quota_counters(
     );
     let (refusals, refusals_ends) =
         refusal_counter(&caller.tenant, now, images, l.daily_refusal_limit);
+    let quota = |add, scope, policy, window, ends| QuotaCounter {
+        add,
+        scope,
+        policy,
+        window,
+        ends,
+    };
     vec![
-        (day, "daily", day_ends),
-        (month, "monthly", month_ends),
-        (global, "global_daily", global_ends),
-        (refusals, REFUSALS_SCOPE, refusals_ends),
+        quota(day, "daily", "daily", Window::Day, day_ends),
+        quota(month, "monthly", "monthly", Window::Month, month_ends),
+        quota(
+            global,
+            "global_daily",
+            "global-daily",
+            Window::Day,
+            global_ends,
+        ),
+        quota(
+            refusals,
+            REFUSALS_SCOPE,
+            "daily-refusals",
+            Window::Day,
+            refusals_ends,
+        ),
     ]
 }
 

@@ -28,7 +28,6 @@ use crate::images::ImageFormat;
 use crate::queue::JobMessage;
 use crate::store::StoreError;
 use crate::telemetry::Unit;
-use crate::usecases::admission;
 
 /// What a delivery did, when it did not fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -545,7 +544,7 @@ impl Worker {
     async fn ended(&self, job: &Job, done: &Job) -> StepOutcome {
         let app = &self.app;
         let now = done.updated_at;
-        self.settle(done).await;
+        super::jobs::settle(&self.app, done).await;
         let delivered = done.delivered_images();
         let duration_ms = (now - job.created_at).as_seconds_f64() * 1e3;
         app.metrics.emit(
@@ -610,13 +609,6 @@ impl Worker {
     /// Writes `next` over `job` (conditional on `job`'s state): see [`super::jobs::write`].
     async fn write(&self, next: &Job, job: &Job) -> Result<(), StoreError> {
         super::jobs::write(&self.app, next, job).await
-    }
-
-    /// The refund of a job that just ended: its final write won, so this runs once per job.
-    async fn settle(&self, done: &Job) {
-        if let Err(e) = admission::release_unused(&self.app, done).await {
-            tracing::error!(job_id = %done.job_id, error = %e, refund = done.refunded_images, "quota refund failed");
-        }
     }
 
     fn emit_calls(&self, calls: u32, failed: u32, usage: &Usage, cost: u64, started: Instant) {

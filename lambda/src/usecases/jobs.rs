@@ -123,9 +123,7 @@ pub async fn cancel(app: &App, tenant: &str, job_id: &JobId) -> Result<Option<Jo
             Ok(()) => {
                 if next.status.is_final() {
                     tracing::info!(job_id = %job.job_id, tenant, "job canceled");
-                    if let Err(e) = admission::release_unused(app, &next).await {
-                        tracing::error!(job_id = %job.job_id, error = %e, refund = next.refunded_images, "quota refund failed");
-                    }
+                    settle(app, &next).await;
                 } else {
                     tracing::info!(job_id = %job.job_id, tenant, "cancel requested from the worker");
                 }
@@ -150,6 +148,13 @@ pub async fn write(app: &App, next: &Job, job: &Job) -> Result<(), StoreError> {
             _ => Err(StoreError::Conflict(c)),
         },
         other => other,
+    }
+}
+
+/// The refund of a job that just ended: its final write won, so this runs once per job.
+pub async fn settle(app: &App, done: &Job) {
+    if let Err(e) = admission::release_unused(app, done).await {
+        tracing::error!(job_id = %done.job_id, error = %e, refund = done.refunded_images, "quota refund failed");
     }
 }
 

@@ -21,8 +21,10 @@ pub struct Used {
     pub resets_at: OffsetDateTime,
 }
 
-/// Every window the caller is held to, read from the counters the limits are enforced on.
-pub async fn windows(app: &App, caller: &Caller) -> Result<Vec<Used>, StoreError> {
+/// Every window the caller is held to, read from the counters the limits are enforced on, and
+/// today's and this month's cost, from the counters the worker adds each delivery's to: one
+/// batch read.
+pub async fn report(app: &App, caller: &Caller) -> Result<(Vec<Used>, Vec<Cost>), StoreError> {
     let now = app.clock.now();
     let l = caller.limits;
     let key_subject = caller
@@ -66,11 +68,22 @@ pub async fn windows(app: &App, caller: &Caller) -> Result<Vec<Used>, StoreError
         })
         .chain([("day", "refused", refusals, refusals_end)])
         .collect();
-    let pks: Vec<String> = counters.iter().map(|(_, _, c, _)| c.pk.clone()).collect();
-    let used = app.store.counter_values(&pks).await?;
-    Ok(counters
+    let tenant = Subject::Tenant(&caller.tenant);
+    let cost_windows = [("day", Window::Day), ("month", Window::Month)];
+    let cost_counters: Vec<_> = cost_windows
+        .iter()
+        .map(|&(_, window)| limits::counter(Measure::Cost, &tenant, window, now, 0, 0))
+        .collect();
+    let pks: Vec<String> = counters
+        .iter()
+        .map(|(_, _, c, _)| c.pk.clone())
+        .chain(cost_counters.iter().map(|(c, _)| c.pk.clone()))
+        .collect();
+    let mut values = app.store.counter_values(&pks).await?;
+    let cost_values = values.split_off(counters.len().min(values.len()));
+    let used = counters
         .into_iter()
-        .zip(used)
+        .zip(values)
         .map(|((window, measure, counter, resets_at), used)| Used {
             window,
             measure,
@@ -78,7 +91,18 @@ pub async fn windows(app: &App, caller: &Caller) -> Result<Vec<Used>, StoreError
             used,
             resets_at,
         })
-        .collect())
+        .collect();
+    let cost = cost_windows
+        .iter()
+        .zip(cost_counters)
+        .zip(cost_values)
+        .map(|((&(window, _), (_, resets_at)), microdollars)| Cost {
+            window,
+            microdollars,
+            resets_at,
+        })
+        .collect();
+    Ok((used, cost))
 }
 
 /// The estimated cost of a tenant's model calls in one window (micro-dollars).
@@ -88,27 +112,4 @@ pub struct Cost {
     pub window: &'static str,
     pub microdollars: u64,
     pub resets_at: OffsetDateTime,
-}
-
-/// Today's and this month's cost, from the counters the worker adds each delivery's to.
-pub async fn cost(app: &App, tenant: &str) -> Result<Vec<Cost>, StoreError> {
-    let now = app.clock.now();
-    let subject = Subject::Tenant(tenant);
-    let windows = [("day", Window::Day), ("month", Window::Month)];
-    let counters: Vec<_> = windows
-        .iter()
-        .map(|&(_, window)| limits::counter(Measure::Cost, &subject, window, now, 0, 0))
-        .collect();
-    let pks: Vec<String> = counters.iter().map(|(c, _)| c.pk.clone()).collect();
-    let values = app.store.counter_values(&pks).await?;
-    Ok(windows
-        .iter()
-        .zip(counters)
-        .zip(values)
-        .map(|((&(window, _), (_, resets_at)), microdollars)| Cost {
-            window,
-            microdollars,
-            resets_at,
-        })
-        .collect())
 }

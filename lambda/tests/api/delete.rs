@@ -9,15 +9,17 @@ use crate::common::*;
 async fn a_finished_job_is_deleted_with_every_object_it_stored() {
     let h = Harness::new();
     let key = h.create_key("acme", ALL_SCOPES).await;
+    // Sent twice with the same Idempotency-Key: before the delete and after it.
+    let order = json!({
+        "prompt": "a fox",
+        "count": 2,
+        "reference_images": [{"mime_type": "image/png", "data": b64(&png(64, 64))}],
+    });
     let res = h
         .req("POST", "/v1/images")
         .key(&key.key)
         .header("idempotency-key", "order-1")
-        .json(&json!({
-            "prompt": "a fox",
-            "count": 2,
-            "reference_images": [{"mime_type": "image/png", "data": b64(&png(64, 64))}],
-        }))
+        .json(&order)
         .send()
         .await;
     res.assert_status(202);
@@ -79,11 +81,7 @@ async fn a_finished_job_is_deleted_with_every_object_it_stored() {
         .req("POST", "/v1/images")
         .key(&key.key)
         .header("idempotency-key", "order-1")
-        .json(&json!({
-            "prompt": "a fox",
-            "count": 2,
-            "reference_images": [{"mime_type": "image/png", "data": b64(&png(64, 64))}],
-        }))
+        .json(&order)
         .send()
         .await;
     again.assert_status(202);

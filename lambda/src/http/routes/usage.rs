@@ -24,8 +24,8 @@ pub async fn usage(
     auth: Authorized<scope::UsageRead>,
 ) -> Result<Json<UsageView>, ApiError> {
     let caller = auth.caller;
-    let windows = usage::windows(&app, &caller)
-        .await?
+    let (used, cost) = usage::report(&app, &caller).await?;
+    let windows = used
         .into_iter()
         .map(|w| UsageWindow {
             window: w.window.into(),
@@ -36,8 +36,7 @@ pub async fn usage(
             resets_at: timestamp(w.resets_at),
         })
         .collect();
-    let cost = usage::cost(&app, &caller.tenant)
-        .await?
+    let cost = cost
         .into_iter()
         .map(|c| CostWindow {
             window: c.window.into(),
