@@ -60,6 +60,16 @@ output "dlq_url" {
   value       = module.stack.dlq_url
 }
 
+output "webhook_queue_url" {
+  description = "URL of the webhook queue."
+  value       = module.stack.webhook_queue_url
+}
+
+output "webhook_dlq_url" {
+  description = "URL of the webhook dead-letter queue (deliveries that failed their last try)."
+  value       = module.stack.webhook_dlq_url
+}
+
 output "gemini_secret_arn" {
   description = "ARN of the Gemini API key secret (`cargo xtask secrets set-gemini-key` writes its value)."
   value       = module.stack.gemini_secret_arn

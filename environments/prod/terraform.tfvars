@@ -48,6 +48,7 @@ settings = {
   worker_batch_size              = 1
   worker_batching_window_seconds = 0
   worker_max_concurrency         = 20
+  webhook_max_concurrency        = 2
 
   # Secrets
   secret_recovery_window_days = 30

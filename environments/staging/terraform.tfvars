@@ -48,6 +48,7 @@ settings = {
   worker_batch_size              = 1
   worker_batching_window_seconds = 0
   worker_max_concurrency         = 5
+  webhook_max_concurrency        = 2
 
   # Secrets: deleted at once, so a torn-down staging can be re-created under the same names.
   secret_recovery_window_days = 0

@@ -110,6 +110,7 @@ impl Service {
             store: store.clone(),
             blobs: blobs.clone(),
             queue: Arc::new(queue),
+            webhooks: Arc::new(imagegen::queue::local::LocalWebhookQueue::channel().0),
             clock: Arc::new(ManualClock::new(now())),
             config: Arc::new(config),
             metrics,
@@ -126,6 +127,7 @@ impl Service {
             expires_at: None,
             revoked_at: None,
             version: 1,
+            webhook: None,
         };
         let seeded = rt.block_on(async {
             store.create_key(&key).await.map_err(|e| e.to_string())?;
@@ -496,7 +498,7 @@ pub fn sqs_message(data: &[u8]) {
     let mut message = SqsMessage::default();
     message.message_id = Some("m".into());
     message.body = Some(text.to_owned());
-    if let Ok(decoded) = worker::decode(&message) {
+    if let Ok(decoded) = worker::decode::<worker::JobMessage>(&message) {
         assert!(JobId::parse(decoded.job_id.as_str()).is_some());
         let again = match serde_json::to_string(&decoded) {
             Ok(json) => serde_json::from_str::<JobMessage>(&json).ok(),
@@ -522,7 +524,7 @@ pub fn sqs_message(data: &[u8]) {
         let expected: Vec<String> = event
             .records
             .iter()
-            .filter(|m| worker::decode(m).is_err())
+            .filter(|m| worker::decode::<JobMessage>(m).is_err())
             .map(|m| m.body.clone().unwrap_or_default())
             .collect();
         let rt = match tokio::runtime::Builder::new_current_thread().build() {
@@ -530,9 +532,13 @@ pub fn sqs_message(data: &[u8]) {
             Err(e) => panic!("tokio runtime: {e}"),
         };
         let control = imagegen::queue::recorded::RecordedControl::default();
-        let response = rt.block_on(worker::handle_batch(event, &control, |_, _| async {
-            Ok(StepOutcome::Succeeded)
-        }));
+        let response = rt.block_on(worker::handle_batch(
+            event,
+            &control,
+            |_: JobMessage, _| async {
+                Ok::<_, imagegen::usecases::generation::StepError>(StepOutcome::Succeeded)
+            },
+        ));
         assert!(
             response.batch_item_failures.is_empty(),
             "batch failures: {:?}",

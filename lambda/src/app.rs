@@ -6,7 +6,7 @@ use crate::blobs::BlobStore;
 use crate::config::Config;
 use crate::domain::Clock;
 use crate::gateway::KeyGateway;
-use crate::queue::JobQueue;
+use crate::queue::{JobQueue, WebhookQueue};
 use crate::store::Store;
 use crate::telemetry::Metrics;
 
@@ -16,6 +16,8 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub blobs: Arc<dyn BlobStore>,
     pub queue: Arc<dyn JobQueue>,
+    /// Where jobs' end events go for their webhooks.
+    pub webhooks: Arc<dyn WebhookQueue>,
     pub clock: Arc<dyn Clock>,
     pub config: Arc<Config>,
     pub metrics: Metrics,

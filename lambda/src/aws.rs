@@ -20,12 +20,13 @@ use crate::domain::SystemClock;
 use crate::domain::pricing::ModelPrice;
 use crate::gateway::api_gateway::{ApiGatewayKeys, Plans};
 use crate::gemini::client::GeminiClient;
-use crate::queue::sqs::{SqsMessageControl, SqsQueue};
+use crate::queue::sqs::{SqsMessageControl, SqsQueue, SqsWebhookQueue};
 use crate::secrets::CachedSecret;
 use crate::secrets::secrets_manager::SecretsManagerSource;
 use crate::store::dynamo::{DynamoStore, TableNames};
 use crate::store::layout;
 use crate::telemetry::Metrics;
+use crate::webhooks::http::{self as webhook_http, Destinations, HttpWebhookClient};
 
 /// Names of the deployed resources.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +34,8 @@ pub struct Resources {
     pub tables: TableNames,
     pub bucket: String,
     pub queue_url: String,
+    /// The webhook queue (`IMAGEGEN_WEBHOOK_QUEUE_URL`).
+    pub webhook_queue_url: String,
     /// An emulator or VPC endpoint instead of AWS (`AWS_ENDPOINT_URL`).
     pub endpoint_url: Option<String>,
 }
@@ -54,9 +57,11 @@ impl Resources {
                 api_keys: vars.required(layout::API_KEYS.env_var)?,
                 counters: vars.required(layout::COUNTERS.env_var)?,
                 idempotency: vars.required(layout::IDEMPOTENCY.env_var)?,
+                webhooks: vars.required(layout::WEBHOOKS.env_var)?,
             },
             bucket: vars.required("IMAGEGEN_BUCKET")?,
             queue_url: vars.required("IMAGEGEN_QUEUE_URL")?,
+            webhook_queue_url: vars.required("IMAGEGEN_WEBHOOK_QUEUE_URL")?,
             endpoint_url,
         })
     }
@@ -248,6 +253,11 @@ pub fn app_serving(
             clients.sqs.clone(),
             resources.queue_url.clone(),
         )),
+        webhooks: Arc::new(SqsWebhookQueue::new(
+            clients.sqs.clone(),
+            resources.webhook_queue_url.clone(),
+            None,
+        )),
         clock: Arc::new(SystemClock),
         config: Arc::new(config),
         metrics,
@@ -289,17 +299,25 @@ pub struct WorkerParts {
     pub price: Option<ModelPrice>,
     /// Visibility changes and dead-lettering on the jobs queue.
     pub control: SqsMessageControl,
+    /// Dead-lettering unreadable messages of the webhook queue.
+    pub webhook_control: SqsMessageControl,
+    /// The webhook queue's name: batches from it go to the sender.
+    pub webhook_queue_name: String,
+    /// Sends webhooks to public receivers only.
+    pub webhook_client: HttpWebhookClient,
 }
 
 /// The `worker` function's start-up: the api's settings, the Gemini client with its key from
-/// Secrets Manager (`IMAGEGEN_GEMINI_SECRET_ARN`) and the dead-letter queue
-/// (`IMAGEGEN_DEAD_LETTER_QUEUE_URL`).
+/// Secrets Manager (`IMAGEGEN_GEMINI_SECRET_ARN`), the dead-letter queues
+/// (`IMAGEGEN_DEAD_LETTER_QUEUE_URL`, `IMAGEGEN_WEBHOOK_DEAD_LETTER_QUEUE_URL`) and the
+/// webhook sender's client.
 pub fn worker_from_vars<F: Fn(&str) -> Option<String>>(
     vars: &Vars<F>,
 ) -> Result<WorkerParts, ConfigError> {
     let config = Config::from_vars(vars)?;
     let resources = Resources::from_vars(vars)?;
     let dead_letter_url = vars.required("IMAGEGEN_DEAD_LETTER_QUEUE_URL")?;
+    let webhook_dead_letter_url = vars.required("IMAGEGEN_WEBHOOK_DEAD_LETTER_QUEUE_URL")?;
     let sdk = sdk_config_from_vars(vars);
     let clients = Clients::new(&sdk, &resources);
     let generator = gemini_on(clients.secrets_manager.clone(), vars)?;
@@ -311,11 +329,31 @@ pub fn worker_from_vars<F: Fn(&str) -> Option<String>>(
         resources.queue_url.clone(),
         dead_letter_url,
     );
+    let webhook_control = SqsMessageControl::new(
+        clients.sqs.clone(),
+        resources.webhook_queue_url.clone(),
+        webhook_dead_letter_url.clone(),
+    );
+    let webhook_client = HttpWebhookClient::new(Destinations::Public, webhook_http::TIMEOUT)
+        .map_err(|e| ConfigError {
+            // The OS trust store, which the client's TLS reads, is what failed.
+            var: "SSL_CERT_FILE",
+            problem: format!("webhook client: {e}"),
+        })?;
+    let mut app = app_on(&clients, config, &resources, metrics);
+    app.webhooks = Arc::new(SqsWebhookQueue::new(
+        clients.sqs.clone(),
+        resources.webhook_queue_url.clone(),
+        Some(webhook_dead_letter_url),
+    ));
     Ok(WorkerParts {
-        app: app_on(&clients, config, &resources, metrics),
+        app,
         generator,
         price,
         control,
+        webhook_control,
+        webhook_queue_name: crate::queue::queue_name(&resources.webhook_queue_url).to_owned(),
+        webhook_client,
     })
 }
 
@@ -355,13 +393,15 @@ mod tests {
         })
     }
 
-    const ALL: [(&str, &str); 6] = [
+    const ALL: [(&str, &str); 8] = [
         ("IMAGEGEN_JOBS_TABLE", "t-jobs"),
         ("IMAGEGEN_KEYS_TABLE", "t-api-keys"),
         ("IMAGEGEN_COUNTERS_TABLE", "t-counters"),
         ("IMAGEGEN_IDEMPOTENCY_TABLE", "t-idempotency"),
+        ("IMAGEGEN_WEBHOOKS_TABLE", "t-webhooks"),
         ("IMAGEGEN_BUCKET", "b"),
         ("IMAGEGEN_QUEUE_URL", "https://sqs/q"),
+        ("IMAGEGEN_WEBHOOK_QUEUE_URL", "https://sqs/q-webhooks"),
     ];
 
     #[test]

@@ -43,6 +43,9 @@ pub struct Config {
     /// The image model (`IMAGEGEN_GEMINI_MODEL`, as the worker calls it): the api checks a
     /// request's `image_size` against what it takes.
     pub model: String,
+    /// Whether webhooks may go to loopback receivers over http (`http://127.0.0.1:…`): the dev
+    /// server's choice, never an environment variable (deployed, only public https receivers).
+    pub webhooks_to_loopback: bool,
 }
 
 impl Default for Config {
@@ -62,6 +65,7 @@ impl Default for Config {
             queue_visibility: Duration::from_secs(6 * 900),
             metrics_namespace: "Imagegen".into(),
             model: GeminiConfig::default().model,
+            webhooks_to_loopback: false,
         }
     }
 }
@@ -299,6 +303,7 @@ impl Config {
                 .optional("IMAGEGEN_METRICS_NAMESPACE")
                 .unwrap_or(d.metrics_namespace),
             model: vars.optional("IMAGEGEN_GEMINI_MODEL").unwrap_or(d.model),
+            webhooks_to_loopback: d.webhooks_to_loopback,
         })
     }
 }

@@ -1,5 +1,6 @@
 //! Composition for the dev server (`bin/dev.rs`): the embedded adapters — in-memory store, blobs
-//! in a data folder behind HMAC-signed URLs, an in-process queue and worker — configured through
+//! in a data folder behind HMAC-signed URLs, an in-process queue and worker, an in-process
+//! webhook queue and sender (which may call receivers on loopback) — configured through
 //! the same [`Config::from_vars`] and [`config::gemini_config`] the Lambdas use, so a setting
 //! means the same thing here as deployed. Only the Gemini key differs: `GEMINI_API_KEY` instead
 //! of Secrets Manager (without it, the offline generator).
@@ -17,12 +18,13 @@ use crate::domain::keys::sha256_hex;
 use crate::gemini::client::GeminiClient;
 use crate::gemini::offline::OfflineGenerator;
 use crate::gemini::{GeminiConfig, ImageGenerator};
-use crate::queue::local::Delivery;
-use crate::queue::local::LocalQueue;
+use crate::queue::local::{Delivery, LocalQueue, LocalWebhookQueue, WebhookDelivery};
 use crate::secrets::{CachedSecret, SecretString, StaticSecret};
 use crate::store::memory::MemoryStore;
 use crate::telemetry::Metrics;
 use crate::usecases::generation::Worker;
+use crate::usecases::webhooks::Sender;
+use crate::webhooks::http::{self as webhook_http, Destinations, HttpWebhookClient};
 
 /// How long a failed delivery waits before the in-process queue hands it out again (SQS waits
 /// for the visibility timeout; minutes are too long to watch locally).
@@ -52,6 +54,9 @@ pub struct DevServer {
     pub price: Option<crate::domain::pricing::ModelPrice>,
     queue: LocalQueue,
     deliveries: tokio::sync::mpsc::UnboundedReceiver<Delivery>,
+    webhooks: LocalWebhookQueue,
+    webhook_deliveries: tokio::sync::mpsc::UnboundedReceiver<WebhookDelivery>,
+    webhook_client: HttpWebhookClient,
 }
 
 impl DevServer {
@@ -62,6 +67,8 @@ impl DevServer {
         base_url: &str,
     ) -> Result<Self, ConfigError> {
         let mut config = Config::from_vars(vars)?;
+        // Receivers on this machine (`http://127.0.0.1:…`) are what one tries webhooks with.
+        config.webhooks_to_loopback = true;
         let (admin, admin_key) = match vars.optional("IMAGEGEN_ADMIN_KEY") {
             Some(key) if key.len() >= 32 && key.chars().all(|c| c.is_ascii_graphic()) => {
                 (key, AdminKey::Given)
@@ -105,6 +112,14 @@ impl DevServer {
             UrlSigner::new(random_bytes::<32>()),
         ));
         let (queue, deliveries) = LocalQueue::channel();
+        let (webhooks, webhook_deliveries) = LocalWebhookQueue::channel();
+        let webhook_client =
+            HttpWebhookClient::new(Destinations::PublicAndLoopback, webhook_http::TIMEOUT)
+                .map_err(|e| ConfigError {
+                    // The OS trust store, which the client's TLS reads, is what failed.
+                    var: "SSL_CERT_FILE",
+                    problem: format!("webhook client: {e}"),
+                })?;
         let metrics = match vars.optional("IMAGEGEN_DEV_METRICS").as_deref() {
             Some("stdout") => Metrics::stdout(&config.metrics_namespace, &config.environment),
             _ => Metrics::off(),
@@ -113,6 +128,7 @@ impl DevServer {
             store: Arc::new(MemoryStore::new()),
             blobs: blobs.clone(),
             queue: Arc::new(queue.clone()),
+            webhooks: Arc::new(webhooks.clone()),
             clock: Arc::new(SystemClock),
             config: Arc::new(config),
             metrics,
@@ -128,6 +144,9 @@ impl DevServer {
             price,
             queue,
             deliveries,
+            webhooks,
+            webhook_deliveries,
+            webhook_client,
         })
     }
 
@@ -143,6 +162,13 @@ impl DevServer {
             self.deliveries,
             RETRY_DELAY,
             SWEEP_EVERY,
+        );
+        let sender = Sender::new(self.app.clone(), Arc::new(self.webhook_client));
+        crate::worker::local::spawn_webhooks(
+            Arc::new(sender),
+            self.webhooks,
+            self.webhook_deliveries,
+            RETRY_DELAY,
         );
         crate::http::dev::router(self.app, self.blobs)
     }

@@ -2,7 +2,7 @@
 //!
 //! Ports and adapters; ARCHITECTURE.md at the repository root has the map. `domain` holds the
 //! rules and types; `usecases` does the work over the ports (`store`, `blobs`, `queue`,
-//! `gateway`, `secrets`, `gemini`), each with embedded and AWS adapters beneath it; `http` (the
+//! `gateway`, `secrets`, `gemini`, `webhooks`), each with embedded and AWS adapters beneath it; `http` (the
 //! one router the `api` Lambda and the dev server serve) and `worker` drive the use cases;
 //! `aws` and `dev` compose. The domain never imports an AWS SDK, and `tests/tests/layering.rs`
 //! holds every layer to its imports.
@@ -25,6 +25,7 @@ pub mod store;
 pub mod telemetry;
 pub mod tls;
 pub mod usecases;
+pub mod webhooks;
 pub mod worker;
 
 pub use app::App;

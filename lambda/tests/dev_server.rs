@@ -505,6 +505,9 @@ mod composition {
             });
             let mut lambda_config = Config::from_vars(&lookup).unwrap();
             lambda_config.admin_key_sha256 = dev.app.config.admin_key_sha256.clone();
+            // The dev server's own choice (receivers on this machine), never a variable.
+            assert!(dev.app.config.webhooks_to_loopback);
+            lambda_config.webhooks_to_loopback = true;
             let lambda_gemini = config::gemini_config(&lookup).unwrap();
             assert_eq!(*dev.app.config, lambda_config, "{var}");
             assert_eq!(dev.gemini.as_ref(), Some(&lambda_gemini), "{var}");

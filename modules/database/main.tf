@@ -164,3 +164,40 @@ resource "aws_dynamodb_table" "idempotency" {
 
   tags = var.tags
 }
+
+# Webhooks: a tenant's signing secrets and each delivery attempt of a job's events, in one
+# table; the range key orders a job's attempts so one query reads them all.
+resource "aws_dynamodb_table" "webhooks" {
+  #checkov:skip=CKV_AWS_119:Encrypted with the AWS managed DynamoDB key; a customer managed key can be supplied through kms_key_arn.
+  name                        = "${var.name_prefix}-webhooks"
+  billing_mode                = "PAY_PER_REQUEST"
+  hash_key                    = "pk"
+  range_key                   = "sk"
+  deletion_protection_enabled = var.deletion_protection_enabled
+
+  attribute {
+    name = "pk"
+    type = "S"
+  }
+
+  attribute {
+    name = "sk"
+    type = "S"
+  }
+
+  ttl {
+    attribute_name = "expires_at"
+    enabled        = true
+  }
+
+  point_in_time_recovery {
+    enabled = var.point_in_time_recovery_enabled
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = var.kms_key_arn
+  }
+
+  tags = var.tags
+}

@@ -1,20 +1,22 @@
 output "table_names" {
-  description = "Table names by logical name (jobs, api_keys, counters, idempotency)."
+  description = "Table names by logical name (jobs, api_keys, counters, idempotency, webhooks)."
   value = {
     jobs        = aws_dynamodb_table.jobs.name
     api_keys    = aws_dynamodb_table.api_keys.name
     counters    = aws_dynamodb_table.counters.name
     idempotency = aws_dynamodb_table.idempotency.name
+    webhooks    = aws_dynamodb_table.webhooks.name
   }
 }
 
 output "table_arns" {
-  description = "Table ARNs by logical name (jobs, api_keys, counters, idempotency)."
+  description = "Table ARNs by logical name (jobs, api_keys, counters, idempotency, webhooks)."
   value = {
     jobs        = aws_dynamodb_table.jobs.arn
     api_keys    = aws_dynamodb_table.api_keys.arn
     counters    = aws_dynamodb_table.counters.arn
     idempotency = aws_dynamodb_table.idempotency.arn
+    webhooks    = aws_dynamodb_table.webhooks.arn
   }
 }
 
@@ -56,6 +58,16 @@ output "idempotency_table_name" {
 output "idempotency_table_arn" {
   description = "ARN of the idempotency table."
   value       = aws_dynamodb_table.idempotency.arn
+}
+
+output "webhooks_table_name" {
+  description = "Name of the webhooks table (signing secrets and delivery attempts)."
+  value       = aws_dynamodb_table.webhooks.name
+}
+
+output "webhooks_table_arn" {
+  description = "ARN of the webhooks table."
+  value       = aws_dynamodb_table.webhooks.arn
 }
 
 output "jobs_index_arn" {

@@ -1,5 +1,5 @@
 variable "name_prefix" {
-  description = "Prefix of the table names, e.g. imagegen-staging (tables are `<prefix>-jobs`, `-api-keys`, `-counters`, `-idempotency`)."
+  description = "Prefix of the table names, e.g. imagegen-staging (tables are `<prefix>-jobs`, `-api-keys`, `-counters`, `-idempotency`, `-webhooks`)."
   type        = string
 
   validation {

@@ -329,6 +329,54 @@ resource "aws_cloudwatch_metric_alarm" "dlq_messages" {
   tags = var.tags
 }
 
+# A webhook delivery that failed its last try (the worker dead-letters it) or a message the
+# worker could not process (redriven after 5 receives). Nothing reads this queue, so its
+# messages stay until a person has looked and purged (or redriven) it; hidden ones count too,
+# as a look in the console hides them.
+resource "aws_cloudwatch_metric_alarm" "webhook_dlq_messages" {
+  alarm_name          = "${var.name_prefix}-webhook-dlq-not-empty"
+  alarm_description   = "Webhook deliveries landed in the dead-letter queue ${var.webhook_dlq_name} (a receiver failed every try, or the worker could not read the message; inspect, then purge or redrive)."
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  metric_query {
+    id          = "messages"
+    expression  = "FILL(visible, 0) + FILL(hidden, 0)"
+    label       = "Messages in the webhook dead-letter queue"
+    return_data = true
+  }
+
+  metric_query {
+    id = "visible"
+
+    metric {
+      namespace   = "AWS/SQS"
+      metric_name = "ApproximateNumberOfMessagesVisible"
+      dimensions  = { QueueName = var.webhook_dlq_name }
+      stat        = "Maximum"
+      period      = var.alarm_period_seconds
+    }
+  }
+
+  metric_query {
+    id = "hidden"
+
+    metric {
+      namespace   = "AWS/SQS"
+      metric_name = "ApproximateNumberOfMessagesNotVisible"
+      dimensions  = { QueueName = var.webhook_dlq_name }
+      stat        = "Maximum"
+      period      = var.alarm_period_seconds
+    }
+  }
+
+  tags = var.tags
+}
+
 # Jobs the janitor had to end past their deadline: a stuck pipeline, not a bad prompt.
 resource "aws_cloudwatch_metric_alarm" "jobs_overdue" {
   alarm_name          = "${var.name_prefix}-jobs-overdue"
@@ -511,6 +559,9 @@ locals {
           ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", var.queue_name],
           ["AWS/SQS", "ApproximateNumberOfMessagesNotVisible", "QueueName", var.queue_name],
           ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", var.dlq_name],
+          ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", var.webhook_queue_name],
+          ["AWS/SQS", "ApproximateNumberOfMessagesNotVisible", "QueueName", var.webhook_queue_name],
+          ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", var.webhook_dlq_name],
         ]
       }
     },

@@ -86,6 +86,16 @@ variable "dlq_name" {
   type        = string
 }
 
+variable "webhook_queue_name" {
+  description = "Name of the webhook queue (shown on the dashboard)."
+  type        = string
+}
+
+variable "webhook_dlq_name" {
+  description = "Name of the webhook dead-letter queue; any message in it fires an alarm."
+  type        = string
+}
+
 variable "queue_age_threshold_seconds" {
   description = "Age in seconds of the oldest message in the jobs queue above which an alarm fires."
   type        = number

@@ -1,10 +1,10 @@
 variable "name" {
-  description = "Name of the jobs queue; the dead-letter queue is `<name>-dlq`."
+  description = "Name of the jobs queue; the dead-letter queue is `<name>-dlq`, the webhook queue `<name>-webhooks` and its dead-letter queue `<name>-webhooks-dlq`."
   type        = string
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9_-]{1,76}$", var.name))
-    error_message = "name must be 1-76 letters, digits, hyphens or underscores (room for the -dlq suffix)."
+    condition     = can(regex("^[A-Za-z0-9_-]{1,67}$", var.name))
+    error_message = "name must be 1-67 letters, digits, hyphens or underscores (room for the -webhooks-dlq suffix within SQS's 80 characters)."
   }
 }
 
@@ -30,7 +30,7 @@ variable "max_receive_count" {
 }
 
 variable "message_retention_seconds" {
-  description = "How long the jobs queue keeps a message (60-1209600 seconds)."
+  description = "How long the jobs queue and the webhook queue keep a message (60-1209600 seconds)."
   type        = number
   default     = 345600
 
@@ -41,7 +41,7 @@ variable "message_retention_seconds" {
 }
 
 variable "kms_key_arn" {
-  description = "ARN of a customer managed KMS key for both queues. null uses SQS managed encryption (SSE-SQS)."
+  description = "ARN of a customer managed KMS key for every queue of the module. null uses SQS managed encryption (SSE-SQS)."
   type        = string
   default     = null
 
@@ -107,6 +107,17 @@ variable "maximum_concurrency" {
   validation {
     condition     = var.maximum_concurrency >= 2 && var.maximum_concurrency <= 1000 && floor(var.maximum_concurrency) == var.maximum_concurrency
     error_message = "maximum_concurrency must be a whole number between 2 and 1000."
+  }
+}
+
+variable "webhook_maximum_concurrency" {
+  description = "Most concurrent worker invocations the webhook queue's event source mapping starts (2-1000); the worker's reserved concurrency must cover it and maximum_concurrency together."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.webhook_maximum_concurrency >= 2 && var.webhook_maximum_concurrency <= 1000 && floor(var.webhook_maximum_concurrency) == var.webhook_maximum_concurrency
+    error_message = "webhook_maximum_concurrency must be a whole number between 2 and 1000."
   }
 }
 

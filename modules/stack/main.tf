@@ -28,8 +28,10 @@ locals {
     IMAGEGEN_KEYS_TABLE              = module.database.api_keys_table_name
     IMAGEGEN_COUNTERS_TABLE          = module.database.counters_table_name
     IMAGEGEN_IDEMPOTENCY_TABLE       = module.database.idempotency_table_name
+    IMAGEGEN_WEBHOOKS_TABLE          = module.database.webhooks_table_name
     IMAGEGEN_BUCKET                  = module.storage.bucket_name
     IMAGEGEN_QUEUE_URL               = module.queue.queue_url
+    IMAGEGEN_WEBHOOK_QUEUE_URL       = module.queue.webhook_queue_url
     IMAGEGEN_URL_TTL_SECONDS         = tostring(var.settings.url_ttl_seconds)
     IMAGEGEN_DEFAULT_RATE_PER_MINUTE = tostring(var.settings.default_rate_per_minute)
     IMAGEGEN_DEFAULT_BURST           = tostring(var.settings.default_burst)
@@ -91,6 +93,13 @@ locals {
         resources = [module.database.idempotency_table_arn]
       },
       {
+        # A tenant's signing secrets (set, read, deleted) and a job's delivery attempts (one
+        # Query).
+        sid       = "WebhooksTable"
+        actions   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
+        resources = [module.database.webhooks_table_arn]
+      },
+      {
         sid       = "TenantIndexes"
         actions   = ["dynamodb:Query"]
         resources = module.database.index_arns
@@ -128,6 +137,12 @@ locals {
         resources = [module.queue.queue_arn]
       },
       {
+        # Redeliveries asked for over the API, and a cancelled job's event.
+        sid       = "EnqueueWebhooks"
+        actions   = ["sqs:SendMessage"]
+        resources = [module.queue.webhook_queue_arn]
+      },
+      {
         # The key that signs download URLs (IMAGEGEN_DOWNLOAD_SIGNING_KEY_SECRET_ARN).
         sid       = "ReadDownloadSigningKey"
         actions   = ["secretsmanager:GetSecretValue"]
@@ -149,6 +164,12 @@ locals {
         sid       = "CountersTable"
         actions   = ["dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:UpdateItem"]
         resources = [module.database.counters_table_arn]
+      },
+      {
+        # A tenant's signing secret (read) and each delivery attempt (written).
+        sid       = "WebhooksTable"
+        actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]
+        resources = [module.database.webhooks_table_arn]
       },
       {
         sid       = "ReadUploads"
@@ -184,6 +205,19 @@ locals {
         sid       = "DeadLetters"
         actions   = ["sqs:ReceiveMessage", "sqs:SendMessage"]
         resources = [module.queue.dlq_arn]
+      },
+      {
+        # The webhook queue's event source mapping polls with the function's role; a failed
+        # delivery goes back on the queue as a new message with a delay.
+        sid       = "DeliverWebhooks"
+        actions   = ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:SendMessage"]
+        resources = [module.queue.webhook_queue_arn]
+      },
+      {
+        # A delivery's last failed try; nothing of the worker reads this queue.
+        sid       = "WebhookDeadLetters"
+        actions   = ["sqs:SendMessage"]
+        resources = [module.queue.webhook_dlq_arn]
       },
       {
         # The janitor's sweep of open jobs past their deadline.
@@ -246,6 +280,7 @@ module "queue" {
   batch_size                         = var.settings.worker_batch_size
   maximum_batching_window_in_seconds = var.settings.worker_batching_window_seconds
   maximum_concurrency                = var.settings.worker_max_concurrency
+  webhook_maximum_concurrency        = var.settings.webhook_max_concurrency
 }
 
 module "secrets" {
@@ -376,10 +411,11 @@ module "worker" {
   permissions_boundary_arn       = local.permissions_boundary_arn
 
   environment_variables = merge(local.service_environment, {
-    IMAGEGEN_GEMINI_SECRET_ARN      = module.secrets.secret_arn
-    IMAGEGEN_DEAD_LETTER_QUEUE_URL  = module.queue.dlq_url
-    IMAGEGEN_GEMINI_TIMEOUT_SECONDS = tostring(var.settings.gemini_timeout_seconds)
-    IMAGEGEN_GEMINI_MAX_ATTEMPTS    = tostring(var.settings.gemini_max_attempts)
+    IMAGEGEN_GEMINI_SECRET_ARN             = module.secrets.secret_arn
+    IMAGEGEN_DEAD_LETTER_QUEUE_URL         = module.queue.dlq_url
+    IMAGEGEN_WEBHOOK_DEAD_LETTER_QUEUE_URL = module.queue.webhook_dlq_url
+    IMAGEGEN_GEMINI_TIMEOUT_SECONDS        = tostring(var.settings.gemini_timeout_seconds)
+    IMAGEGEN_GEMINI_MAX_ATTEMPTS           = tostring(var.settings.gemini_max_attempts)
   })
 }
 
@@ -416,6 +452,8 @@ module "observability" {
   api_5xx_threshold                   = var.settings.api_5xx_threshold
   queue_name                          = module.queue.queue_name
   dlq_name                            = module.queue.dlq_name
+  webhook_queue_name                  = module.queue.webhook_queue_name
+  webhook_dlq_name                    = module.queue.webhook_dlq_name
   queue_age_threshold_seconds         = var.settings.queue_age_threshold_seconds
   metrics_namespace                   = local.metrics_namespace
   quota_remaining_threshold           = var.settings.quota_remaining_threshold

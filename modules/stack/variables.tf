@@ -34,7 +34,7 @@ variable "settings" {
     # Timeout of the worker function in seconds; also sets the queue's visibility timeout and the job lease (IMAGEGEN_WORKER_LEASE_SECONDS).
     worker_timeout_seconds = number
 
-    # Reserved concurrency of the worker function: more than worker_max_concurrency, since the janitor's schedule runs in it too; null reserves none.
+    # Reserved concurrency of the worker function: more than worker_max_concurrency and webhook_max_concurrency together, since the janitor's schedule runs in it too; null reserves none.
     worker_reserved_concurrency = optional(number)
 
     # Retention in days of every log group of the environment.
@@ -122,6 +122,10 @@ variable "settings" {
 
     # Maximum concurrent worker invocations started by the queue (2-1000).
     worker_max_concurrency = number
+
+    # Maximum concurrent worker invocations started by the webhook queue (2-1000): deliveries
+    # wait on receivers, so a few keep them from taking the concurrency jobs need.
+    webhook_max_concurrency = optional(number, 2)
 
     # --- Secrets ---
 
@@ -242,8 +246,8 @@ variable "settings" {
   }
 
   validation {
-    condition     = var.settings.worker_reserved_concurrency == null ? true : var.settings.worker_reserved_concurrency > var.settings.worker_max_concurrency
-    error_message = "worker_reserved_concurrency must be null or > worker_max_concurrency: the event source mapping may use all of the latter, and the janitor needs one more."
+    condition     = var.settings.worker_reserved_concurrency == null ? true : var.settings.worker_reserved_concurrency > var.settings.worker_max_concurrency + var.settings.webhook_max_concurrency
+    error_message = "worker_reserved_concurrency must be null or > worker_max_concurrency + webhook_max_concurrency: the two event source mappings may use all of those, and the janitor needs one more."
   }
 
   validation {
@@ -251,7 +255,7 @@ variable "settings" {
     error_message = "aws_account_id must be a 12-digit account ID, and prod must set it."
   }
 
-  # Prod's 14 alarms and its budget must reach someone.
+  # Prod's alarms and its budget must reach someone.
   validation {
     condition     = var.settings.environment != "prod" || length(var.settings.alert_emails) > 0
     error_message = "prod needs at least one alert subscriber in alert_emails."

@@ -16,3 +16,5 @@ mod flow;
 mod keys;
 #[path = "aws/s3.rs"]
 mod s3;
+#[path = "aws/webhooks.rs"]
+mod webhooks;

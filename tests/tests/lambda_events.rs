@@ -28,18 +28,26 @@ async fn a_saved_sqs_event_runs_each_job_and_dead_letters_what_is_not_a_job_mess
     let event: serde_json::Value =
         serde_json::from_str(&data("sqs-job-message.json").unwrap()).unwrap();
     let imagegen::worker::Invocation::Jobs(batch) =
-        imagegen::worker::Invocation::parse(event).unwrap()
+        imagegen::worker::Invocation::parse(event, "imagegen-test-jobs-webhooks").unwrap()
     else {
         panic!("an SQS event is a batch of jobs");
     };
     let seen = std::sync::Mutex::new(Vec::new());
     let control = imagegen::queue::recorded::RecordedControl::default();
-    let response = imagegen::worker::handle_batch(batch, &control, |job, receives| {
-        seen.lock()
-            .unwrap()
-            .push((job.job_id.to_string(), receives));
-        async { Ok(imagegen::usecases::generation::StepOutcome::Succeeded) }
-    })
+    let response = imagegen::worker::handle_batch(
+        batch,
+        &control,
+        |job: imagegen::worker::JobMessage, receives| {
+            seen.lock()
+                .unwrap()
+                .push((job.job_id.to_string(), receives));
+            async {
+                Ok::<_, imagegen::usecases::generation::StepError>(
+                    imagegen::usecases::generation::StepOutcome::Succeeded,
+                )
+            }
+        },
+    )
     .await;
     assert_eq!(
         *seen.lock().unwrap(),
@@ -50,7 +58,11 @@ async fn a_saved_sqs_event_runs_each_job_and_dead_letters_what_is_not_a_job_mess
     let dead = control.dead_letters();
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].0, "not a job message");
-    assert!(dead[0].1.contains("not a job message"), "{}", dead[0].1);
+    assert!(
+        dead[0].1.contains("not a message of this queue"),
+        "{}",
+        dead[0].1
+    );
 }
 
 #[test]
@@ -58,8 +70,14 @@ fn the_janitor_schedule_input_invokes_the_janitor() {
     // What modules/queue's EventBridge target sends: jsonencode({ imagegen = "janitor" }).
     let event = serde_json::json!({"imagegen": "janitor"});
     assert!(matches!(
-        imagegen::worker::Invocation::parse(event),
+        imagegen::worker::Invocation::parse(event, "imagegen-test-jobs-webhooks"),
         Ok(imagegen::worker::Invocation::Janitor)
     ));
-    assert!(imagegen::worker::Invocation::parse(serde_json::json!({"imagegen": "other"})).is_err());
+    assert!(
+        imagegen::worker::Invocation::parse(
+            serde_json::json!({"imagegen": "other"}),
+            "imagegen-test-jobs-webhooks"
+        )
+        .is_err()
+    );
 }

@@ -25,6 +25,8 @@ const MAY_IMPORT: &[(&str, &[&str])] = &[
     ("secrets", &[]),
     ("gateway", &["aws_error", "domain", "secrets"]),
     ("gemini", &["secrets", "tls"]),
+    // Sending webhooks: the destination rules are the domain's.
+    ("webhooks", &["domain", "tls"]),
     ("telemetry", &[]),
     ("tls", &[]),
     // An AWS SDK error in one line (the API Gateway adapter's, and the toolkit's).
@@ -56,6 +58,7 @@ const MAY_IMPORT: &[(&str, &[&str])] = &[
             "queue",
             "store",
             "telemetry",
+            "webhooks",
         ],
     ),
     // The driving sides: HTTP and the queue consumer. Port types (errors, cursors) are fine;
@@ -88,6 +91,7 @@ const MAY_IMPORT: &[(&str, &[&str])] = &[
             "store",
             "telemetry",
             "tls",
+            "webhooks",
         ],
     ),
     (
@@ -104,6 +108,7 @@ const MAY_IMPORT: &[(&str, &[&str])] = &[
             "store",
             "telemetry",
             "usecases",
+            "webhooks",
             "worker",
         ],
     ),

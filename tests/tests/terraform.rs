@@ -33,6 +33,10 @@ mod iam;
 #[path = "terraform/database.rs"]
 mod database;
 
+// SQS: each queue feeds the worker and dead-letters to an alarmed queue; the webhooks' queues.
+#[path = "terraform/queues.rs"]
+mod queues;
+
 // S3: every bucket is hardened once, by modules/bucket; the bootstrap's buckets keep their state.
 #[path = "terraform/buckets.rs"]
 mod buckets;

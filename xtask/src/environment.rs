@@ -214,7 +214,7 @@ mod tests {
       "api_function_name": {"sensitive": false, "type": "string", "value": "imagegen-staging-api"},
       "worker_function_name": {"sensitive": false, "type": "string", "value": "imagegen-staging-worker"},
       "bucket_name": {"sensitive": false, "type": "string", "value": "imagegen-staging-images"},
-      "table_names": {"sensitive": false, "type": ["map", "string"], "value": {"jobs": "j", "api_keys": "k", "counters": "c", "idempotency": "i"}},
+      "table_names": {"sensitive": false, "type": ["map", "string"], "value": {"jobs": "j", "api_keys": "k", "counters": "c", "idempotency": "i", "webhooks": "w"}},
       "queue_url": {"sensitive": false, "type": "string", "value": "https://sqs/q"},
       "dlq_url": {"sensitive": false, "type": "string", "value": "https://sqs/dlq"},
       "gemini_secret_arn": {"sensitive": false, "type": "string", "value": "arn:aws:secretsmanager:eu-west-1:1:secret:g"}

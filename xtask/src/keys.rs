@@ -64,6 +64,7 @@ impl<'a> Command<'a> {
             api_keys: outputs.table("api_keys")?.to_owned(),
             counters: outputs.table("counters")?.to_owned(),
             idempotency: outputs.table("idempotency")?.to_owned(),
+            webhooks: outputs.table("webhooks")?.to_owned(),
         };
         let table = tables.api_keys.clone();
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&env.sdk), tables);
@@ -106,6 +107,8 @@ impl<'a> Command<'a> {
                 daily_refusal_limit: args.daily_refusal_limit,
             },
             expires_at: args.expires_at,
+            // Set over HTTP (`POST /v1/admin/keys`), where its URL is checked.
+            webhook: None,
         };
         let issued = self
             .keys()

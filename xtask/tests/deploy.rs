@@ -312,7 +312,7 @@ fn outputs_json(api_url: &str, api: &str, worker: &str) -> String {
         "api_function_name": output(api.into()),
         "worker_function_name": output(worker.into()),
         "bucket_name": output("images".into()),
-        "table_names": output(serde_json::json!({"jobs": "j", "api_keys": "k", "counters": "c", "idempotency": "i"})),
+        "table_names": output(serde_json::json!({"jobs": "j", "api_keys": "k", "counters": "c", "idempotency": "i", "webhooks": "w"})),
         "queue_url": output("http://sqs/q".into()),
         "dlq_url": output("http://sqs/dlq".into()),
         "gemini_secret_arn": output("arn:aws:secretsmanager:us-east-1:000000000000:secret:g".into()),

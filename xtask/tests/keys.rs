@@ -54,6 +54,7 @@ impl Fixture {
             "table_names": output(json!({
                 "jobs": tables.jobs, "api_keys": tables.api_keys,
                 "counters": tables.counters, "idempotency": tables.idempotency,
+                "webhooks": tables.webhooks,
             })),
             "queue_url": output(&env.resources.queue_url),
             "dlq_url": output(&env.dlq_url),

@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 
 use super::ids::JobId;
 use super::pricing::JobUsage;
+use super::webhooks::{JobWebhook, WebhookEvent};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -56,6 +57,16 @@ impl JobStatus {
             self,
             JobStatus::Succeeded | JobStatus::Failed | JobStatus::Canceled
         )
+    }
+
+    /// The webhook event a job that ended in this status sends; none while it runs.
+    pub fn event(self) -> Option<WebhookEvent> {
+        match self {
+            JobStatus::Succeeded => Some(WebhookEvent::Succeeded),
+            JobStatus::Failed => Some(WebhookEvent::Failed),
+            JobStatus::Canceled => Some(WebhookEvent::Canceled),
+            JobStatus::Queued | JobStatus::Running => None,
+        }
     }
 }
 
@@ -297,6 +308,9 @@ pub struct Job {
     /// Tokens its model calls used and what they cost, over every delivery.
     #[serde(default)]
     pub usage: JobUsage,
+    /// Where its end is sent, if anywhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<JobWebhook>,
 }
 
 impl Job {
@@ -477,4 +491,24 @@ impl Job {
 
 fn count(outcomes: &[ImageOutcome], state: ImageState) -> u32 {
     u32::try_from(outcomes.iter().filter(|o| o.state == state).count()).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_final_status_sends_its_event_and_no_other_does() {
+        let events: Vec<_> = JobStatus::ALL.into_iter().map(JobStatus::event).collect();
+        assert_eq!(
+            events,
+            [
+                None,
+                None,
+                Some(WebhookEvent::Succeeded),
+                Some(WebhookEvent::Failed),
+                Some(WebhookEvent::Canceled),
+            ]
+        );
+    }
 }

@@ -103,6 +103,9 @@ pub struct ApiKey {
     pub revoked_at: Option<OffsetDateTime>,
     /// Bumped on every change; writes are conditional on it.
     pub version: u64,
+    /// Where the end of this key's jobs is sent when a request names no `webhook_url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<super::webhooks::JobWebhook>,
 }
 
 /// Why a presented key was refused. Clients see only "unauthorized"; logs see the reason.
@@ -144,6 +147,8 @@ pub struct Caller {
     pub key_id: Option<String>,
     pub scopes: Vec<Scope>,
     pub limits: super::limits::EffectiveLimits,
+    /// The key's default webhook.
+    pub webhook: Option<super::webhooks::JobWebhook>,
 }
 
 impl Caller {
@@ -198,6 +203,8 @@ pub struct NewKey {
     pub scopes: Vec<Scope>,
     pub limits: KeyLimits,
     pub expires_at: Option<OffsetDateTime>,
+    /// The key's default webhook (its URL already checked where it was given).
+    pub webhook: Option<super::webhooks::JobWebhook>,
 }
 
 /// One rule a [`NewKey`] breaks: the field and a stable issue code (the HTTP API reports them
@@ -261,13 +268,10 @@ impl NewKey {
     /// The key and its plaintext (shown once), if the request keeps every rule.
     pub fn issue(self, now: OffsetDateTime) -> Result<(ApiKey, String), InvalidKey> {
         self.validate(now)?;
-        Ok(issue(
-            &self.tenant,
-            self.scopes,
-            self.limits,
-            self.expires_at,
-            now,
-        ))
+        let (mut key, plaintext) =
+            issue(&self.tenant, self.scopes, self.limits, self.expires_at, now);
+        key.webhook = self.webhook;
+        Ok((key, plaintext))
     }
 }
 
@@ -316,6 +320,7 @@ pub fn issue(
         expires_at,
         revoked_at: None,
         version: 1,
+        webhook: None,
     };
     (key, format_key(&key_id, &secret))
 }
@@ -467,6 +472,7 @@ mod tests {
                 ..KeyLimits::default()
             },
             expires_at: Some(NOW),
+            webhook: None,
         };
         let err = request.issue(NOW).unwrap_err();
         let found: Vec<_> = err.problems.iter().map(|p| (p.field, p.issue)).collect();
@@ -499,6 +505,7 @@ mod tests {
             scopes: vec![Scope::UsageRead, Scope::JobsRead, Scope::UsageRead],
             limits,
             expires_at: Some(NOW + time::Duration::days(1)),
+            webhook: None,
         }
         .issue(NOW)
         .unwrap();

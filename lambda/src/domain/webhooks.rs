@@ -1,22 +1,41 @@
 //! Webhooks: the events a job's end sends, how a delivery is signed (the Standard Webhooks
 //! scheme: `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256>` over
-//! `id.timestamp.body`), and which destinations a delivery may go to.
+//! `id.timestamp.body`), a tenant's signing secrets and their rotation, when a failed delivery
+//! is tried again, what each attempt recorded, and which destinations a delivery may go to.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::ids::random_bytes;
-use super::jobs::JobStatus;
+use super::ids::{JobId, random_bytes};
 
 /// What ended a job, as the `type` of the event sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub enum WebhookEvent {
+    #[serde(rename = "job.succeeded")]
     Succeeded,
+    #[serde(rename = "job.failed")]
     Failed,
+    #[serde(rename = "job.canceled")]
     Canceled,
 }
 
@@ -38,15 +57,165 @@ impl WebhookEvent {
     pub fn parse(text: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|e| e.as_str() == text)
     }
+}
 
-    /// The event a job that ended in `status` sends; none while it runs.
-    pub fn of(status: JobStatus) -> Option<Self> {
-        match status {
-            JobStatus::Succeeded => Some(WebhookEvent::Succeeded),
-            JobStatus::Failed => Some(WebhookEvent::Failed),
-            JobStatus::Canceled => Some(WebhookEvent::Canceled),
-            JobStatus::Queued | JobStatus::Running => None,
+/// Where a job's end is sent, and which ends are: from the request's `webhook_url` and
+/// `webhook_events`, or else the key's default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobWebhook {
+    pub url: String,
+    /// Never empty; in [`WebhookEvent::ALL`]'s order, each once.
+    pub events: Vec<WebhookEvent>,
+}
+
+impl JobWebhook {
+    /// The webhook of `url` for `events` (every event when none are named).
+    pub fn new(url: String, events: &[WebhookEvent]) -> Self {
+        let events = WebhookEvent::ALL
+            .into_iter()
+            .filter(|e| events.is_empty() || events.contains(e))
+            .collect();
+        Self { url, events }
+    }
+
+    pub fn wants(&self, event: WebhookEvent) -> bool {
+        self.events.contains(&event)
+    }
+}
+
+/// The `webhook-id` of a job's end event: the same for every attempt and every redelivery of
+/// it, so a receiver that already handled it can tell.
+pub fn message_id(job_id: &JobId, event: WebhookEvent) -> String {
+    let id = job_id.as_str();
+    let id = id.strip_prefix("job_").unwrap_or(id);
+    let end = event.as_str().trim_start_matches("job.");
+    format!("msg_{id}_{end}")
+}
+
+/// How long the previous signing secret still signs after a rotation: receivers switch to the
+/// new one within it.
+pub const SECRET_OVERLAP: Duration = Duration::from_secs(24 * 3600);
+
+/// A tenant's webhook signing secrets. They are kept as they are (HMAC needs the key itself),
+/// in a table encrypted at rest; the API shows a secret only when it is made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SigningSecrets {
+    pub tenant: String,
+    pub current: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<String>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub previous_valid_until: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Starts at 1; every rotation writes conditionally on it.
+    pub version: u64,
+}
+
+impl SigningSecrets {
+    /// A tenant's first secret.
+    pub fn first(tenant: &str, now: OffsetDateTime) -> Self {
+        Self {
+            tenant: tenant.to_owned(),
+            current: new_secret(),
+            previous: None,
+            previous_valid_until: None,
+            created_at: now,
+            version: 1,
         }
+    }
+
+    /// A new current secret; the one it replaces still signs for [`SECRET_OVERLAP`].
+    pub fn rotated(&self, now: OffsetDateTime) -> Self {
+        Self {
+            tenant: self.tenant.clone(),
+            current: new_secret(),
+            previous: Some(self.current.clone()),
+            previous_valid_until: Some(now + SECRET_OVERLAP),
+            created_at: now,
+            version: self.version + 1,
+        }
+    }
+
+    /// The keys a delivery at `now` signs with: the current one, and the previous one while
+    /// its overlap lasts.
+    pub fn keys(&self, now: OffsetDateTime) -> Vec<Vec<u8>> {
+        let previous = match (&self.previous, self.previous_valid_until) {
+            (Some(previous), Some(until)) if now < until => Some(previous),
+            _ => None,
+        };
+        std::iter::once(&self.current)
+            .chain(previous)
+            .filter_map(|secret| secret_key(secret))
+            .collect()
+    }
+}
+
+/// The waits between a failed attempt and the next (after the first attempt, the second, …):
+/// eight attempts over about 24 hours, as Standard Webhooks senders do. After the last one the
+/// delivery goes to the dead-letter queue.
+pub const RETRY_DELAYS: [Duration; 7] = [
+    Duration::from_secs(5),
+    Duration::from_secs(5 * 60),
+    Duration::from_secs(30 * 60),
+    Duration::from_secs(2 * 3600),
+    Duration::from_secs(5 * 3600),
+    Duration::from_secs(8 * 3600),
+    Duration::from_secs(8 * 3600),
+];
+
+/// Attempts a delivery gets.
+pub const MAX_ATTEMPTS: u32 = RETRY_DELAYS.len() as u32 + 1;
+
+/// The wait before attempt `attempt + 1` once attempt `attempt` (from 1) failed; `None` after
+/// the last.
+pub fn retry_delay(attempt: u32) -> Option<Duration> {
+    let index = usize::try_from(attempt.checked_sub(1)?).ok()?;
+    RETRY_DELAYS.get(index).copied()
+}
+
+/// What became of one attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryOutcome {
+    /// The receiver answered 2xx.
+    Delivered,
+    /// It failed; the next attempt is at `next_attempt_at`.
+    Retrying,
+    /// It failed and will not be tried again: the destination is not allowed (its name
+    /// resolves to a private address), or the tenant has no signing secret.
+    Failed,
+    /// The last attempt failed: the delivery is in the dead-letter queue.
+    DeadLettered,
+}
+
+/// One attempt to deliver one event, as the job's delivery list shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryAttempt {
+    pub job_id: JobId,
+    pub message_id: String,
+    pub event: WebhookEvent,
+    /// From 1; a redelivery starts again at 1.
+    pub attempt: u32,
+    #[serde(with = "time::serde::rfc3339")]
+    pub attempted_at: OffsetDateTime,
+    /// The receiver's HTTP status; none when no response came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<u16>,
+    /// Why it failed, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub latency_ms: u64,
+    pub outcome: DeliveryOutcome,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub next_attempt_at: Option<OffsetDateTime>,
+}
+
+impl DeliveryAttempt {
+    /// The attempt's place in its job's list: by time, then message and attempt.
+    pub fn sort_key(&self) -> String {
+        let micros = (self.attempted_at.unix_timestamp_nanos() / 1_000).max(0);
+        format!("{micros:020}#{}#{:03}", self.message_id, self.attempt)
     }
 }
 
@@ -383,14 +552,62 @@ mod tests {
     }
 
     #[test]
-    fn each_final_status_has_its_event() {
-        assert_eq!(WebhookEvent::of(JobStatus::Running), None);
+    fn a_rotation_signs_with_both_secrets_until_the_overlap_ends() {
+        let now = OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
+        let first = SigningSecrets::first("acme", now);
+        assert_eq!(first.keys(now), [secret_key(&first.current).unwrap()]);
+        let rotated = first.rotated(now);
+        assert_ne!(rotated.current, first.current);
+        assert_eq!(rotated.version, 2);
+        let both = [
+            secret_key(&rotated.current).unwrap(),
+            secret_key(&first.current).unwrap(),
+        ];
+        assert_eq!(rotated.keys(now), both);
+        let overlap = time::Duration::try_from(SECRET_OVERLAP).unwrap();
+        let just_before = now + overlap - time::Duration::SECOND;
+        assert_eq!(rotated.keys(just_before).len(), 2);
+        assert_eq!(rotated.keys(now + overlap), [both[0].clone()]);
+    }
+
+    #[test]
+    fn retries_span_about_a_day_then_stop() {
+        let total: Duration = (1..MAX_ATTEMPTS).filter_map(retry_delay).sum();
+        assert_eq!(MAX_ATTEMPTS, 8);
+        assert!(
+            (Duration::from_secs(20 * 3600)..=Duration::from_secs(28 * 3600)).contains(&total),
+            "{total:?}"
+        );
+        assert_eq!(retry_delay(1), Some(Duration::from_secs(5)));
+        assert_eq!(retry_delay(MAX_ATTEMPTS), None);
+        assert_eq!(retry_delay(0), None);
+    }
+
+    #[test]
+    fn a_webhook_takes_every_event_unless_told_which() {
+        let all = JobWebhook::new("https://a.example/".into(), &[]);
+        assert_eq!(all.events, WebhookEvent::ALL);
+        let some = JobWebhook::new(
+            "https://a.example/".into(),
+            &[WebhookEvent::Canceled, WebhookEvent::Failed],
+        );
+        assert_eq!(some.events, [WebhookEvent::Failed, WebhookEvent::Canceled]);
+        assert!(!some.wants(WebhookEvent::Succeeded));
+        let job = JobId::parse("job_0123456789abcdef0123456789abcdef").unwrap();
+        assert_eq!(
+            message_id(&job, WebhookEvent::Succeeded),
+            "msg_0123456789abcdef0123456789abcdef_succeeded"
+        );
+        assert_eq!(
+            serde_json::to_string(&WebhookEvent::Canceled).unwrap(),
+            r#""job.canceled""#
+        );
+    }
+
+    #[test]
+    fn each_event_reads_back_from_its_name() {
         for event in WebhookEvent::ALL {
             assert_eq!(WebhookEvent::parse(event.as_str()), Some(event));
         }
-        assert_eq!(
-            WebhookEvent::of(JobStatus::Canceled).map(WebhookEvent::as_str),
-            Some("job.canceled")
-        );
     }
 }

@@ -331,9 +331,35 @@ impl From<crate::usecases::admission::AdmitError> for ApiError {
             )
             .with_detail("quota", "daily_refusals")
             .retry_after(retry_after),
+            E::NoSigningSecret => Self::new(ErrorCode::Unprocessable, e.to_string())
+                .with_detail("webhook_url", "no_signing_secret"),
             E::Store(e) => e.into(),
             E::Blob(e) => e.into(),
             E::Queue(e) => Self::dependency("queue unavailable", e),
+        }
+    }
+}
+
+impl From<crate::usecases::webhooks::WebhookError> for ApiError {
+    fn from(e: crate::usecases::webhooks::WebhookError) -> Self {
+        use crate::usecases::webhooks::WebhookError as E;
+        match e {
+            E::Store(e) => e.into(),
+            E::Queue(e) => Self::dependency("queue unavailable", e),
+            E::Contended => Self::new(
+                ErrorCode::Conflict,
+                "the signing secret was rotated at the same time; try again",
+            )
+            .with_detail("secret", "changed"),
+            E::NotEnded => Self::new(
+                ErrorCode::Conflict,
+                "the job has not ended: its event is sent when it does",
+            )
+            .with_detail("id", "job_active"),
+            E::NoWebhook => Self::new(ErrorCode::Conflict, "the job has no webhook")
+                .with_detail("id", "no_webhook"),
+            E::NotSubscribed(_) => Self::new(ErrorCode::Conflict, format!("{e}"))
+                .with_detail("id", "event_not_subscribed"),
         }
     }
 }

@@ -38,6 +38,7 @@ use crate::App;
         (name = "images", description = "Create image jobs and upload reference images"),
         (name = "jobs", description = "Read jobs and their images"),
         (name = "usage", description = "Limits and usage"),
+        (name = "webhooks", description = "Signed events when jobs end: the signing secret, deliveries, redelivery"),
         (name = "admin", description = "API key management"),
         (name = "meta", description = "Health and this document"),
     )
@@ -59,7 +60,7 @@ impl utoipa::Modify for ApiKeyScheme {
 /// Every route of the contract, with its OpenAPI description: one list, so the router and
 /// the document cannot drift apart.
 fn api_routes() -> OpenApiRouter<App> {
-    use routes::{admin, images, jobs, meta, uploads, usage};
+    use routes::{admin, images, jobs, meta, uploads, usage, webhooks};
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(meta::healthz))
         .routes(routes!(meta::openapi))
@@ -69,6 +70,9 @@ fn api_routes() -> OpenApiRouter<App> {
         .routes(routes!(jobs::get_job, jobs::delete_job))
         .routes(routes!(jobs::cancel_job))
         .routes(routes!(usage::usage))
+        .routes(routes!(webhooks::rotate_secret))
+        .routes(routes!(webhooks::list_deliveries))
+        .routes(routes!(webhooks::redeliver))
         .routes(routes!(admin::create_key))
         .routes(routes!(admin::rotate_key))
         .routes(routes!(admin::revoke_key))

@@ -21,6 +21,7 @@ use crate::domain::request::{
     ASPECT_RATIOS, IMAGE_SIZES, MAX_COUNT, MAX_PROMPT_CHARS, MAX_QUALITY, MAX_REFERENCE_IMAGES,
     MIN_COUNT, MIN_QUALITY, OUTPUT_FORMATS, prompt_pattern,
 };
+use crate::domain::webhooks::{MAX_ATTEMPTS, MAX_URL_LEN, WebhookEvent};
 use crate::http::routes::images::MAX_IDEMPOTENCY_KEY;
 use crate::http::routes::images::{CANCEL_AFTER_PATTERN, MAX_CANCEL_AFTER, MIN_CANCEL_AFTER};
 use crate::http::routes::jobs::{CURSOR_PATTERN, MAX_PAGE, MIN_PAGE};
@@ -233,6 +234,30 @@ fn request_rules(doc: &mut Value) {
     let mut sizes: Vec<Value> = IMAGE_SIZES.iter().map(|s| json!(s)).collect();
     sizes.push(Value::Null);
     set(doc, &format!("{image}/image_size"), json!({"enum": sizes}));
+    for request in ["CreateImageRequest", "CreateKeyRequest"] {
+        let fields = format!("/components/schemas/{request}/properties");
+        set(
+            doc,
+            &format!("{fields}/webhook_url"),
+            json!({"maxLength": MAX_URL_LEN, "format": "uri"}),
+        );
+        set(
+            doc,
+            &format!("{fields}/webhook_events"),
+            json!({"minItems": 1, "maxItems": WebhookEvent::ALL.len(), "uniqueItems": true}),
+        );
+    }
+    let delivery = "/components/schemas/DeliveryView/properties";
+    set(
+        doc,
+        &format!("{delivery}/attempt"),
+        json!({"format": "int32", "minimum": 1, "maximum": MAX_ATTEMPTS}),
+    );
+    set(
+        doc,
+        &format!("{delivery}/status_code"),
+        json!({"format": "int32", "minimum": 100, "maximum": 599}),
+    );
     let reference = "/components/schemas/ReferenceImage/properties";
     set(
         doc,
@@ -440,11 +465,18 @@ fn examples(doc: &mut Value) {
 
 /// How the answers of one operation feed the next (a client's flow; a stateful test's too).
 fn links(doc: &mut Value) {
-    let job = json!({"GetJob": {
-        "operationId": "get_job",
-        "parameters": {"id": "$response.body#/job_id"},
-        "description": "The job this request created",
-    }});
+    let created = |operation: &str, description: &str| {
+        json!({
+            "operationId": operation,
+            "parameters": {"id": "$response.body#/job_id"},
+            "description": description,
+        })
+    };
+    let job = json!({
+        "GetJob": created("get_job", "The job this request created"),
+        "ListDeliveries": created("list_deliveries", "Its webhook's delivery attempts"),
+        "Redeliver": created("redeliver", "Send its end event to its webhook again"),
+    });
     for status in ["200", "202"] {
         set(
             doc,

@@ -9,6 +9,9 @@ use crate::App;
 use crate::domain::jobs::{ImageState, Job, JobFailure, JobStatus};
 use crate::domain::keys::Scope;
 use crate::domain::limits::EffectiveLimits;
+use crate::domain::webhooks::{
+    self, DeliveryAttempt, DeliveryOutcome, JobWebhook, SigningSecrets, WebhookEvent,
+};
 
 fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)
@@ -115,7 +118,26 @@ pub struct JobView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cancel_at: Option<String>,
     pub usage: JobUsageView,
+    /// Where the job's end is sent, if anywhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<WebhookView>,
     pub links: Links,
+}
+
+/// A job's webhook.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookView {
+    pub url: String,
+    pub events: Vec<WebhookEvent>,
+}
+
+impl WebhookView {
+    pub fn of(webhook: &JobWebhook) -> Self {
+        Self {
+            url: webhook.url.clone(),
+            events: webhook.events.clone(),
+        }
+    }
 }
 
 impl JobView {
@@ -172,6 +194,7 @@ impl JobView {
                 output_tokens: job.usage.output_tokens,
                 estimated_cost_microdollars: job.usage.cost_microdollars,
             },
+            webhook: job.webhook.as_ref().map(WebhookView::of),
             links: Links {
                 self_: job_link(job),
             },
@@ -245,6 +268,13 @@ pub struct KeyView {
     /// After a rotation: until when the previous secret still works.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub previous_key_valid_until: Option<String>,
+    /// Where the end of this key's jobs is sent when a request names no `webhook_url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<WebhookView>,
+    /// The tenant's webhook signing secret, when this request made it (a key with a webhook,
+    /// for a tenant that had none). Shown only here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_signing_secret: Option<String>,
 }
 
 impl KeyView {
@@ -258,6 +288,103 @@ impl KeyView {
             created_at: rfc3339(key.created_at),
             expires_at: key.expires_at.map(rfc3339),
             previous_key_valid_until: key.previous.as_ref().map(|p| rfc3339(p.valid_until)),
+            webhook: key.webhook.as_ref().map(WebhookView::of),
+            webhook_signing_secret: None,
+        }
+    }
+}
+
+/// The tenant's new webhook signing secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SigningSecretView {
+    /// `whsec_` and the base64 of 32 bytes, as Standard Webhooks libraries take it. Shown only
+    /// in this response: store it now.
+    pub secret: String,
+    pub created_at: String,
+    /// After a rotation: until when events are signed with the previous secret too.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_secret_valid_until: Option<String>,
+}
+
+impl SigningSecretView {
+    pub fn new(secrets: &SigningSecrets) -> Self {
+        Self {
+            secret: secrets.current.clone(),
+            created_at: rfc3339(secrets.created_at),
+            previous_secret_valid_until: secrets.previous_valid_until.map(rfc3339),
+        }
+    }
+}
+
+/// One attempt to deliver a job's event.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryView {
+    /// The `webhook-id` sent.
+    pub message_id: String,
+    pub event: WebhookEvent,
+    /// From 1; a redelivery starts again at 1.
+    pub attempt: u32,
+    pub attempted_at: String,
+    /// The receiver's HTTP status; absent when no answer came.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<u16>,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub latency_ms: u64,
+    pub outcome: DeliveryOutcome,
+    /// While `retrying`: when the next attempt is made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<String>,
+}
+
+/// A job's webhook and its delivery attempts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryList {
+    pub job_id: String,
+    /// Absent when the job has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<WebhookView>,
+    /// Oldest first; the latest 100 at most.
+    pub deliveries: Vec<DeliveryView>,
+}
+
+impl DeliveryList {
+    pub fn new(job: &Job, attempts: &[DeliveryAttempt]) -> Self {
+        Self {
+            job_id: job.job_id.to_string(),
+            webhook: job.webhook.as_ref().map(WebhookView::of),
+            deliveries: attempts
+                .iter()
+                .map(|a| DeliveryView {
+                    message_id: a.message_id.clone(),
+                    event: a.event,
+                    attempt: a.attempt,
+                    attempted_at: rfc3339(a.attempted_at),
+                    status_code: a.status_code,
+                    error: a.error.clone(),
+                    latency_ms: a.latency_ms,
+                    outcome: a.outcome,
+                    next_attempt_at: a.next_attempt_at.map(rfc3339),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A redelivery, queued.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Redelivery {
+    /// The `webhook-id` it is sent with: the event's, as before.
+    pub message_id: String,
+    pub event: WebhookEvent,
+}
+
+impl Redelivery {
+    pub fn new(job_id: &crate::domain::ids::JobId, event: WebhookEvent) -> Self {
+        Self {
+            message_id: webhooks::message_id(job_id, event),
+            event,
         }
     }
 }

@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ids::JobId;
+use crate::domain::webhooks::WebhookEvent;
 
 /// What the API enqueues for one job: only its id; the job record holds the rest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,6 +28,47 @@ pub enum QueueError {
 #[async_trait]
 pub trait JobQueue: Send + Sync {
     async fn enqueue(&self, message: &JobMessage) -> Result<(), QueueError>;
+}
+
+/// One delivery of a job's end event to its webhook: which attempt it is, and not before when
+/// (SQS delays a message by 15 minutes at most: a longer wait is sent on again until then).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookMessage {
+    pub job_id: JobId,
+    pub event: WebhookEvent,
+    /// From 1.
+    pub attempt: u32,
+    /// Epoch seconds; 0: at once.
+    #[serde(default)]
+    pub not_before: i64,
+}
+
+/// The longest SQS holds a message back (`DelaySeconds`).
+pub const MAX_DELAY: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// The webhook queue: the api puts a job's end event (and redeliveries) on it, the sender puts
+/// failed attempts back with their delay.
+#[async_trait]
+pub trait WebhookQueue: Send + Sync {
+    /// Sends `message`, delivered after `delay` (at most [`MAX_DELAY`]).
+    async fn send(
+        &self,
+        message: &WebhookMessage,
+        delay: std::time::Duration,
+    ) -> Result<(), QueueError>;
+    /// Moves a delivery whose last attempt failed to the webhook dead-letter queue.
+    async fn dead_letter(&self, message: &WebhookMessage, reason: &str) -> Result<(), QueueError>;
+}
+
+/// The name of the queue at `queue_url` (`https://sqs.<region>.amazonaws.com/<account>/<name>`),
+/// which is also the last part of its ARN.
+pub fn queue_name(queue_url: &str) -> &str {
+    queue_url
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
 }
 
 /// A message in the dead-letter queue.

@@ -7,7 +7,10 @@ use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::MessageAttributeValue;
 
-use super::{DeadLetter, DeadLetters, JobMessage, JobQueue, MessageControl, QueueError};
+use super::{
+    DeadLetter, DeadLetters, JobMessage, JobQueue, MessageControl, QueueError, WebhookMessage,
+    WebhookQueue,
+};
 
 /// SQS's longest visibility timeout.
 const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 3600);
@@ -136,5 +139,57 @@ impl DeadLetters for SqsMessageControl {
             letters.extend(batch);
         }
         Ok(letters)
+    }
+}
+
+/// The webhook queue on SQS; the worker's instance also holds the webhook dead-letter queue.
+#[derive(Debug, Clone)]
+pub struct SqsWebhookQueue {
+    client: Client,
+    queue_url: String,
+    dead_letter_url: Option<String>,
+}
+
+impl SqsWebhookQueue {
+    pub fn new(
+        client: Client,
+        queue_url: impl Into<String>,
+        dead_letter_url: Option<String>,
+    ) -> Self {
+        Self {
+            client,
+            queue_url: queue_url.into(),
+            dead_letter_url,
+        }
+    }
+}
+
+#[async_trait]
+impl WebhookQueue for SqsWebhookQueue {
+    async fn send(&self, message: &WebhookMessage, delay: Duration) -> Result<(), QueueError> {
+        let body =
+            serde_json::to_string(message).map_err(|e| QueueError::Unavailable(e.to_string()))?;
+        let seconds = i32::try_from(delay.min(super::MAX_DELAY).as_secs()).unwrap_or(0);
+        self.client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .delay_seconds(seconds)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn dead_letter(&self, message: &WebhookMessage, reason: &str) -> Result<(), QueueError> {
+        let Some(dead_letter_url) = &self.dead_letter_url else {
+            return Err(QueueError::Unavailable(
+                "no webhook dead-letter queue is configured here".into(),
+            ));
+        };
+        let body =
+            serde_json::to_string(message).map_err(|e| QueueError::Unavailable(e.to_string()))?;
+        let control = SqsMessageControl::new(self.client.clone(), &self.queue_url, dead_letter_url);
+        control.dead_letter(&body, reason).await
     }
 }

@@ -14,12 +14,13 @@ use futures_util::future::join_all;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::layout::{self, API_KEYS, COUNTERS, IDEMPOTENCY, JOBS};
+use super::layout::{self, API_KEYS, COUNTERS, IDEMPOTENCY, JOBS, WEBHOOKS};
 use super::{IdempotencyRecord, JobCursor, JobFilter, KeyCursor, Reservation, Store, StoreError};
 use crate::domain::ids::JobId;
 use crate::domain::jobs::{Expected, Job};
 use crate::domain::keys::ApiKey;
 use crate::domain::limits::CounterAdd;
+use crate::domain::webhooks::{DeliveryAttempt, SigningSecrets};
 
 /// Rows one filtered list query reads at a time (DynamoDB applies `Limit` before the filter).
 const FILTERED_READ: usize = 200;
@@ -34,6 +35,7 @@ pub struct TableNames {
     pub api_keys: String,
     pub counters: String,
     pub idempotency: String,
+    pub webhooks: String,
 }
 
 impl TableNames {
@@ -44,6 +46,7 @@ impl TableNames {
             api_keys: format!("{prefix}-{}", API_KEYS.suffix),
             counters: format!("{prefix}-{}", COUNTERS.suffix),
             idempotency: format!("{prefix}-{}", IDEMPOTENCY.suffix),
+            webhooks: format!("{prefix}-{}", WEBHOOKS.suffix),
         }
     }
 }
@@ -58,6 +61,15 @@ const RECORD: &str = "record";
 const COUNT: &str = "n";
 const BY_TENANT: &str = "by_tenant";
 const OPEN_BY_DEADLINE: &str = "open_by_deadline";
+
+/// The webhooks table's partition of a tenant's secrets and of a job's delivery attempts.
+fn secrets_pk(tenant: &str) -> String {
+    format!("tenant#{tenant}")
+}
+const SECRETS_SK: &str = "secret";
+fn deliveries_pk(job_id: &JobId) -> String {
+    format!("job#{job_id}")
+}
 
 fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
@@ -587,4 +599,138 @@ impl Store for DynamoStore {
             .map_err(unavailable)?;
         Ok(())
     }
+
+    async fn get_signing_secrets(
+        &self,
+        tenant: &str,
+    ) -> Result<Option<SigningSecrets>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.webhooks)
+            .key(WEBHOOKS.hash_key, s(secrets_pk(tenant)))
+            .key(webhooks_sk(), s(SECRETS_SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.item().map(decode).transpose()
+    }
+
+    async fn put_signing_secrets(
+        &self,
+        secrets: &SigningSecrets,
+        expected_version: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.tables.webhooks)
+            .item(WEBHOOKS.hash_key, s(secrets_pk(&secrets.tenant)))
+            .item(webhooks_sk(), s(SECRETS_SK))
+            .item("version", n(secrets.version))
+            .item(RECORD, encode(secrets)?);
+        let put = match expected_version {
+            None => put.condition_expression("attribute_not_exists(pk)"),
+            Some(version) => put
+                .condition_expression("#v = :expected")
+                .expression_attribute_names("#v", "version")
+                .expression_attribute_values(":expected", n(version)),
+        };
+        match put.send().await {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Err(StoreError::Conflict(format!(
+                "signing secrets of {} changed",
+                secrets.tenant
+            ))),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn record_delivery(
+        &self,
+        attempt: &DeliveryAttempt,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.tables.webhooks)
+            .item(WEBHOOKS.hash_key, s(deliveries_pk(&attempt.job_id)))
+            .item(webhooks_sk(), s(attempt.sort_key()))
+            .item("expires_at", n(expires_at))
+            .item(RECORD, encode(attempt)?)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn list_deliveries(
+        &self,
+        job_id: &JobId,
+        limit: usize,
+    ) -> Result<Vec<DeliveryAttempt>, StoreError> {
+        let limit = i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000);
+        // Newest first, then put in order: the latest `limit` of them.
+        let out = self
+            .client
+            .query()
+            .table_name(&self.tables.webhooks)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", WEBHOOKS.hash_key)
+            .expression_attribute_values(":pk", s(deliveries_pk(job_id)))
+            .scan_index_forward(false)
+            .limit(limit)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let mut attempts = out
+            .items()
+            .iter()
+            .map(decode)
+            .collect::<Result<Vec<DeliveryAttempt>, _>>()?;
+        attempts.reverse();
+        Ok(attempts)
+    }
+
+    async fn delete_deliveries(&self, job_id: &JobId) -> Result<(), StoreError> {
+        let sk = webhooks_sk();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.tables.webhooks)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", WEBHOOKS.hash_key)
+                .expression_attribute_names("#sk", sk)
+                .expression_attribute_values(":pk", s(deliveries_pk(job_id)))
+                .projection_expression("#pk, #sk")
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            // A job has a handful of attempts: one DeleteItem each keeps the IAM to one action.
+            let deletes = out.items().iter().map(|item| {
+                self.client
+                    .delete_item()
+                    .table_name(&self.tables.webhooks)
+                    .set_key(Some(item.clone()))
+                    .send()
+            });
+            for result in join_all(deletes).await {
+                result.map_err(unavailable)?;
+            }
+            match out.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(()),
+            }
+        }
+    }
+}
+
+/// The webhooks table's sort key.
+fn webhooks_sk() -> &'static str {
+    WEBHOOKS.range_key.unwrap_or("sk")
 }

@@ -90,5 +90,18 @@ pub const IDEMPOTENCY: TableLayout = TableLayout {
     indexes: &[],
 };
 
+/// Webhooks, one table for both of their records: a tenant's signing secrets under
+/// `tenant#<tenant>` / `secret`, and each delivery attempt of a job's events under
+/// `job#<job_id>` / `<attempted_at micros>#<message id>#<attempt>` (a job's attempts in the order
+/// they were made, read with one query).
+pub const WEBHOOKS: TableLayout = TableLayout {
+    suffix: "webhooks",
+    env_var: "IMAGEGEN_WEBHOOKS_TABLE",
+    hash_key: "pk",
+    range_key: Some("sk"),
+    ttl_attribute: Some("expires_at"),
+    indexes: &[],
+};
+
 /// Every table the service uses.
-pub const TABLES: [TableLayout; 4] = [JOBS, API_KEYS, COUNTERS, IDEMPOTENCY];
+pub const TABLES: [TableLayout; 5] = [JOBS, API_KEYS, COUNTERS, IDEMPOTENCY, WEBHOOKS];

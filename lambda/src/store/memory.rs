@@ -11,6 +11,7 @@ use crate::domain::ids::JobId;
 use crate::domain::jobs::{Expected, Job};
 use crate::domain::keys::ApiKey;
 use crate::domain::limits::CounterAdd;
+use crate::domain::webhooks::{DeliveryAttempt, SigningSecrets};
 
 #[derive(Debug, Default)]
 struct State {
@@ -20,6 +21,9 @@ struct State {
     jobs: HashMap<JobId, Job>,
     /// (tenant, created_sort) -> job id: the by-tenant index.
     by_tenant: BTreeMap<(String, String), JobId>,
+    signing_secrets: HashMap<String, SigningSecrets>,
+    /// (job id, attempt sort key) -> attempt: a job's attempts in order.
+    deliveries: BTreeMap<(JobId, String), DeliveryAttempt>,
 }
 
 #[derive(Debug, Default)]
@@ -251,6 +255,68 @@ impl Store for MemoryStore {
                     .remove(&(job.tenant.clone(), job.created_sort()));
             }
         });
+        Ok(())
+    }
+
+    async fn get_signing_secrets(
+        &self,
+        tenant: &str,
+    ) -> Result<Option<SigningSecrets>, StoreError> {
+        Ok(self.with(|s| s.signing_secrets.get(tenant).cloned()))
+    }
+
+    async fn put_signing_secrets(
+        &self,
+        secrets: &SigningSecrets,
+        expected_version: Option<u64>,
+    ) -> Result<(), StoreError> {
+        self.with(|s| {
+            let stored = s.signing_secrets.get(&secrets.tenant).map(|k| k.version);
+            if stored != expected_version {
+                return Err(StoreError::Conflict(format!(
+                    "signing secrets of {} changed",
+                    secrets.tenant
+                )));
+            }
+            s.signing_secrets
+                .insert(secrets.tenant.clone(), secrets.clone());
+            Ok(())
+        })
+    }
+
+    async fn record_delivery(
+        &self,
+        attempt: &DeliveryAttempt,
+        _expires_at: i64,
+    ) -> Result<(), StoreError> {
+        self.with(|s| {
+            s.deliveries.insert(
+                (attempt.job_id.clone(), attempt.sort_key()),
+                attempt.clone(),
+            );
+        });
+        Ok(())
+    }
+
+    async fn list_deliveries(
+        &self,
+        job_id: &JobId,
+        limit: usize,
+    ) -> Result<Vec<DeliveryAttempt>, StoreError> {
+        Ok(self.with(|s| {
+            let mine: Vec<_> = s
+                .deliveries
+                .range((job_id.clone(), String::new())..)
+                .take_while(|((id, _), _)| id == job_id)
+                .map(|(_, attempt)| attempt.clone())
+                .collect();
+            let skip = mine.len().saturating_sub(limit);
+            mine.into_iter().skip(skip).collect()
+        }))
+    }
+
+    async fn delete_deliveries(&self, job_id: &JobId) -> Result<(), StoreError> {
+        self.with(|s| s.deliveries.retain(|(id, _), _| id != job_id));
         Ok(())
     }
 }

@@ -13,6 +13,7 @@ use crate::domain::ids::JobId;
 use crate::domain::jobs::{Expected, Job, JobStatus};
 use crate::domain::keys::ApiKey;
 use crate::domain::limits::CounterAdd;
+use crate::domain::webhooks::{DeliveryAttempt, SigningSecrets};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -169,6 +170,31 @@ pub trait Store: Send + Sync {
     ) -> Result<(Vec<Job>, Option<JobCursor>), StoreError>;
     /// Removes a job's record; nothing happens if there is none.
     async fn delete_job(&self, job_id: &JobId) -> Result<(), StoreError>;
+
+    // --- webhooks
+    async fn get_signing_secrets(&self, tenant: &str)
+    -> Result<Option<SigningSecrets>, StoreError>;
+    /// Writes a tenant's secrets iff the stored ones still have `expected_version` (`None`:
+    /// iff it has none); `Conflict` otherwise.
+    async fn put_signing_secrets(
+        &self,
+        secrets: &SigningSecrets,
+        expected_version: Option<u64>,
+    ) -> Result<(), StoreError>;
+    /// Records one delivery attempt, kept until `expires_at` (epoch seconds: its job's).
+    async fn record_delivery(
+        &self,
+        attempt: &DeliveryAttempt,
+        expires_at: i64,
+    ) -> Result<(), StoreError>;
+    /// A job's latest `limit` delivery attempts, oldest first.
+    async fn list_deliveries(
+        &self,
+        job_id: &JobId,
+        limit: usize,
+    ) -> Result<Vec<DeliveryAttempt>, StoreError>;
+    /// Removes every delivery attempt of a job.
+    async fn delete_deliveries(&self, job_id: &JobId) -> Result<(), StoreError>;
 }
 
 /// Every key in the store, following [`Store::list_keys`]' pages.

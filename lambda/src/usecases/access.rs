@@ -50,6 +50,7 @@ pub async fn authenticate(app: &App, presented: &str) -> Result<Caller, AccessEr
         key_id: Some(key.key_id.clone()),
         scopes: key.scopes.clone(),
         limits: app.config.limits.for_key(&key.limits),
+        webhook: key.webhook.clone(),
     })
 }
 
@@ -60,6 +61,7 @@ fn bootstrap_admin(app: &App, presented: &str) -> Option<Caller> {
         key_id: None,
         scopes: vec![Scope::Admin],
         limits: app.config.limits.for_key(&Default::default()),
+        webhook: None,
     })
 }
 

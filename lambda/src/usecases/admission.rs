@@ -9,6 +9,7 @@ use crate::domain::ids::{JobId, UploadId, hex};
 use crate::domain::jobs::{Job, JobFailure, JobParams, JobStatus};
 use crate::domain::keys::Caller;
 use crate::domain::limits::{self, CounterAdd, Measure, PolicyState, PolicyUnit, Subject, Window};
+use crate::domain::webhooks::JobWebhook;
 use crate::images::{self, ImageLimits};
 use crate::queue::{JobMessage, QueueError};
 use crate::store::{IdempotencyRecord, Reservation, StoreError};
@@ -33,6 +34,9 @@ pub struct NewImageJob {
     pub output_format: Option<String>,
     pub quality: Option<u8>,
     pub image_size: Option<String>,
+    /// The request's `webhook_url` and `webhook_events` (the URL already checked); without
+    /// one, the key's default applies.
+    pub webhook: Option<JobWebhook>,
 }
 
 /// An `Idempotency-Key` and the hash of the request it came with.
@@ -87,6 +91,11 @@ pub enum AdmitError {
         retry_after: u64,
         policy: PolicyState,
     },
+    /// A webhook was named, and the tenant has no signing secret to sign its events with.
+    #[error(
+        "webhook_url: the tenant has no webhook signing secret yet; create one with POST /v1/webhooks/secret"
+    )]
+    NoSigningSecret,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -118,6 +127,10 @@ pub async fn admit(
         return replay(app, &existing, &i.request_sha256).await;
     }
 
+    let webhook = new.webhook.clone().or_else(|| caller.webhook.clone());
+    if new.webhook.is_some() && !super::webhooks::has_secret(app, &caller.tenant).await? {
+        return Err(AdmitError::NoSigningSecret);
+    }
     let prepared = prepare_references(app, caller, &new.references).await?;
 
     let job_id = JobId::generate();
@@ -237,6 +250,7 @@ pub async fn admit(
         cancel_requested: false,
         idempotency_pk: idem_pk.clone(),
         usage: Default::default(),
+        webhook,
     };
     let job = match new.cancel_after {
         // The janitor sweeps by deadline: it ends the job at the sooner of the two.

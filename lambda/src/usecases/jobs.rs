@@ -151,11 +151,13 @@ pub async fn write(app: &App, next: &Job, job: &Job) -> Result<(), StoreError> {
     }
 }
 
-/// The refund of a job that just ended: its final write won, so this runs once per job.
+/// The refund of a job that just ended, and its webhook event: its final write won, so this
+/// runs once per job.
 pub async fn settle(app: &App, done: &Job) {
     if let Err(e) = admission::release_unused(app, done).await {
         tracing::error!(job_id = %done.job_id, error = %e, refund = done.refunded_images, "quota refund failed");
     }
+    super::webhooks::notify(app, done).await;
 }
 
 /// Whether a worker holds the job within its lease (it may be generating right now).
@@ -192,6 +194,8 @@ pub async fn delete(app: &App, tenant: &str, job_id: &JobId) -> Result<(), Query
     {
         app.store.delete_idempotency(pk).await?;
     }
+    // The attempts before the record: they are found through it.
+    app.store.delete_deliveries(&job.job_id).await?;
     app.store.delete_job(&job.job_id).await?;
     tracing::info!(job_id = %job.job_id, tenant, objects = removed, "job deleted");
     Ok(())

@@ -491,6 +491,7 @@ mod tests {
             scopes: vec![Scope::ImagesWrite],
             limits: KeyLimits::default(),
             expires_at: None,
+            webhook: None,
         }
     }
 

@@ -1,4 +1,5 @@
-//! The dev server's in-process worker: drains the local queue with SQS's retry semantics.
+//! The dev server's in-process worker and webhook sender: they drain the local queues with
+//! SQS's retry semantics.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -6,9 +7,10 @@ use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::domain::jobs::JobFailure;
-use crate::queue::local::Delivery;
-use crate::queue::local::LocalQueue;
+use crate::queue::WebhookQueue as _;
+use crate::queue::local::{Delivery, LocalQueue, LocalWebhookQueue, WebhookDelivery};
 use crate::usecases::generation::Worker;
+use crate::usecases::webhooks::Sender;
 
 /// Runs until the queue closes. A failed delivery comes back after `retry_delay` (or the sooner
 /// delay the step asked for), up to the configured receive count; then the job is ended as the
@@ -50,6 +52,32 @@ pub fn spawn(
                     tokio::time::sleep(e.upstream_hint().unwrap_or(retry_delay)).await;
                     if queue.redeliver(delivery).is_err() {
                         tracing::warn!("queue closed; dropping a redelivery");
+                    }
+                }
+            });
+        }
+    });
+}
+
+/// The dev server's webhook sender: each delivery after its delay, on its own task. A delivery
+/// that fails for the store or the queue comes back after `retry_delay`, as SQS would redeliver
+/// it.
+pub fn spawn_webhooks(
+    sender: Arc<Sender>,
+    queue: LocalWebhookQueue,
+    mut rx: UnboundedReceiver<WebhookDelivery>,
+    retry_delay: Duration,
+) {
+    tokio::spawn(async move {
+        while let Some(delivery) = rx.recv().await {
+            let sender = sender.clone();
+            let queue = queue.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(delivery.delay).await;
+                if let Err(e) = sender.deliver(&delivery.message).await {
+                    tracing::warn!(job_id = %delivery.message.job_id, error = %e, "webhook delivery failed; will be redelivered");
+                    if queue.send(&delivery.message, retry_delay).await.is_err() {
+                        tracing::warn!("webhook queue closed; dropping a delivery");
                     }
                 }
             });

@@ -780,7 +780,7 @@ async fn body_errors_name_the_field_and_the_rule() {
     let (got, details) = message(&h, images, br#"{"prompt":"x","colour":"red"}"#).await;
     assert_eq!(
         got,
-        "colour: unknown field (known: aspect_ratio, count, image_size, output_format, prompt, quality, reference_images, reference_upload_ids)"
+        "colour: unknown field (known: aspect_ratio, count, image_size, output_format, prompt, quality, reference_images, reference_upload_ids, webhook_events, webhook_url)"
     );
     assert_eq!(details, [("colour".into(), "unknown_field".into())]);
 

@@ -11,6 +11,7 @@
 mod common;
 
 mod cancel;
+mod console;
 mod delete;
 mod errors;
 mod faults;
@@ -25,4 +26,5 @@ mod prefer_wait;
 mod quotas;
 mod telemetry;
 mod uploads;
+mod webhooks;
 mod worker;

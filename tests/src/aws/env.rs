@@ -73,6 +73,8 @@ pub struct TestEnv {
     pub resources: Resources,
     pub queue_arn: String,
     pub dlq_url: String,
+    pub webhook_queue_arn: String,
+    pub webhook_dlq_url: String,
     pub secret_arn: String,
     pub app: App,
 }
@@ -91,20 +93,25 @@ impl TestEnv {
             tables: TableNames::with_prefix(&prefix),
             bucket: format!("{prefix}-images"),
             queue_url: String::new(),
+            webhook_queue_url: String::new(),
             endpoint_url: Some(emulator.endpoint.clone()),
         };
         let calls = CallCounter::default();
         let clients =
             Clients::with_interceptor(&sdk, &resources, SharedInterceptor::new(calls.clone()));
 
-        let (_, _, (queue_url, queue_arn, dlq_url), secret_arn) = tokio::try_join!(
+        let (_, _, (queue_url, queue_arn, dlq_url), webhook_queues, secret_arn) = tokio::try_join!(
             create_tables(&clients.dynamodb, &prefix),
             create_bucket(&clients.s3, &resources.bucket),
-            create_queues(&clients.sqs, &prefix, config.max_receive_count),
+            create_queues(&clients.sqs, &prefix, "jobs", config.max_receive_count),
+            // Terraform's webhook queue redrives after 5 receives.
+            create_queues(&clients.sqs, &prefix, "jobs-webhooks", 5),
             create_secret(&clients.secrets_manager, &prefix),
         )?;
+        let (webhook_queue_url, webhook_queue_arn, webhook_dlq_url) = webhook_queues;
         let resources = Resources {
             queue_url,
+            webhook_queue_url,
             ..resources
         };
         let app = imagegen::aws::app_on(&clients, config, &resources, Metrics::off());
@@ -116,6 +123,8 @@ impl TestEnv {
             resources,
             queue_arn,
             dlq_url,
+            webhook_queue_arn,
+            webhook_dlq_url,
             secret_arn,
             app,
         })
@@ -178,8 +187,13 @@ impl TestEnv {
             ("IMAGEGEN_KEYS_TABLE", tables.api_keys.clone()),
             ("IMAGEGEN_COUNTERS_TABLE", tables.counters.clone()),
             ("IMAGEGEN_IDEMPOTENCY_TABLE", tables.idempotency.clone()),
+            ("IMAGEGEN_WEBHOOKS_TABLE", tables.webhooks.clone()),
             ("IMAGEGEN_BUCKET", self.resources.bucket.clone()),
             ("IMAGEGEN_QUEUE_URL", self.resources.queue_url.clone()),
+            (
+                "IMAGEGEN_WEBHOOK_QUEUE_URL",
+                self.resources.webhook_queue_url.clone(),
+            ),
         ])
     }
 
@@ -236,6 +250,52 @@ impl TestEnv {
             Duration::from_millis(300),
         )
         .await
+    }
+
+    /// Receives up to `want` messages of the webhook queue, polling for at most `within`.
+    pub async fn webhook_messages(
+        &self,
+        want: usize,
+        within: Duration,
+    ) -> Result<Vec<Message>, Error> {
+        let url = &self.resources.webhook_queue_url;
+        receive(&self.clients.sqs, url, want, within).await
+    }
+
+    /// Messages waiting in the webhook dead-letter queue (received and left in place).
+    pub async fn webhook_dead_letters(&self) -> Result<Vec<Message>, Error> {
+        let url = &self.webhook_dlq_url;
+        receive(&self.clients.sqs, url, 10, Duration::from_millis(300)).await
+    }
+
+    /// The App as the worker Lambda has it: its webhook queue also holds the webhook
+    /// dead-letter queue.
+    pub fn worker_app(&self) -> App {
+        let mut app = self.app.clone();
+        app.webhooks = Arc::new(imagegen::queue::sqs::SqsWebhookQueue::new(
+            self.clients.sqs.clone(),
+            self.resources.webhook_queue_url.clone(),
+            Some(self.webhook_dlq_url.clone()),
+        ));
+        app
+    }
+
+    /// The worker's hold on the webhook queue, as `bin/worker.rs` has it.
+    pub fn webhook_control(&self) -> SqsMessageControl {
+        SqsMessageControl::new(
+            self.clients.sqs.clone(),
+            self.resources.webhook_queue_url.clone(),
+            self.webhook_dlq_url.clone(),
+        )
+    }
+
+    /// The event the webhook queue's event source mapping would hand the worker.
+    pub fn webhook_event(&self, messages: &[Message]) -> SqsEvent {
+        let mut event = self.sqs_event(messages);
+        for record in &mut event.records {
+            record.event_source_arn = Some(self.webhook_queue_arn.clone());
+        }
+        event
     }
 
     /// The event Lambda's SQS event source mapping would hand the worker for `messages`.
@@ -299,6 +359,21 @@ impl TestEnv {
                     .send()
                     .await?;
             }
+        }
+        Ok(())
+    }
+
+    /// What the webhook queue's event source mapping does after a batch the worker fully
+    /// handled: deletes its messages.
+    pub async fn settle_webhooks(&self, messages: &[Message]) -> Result<(), Error> {
+        for m in messages {
+            self.clients
+                .sqs
+                .delete_message()
+                .queue_url(&self.resources.webhook_queue_url)
+                .receipt_handle(m.receipt_handle().unwrap_or_default())
+                .send()
+                .await?;
         }
         Ok(())
     }
@@ -511,14 +586,17 @@ async fn create_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<(), Erro
 
 /// The jobs queue and its dead-letter queue, redriving after `max_receive_count` receives.
 /// Returns the jobs queue's URL and ARN, and the DLQ's URL.
+/// A queue `<prefix>-<name>` and its dead-letter queue `<prefix>-<name>-dlq`, as Terraform's
+/// queue module makes them: their URL, ARN and the dead-letter queue's URL.
 async fn create_queues(
     sqs: &aws_sdk_sqs::Client,
     prefix: &str,
+    name: &str,
     max_receive_count: u32,
 ) -> Result<(String, String, String), Error> {
     let dlq_url = sqs
         .create_queue()
-        .queue_name(format!("{prefix}-jobs-dlq"))
+        .queue_name(format!("{prefix}-{name}-dlq"))
         .send()
         .await?
         .queue_url
@@ -530,13 +608,13 @@ async fn create_queues(
     });
     let queue_url = sqs
         .create_queue()
-        .queue_name(format!("{prefix}-jobs"))
+        .queue_name(format!("{prefix}-{name}"))
         .attributes(QueueAttributeName::VisibilityTimeout, "30")
         .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
         .send()
         .await?
         .queue_url
-        .ok_or("CreateQueue returned no URL for the jobs queue")?;
+        .ok_or("CreateQueue returned no URL for the queue")?;
     let arn = queue_arn(sqs, &queue_url).await?;
     Ok((queue_url, arn, dlq_url))
 }

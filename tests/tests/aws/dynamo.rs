@@ -52,6 +52,7 @@ fn job(tenant: &str, created_at: OffsetDateTime) -> Job {
         cancel_requested: false,
         idempotency_pk: None,
         usage: Default::default(),
+        webhook: None,
     }
 }
 

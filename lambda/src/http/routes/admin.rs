@@ -10,11 +10,13 @@ use utoipa::ToSchema;
 
 use crate::App;
 use crate::domain::keys::{self, KeyLimits, Scope};
+use crate::domain::webhooks::WebhookEvent;
 use crate::http::auth::{Authorized, scope};
 use crate::http::json::JsonBody;
 use crate::http::views::{KeyView, RevokedKey, revoked as revoked_view};
-use crate::http::{ApiError, ErrorEnvelope};
-use crate::usecases::keys::Keys;
+use crate::http::{ApiError, ErrorCode, ErrorEnvelope};
+use crate::usecases::keys::{KeyError, Keys};
+use crate::usecases::webhooks;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -43,6 +45,12 @@ pub struct CreateKeyRequest {
     #[serde(default, with = "time::serde::rfc3339::option")]
     #[schema(value_type = Option<String>)]
     pub expires_at: Option<OffsetDateTime>,
+    /// The key's default webhook: where the end of its jobs is sent when a request names no
+    /// `webhook_url` (same rules as there). If the tenant has no signing secret yet, one is made
+    /// and shown once as `webhook_signing_secret`.
+    pub webhook_url: Option<String>,
+    /// Which ends the default webhook takes (default: all three); only with `webhook_url`.
+    pub webhook_events: Option<Vec<WebhookEvent>>,
 }
 
 #[utoipa::path(
@@ -64,6 +72,20 @@ pub async fn create_key(
     body: JsonBody<CreateKeyRequest>,
 ) -> Result<(StatusCode, Json<KeyView>), ApiError> {
     let req = body.value;
+    let mut err = ApiError::new(ErrorCode::InvalidRequest, "the key request is invalid");
+    let mut cross = ApiError::new(ErrorCode::Unprocessable, "the key request is invalid");
+    let webhook = super::images::webhook(
+        req.webhook_url,
+        req.webhook_events.as_deref(),
+        app.config.webhooks_to_loopback,
+        &mut err,
+        &mut cross,
+    );
+    for answer in [err, cross] {
+        if !answer.details.is_empty() {
+            return Err(answer);
+        }
+    }
     let request = keys::NewKey {
         tenant: req.tenant,
         scopes: req.scopes,
@@ -75,15 +97,21 @@ pub async fn create_key(
             daily_refusal_limit: req.daily_refusal_limit,
         },
         expires_at: req.expires_at,
+        webhook,
     };
-    let issued = Keys::of(&app)
-        .create(request, None, app.clock.now())
-        .await?;
+    // The secret before the key: a secret made for a key that then failed can be rotated,
+    // while a key made and not shown is lost.
+    let now = app.clock.now();
+    let mut made_secret = None;
+    if request.webhook.is_some() {
+        request.validate(now).map_err(KeyError::Invalid)?;
+        made_secret = webhooks::ensure_secret(&app, &request.tenant).await?;
+    }
+    let issued = Keys::of(&app).create(request, None, now).await?;
     tracing::info!(key_id = %issued.key.key_id, tenant = %issued.key.tenant, "api key created");
-    Ok((
-        StatusCode::CREATED,
-        Json(KeyView::new(&app, &issued.key, issued.plaintext)),
-    ))
+    let mut view = KeyView::new(&app, &issued.key, issued.plaintext);
+    view.webhook_signing_secret = made_secret.map(|made| made.current);
+    Ok((StatusCode::CREATED, Json(view)))
 }
 
 /// The key id of the path; a segment that is not UTF-8 is as malformed as any other id that

@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 use crate::App;
 use crate::domain::ids::{UploadId, hex};
 use crate::domain::request;
+use crate::domain::webhooks::{JobWebhook, MAX_URL_LEN, UrlProblem, WebhookEvent, check_url};
 use crate::http::auth::{Authorized, scope};
 use crate::http::json::JsonBody;
 use crate::http::observe::Notes;
@@ -66,6 +67,13 @@ pub struct CreateImageRequest {
     /// `1K`, `2K` or `4K`, for a model that takes an image size (Gemini 3 Pro Image; with
     /// another model, 422).
     pub image_size: Option<String>,
+    /// Where to POST the job's end event, signed per Standard Webhooks with the tenant's
+    /// signing secret (`POST /v1/webhooks/secret` first; else 422). https, a public host, no
+    /// credentials (the dev server also takes `http://127.0.0.1`). Without it, the key's
+    /// default webhook, if any.
+    pub webhook_url: Option<String>,
+    /// Which ends are sent (default: all three); only with `webhook_url`.
+    pub webhook_events: Option<Vec<WebhookEvent>>,
 }
 
 #[utoipa::path(
@@ -124,6 +132,13 @@ pub async fn create_image(
         };
         target.add_problem(issue.field.clone(), issue.issue, issue.message.clone());
     }
+    let webhook = webhook(
+        req.webhook_url,
+        req.webhook_events.as_deref(),
+        app.config.webhooks_to_loopback,
+        &mut err,
+        &mut cross,
+    );
     let mut references = Vec::new();
     for (i, image) in req.reference_images.iter().enumerate() {
         let field = |name: &str| format!("reference_images[{i}].{name}");
@@ -213,6 +228,7 @@ pub async fn create_image(
         output_format: req.output_format,
         quality: req.quality,
         image_size: req.image_size,
+        webhook,
     };
     let admitted = admission::admit(&app, &auth.caller, new, idempotency.unwrap_or(None))
         .await
@@ -263,6 +279,52 @@ pub async fn create_image(
         h.insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     Ok(res)
+}
+
+/// The request's webhook, its rules broken added to `err` (the schema's: 400) and `cross`
+/// (422: a URL the service will not call, events without a URL). The images and the key
+/// requests share it.
+pub fn webhook(
+    url: Option<String>,
+    events: Option<&[WebhookEvent]>,
+    loopback: bool,
+    err: &mut ApiError,
+    cross: &mut ApiError,
+) -> Option<JobWebhook> {
+    if let Some(events) = events {
+        let mut seen = events.to_vec();
+        seen.sort();
+        seen.dedup();
+        if events.is_empty() || seen.len() != events.len() {
+            err.add_problem(
+                "webhook_events",
+                "invalid",
+                "webhook_events: 1 to 3 different events of job.succeeded, job.failed, job.canceled",
+            );
+        }
+        if url.is_none() {
+            cross.add_problem(
+                "webhook_events",
+                "without_webhook_url",
+                "webhook_events: only with webhook_url",
+            );
+        }
+    }
+    let url = url?;
+    match check_url(&url, loopback) {
+        Ok(_) => Some(JobWebhook::new(url, events.unwrap_or_default())),
+        Err(problem) => {
+            // Only the length is the schema's to state (400); a URI the service will not call,
+            // or cannot use, is unprocessable.
+            let target = if problem == UrlProblem::Malformed && url.len() > MAX_URL_LEN {
+                err
+            } else {
+                cross
+            };
+            target.add_problem("webhook_url", "invalid", format!("webhook_url: {problem}"));
+            None
+        }
+    }
 }
 
 pub const MIN_CANCEL_AFTER: u64 = 1;

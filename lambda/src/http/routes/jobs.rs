@@ -52,13 +52,13 @@ pub async fn get_job(
     Ok(Json(JobView::render(&job)))
 }
 
-fn not_found() -> ApiError {
+pub(super) fn not_found() -> ApiError {
     ApiError::new(ErrorCode::NotFound, "no such job")
 }
 
 /// The job id of the path; a segment that is not even UTF-8 is as malformed as any other id
 /// that is not ours.
-fn path_job_id(id: Result<Path<String>, PathRejection>) -> Result<JobId, ApiError> {
+pub(super) fn path_job_id(id: Result<Path<String>, PathRejection>) -> Result<JobId, ApiError> {
     id.ok()
         .and_then(|Path(id)| JobId::parse(&id))
         .ok_or_else(|| not_found().with_detail("id", "malformed"))

@@ -6,3 +6,4 @@ pub mod jobs;
 pub mod meta;
 pub mod uploads;
 pub mod usage;
+pub mod webhooks;

@@ -8,6 +8,7 @@ use imagegen::domain::ids::JobId;
 use imagegen::domain::jobs::{Expected, Job};
 use imagegen::domain::keys::ApiKey;
 use imagegen::domain::limits::CounterAdd;
+use imagegen::domain::webhooks::{DeliveryAttempt, SigningSecrets};
 use imagegen::store::memory::MemoryStore;
 use imagegen::store::{
     IdempotencyRecord, JobCursor, JobFilter, KeyCursor, Reservation, Store, StoreError,
@@ -135,5 +136,42 @@ impl Store for FaultyStore {
     async fn delete_job(&self, job_id: &JobId) -> Result<(), StoreError> {
         self.check("delete_job")?;
         self.inner.delete_job(job_id).await
+    }
+    async fn get_signing_secrets(
+        &self,
+        tenant: &str,
+    ) -> Result<Option<SigningSecrets>, StoreError> {
+        self.check("get_signing_secrets")?;
+        self.inner.get_signing_secrets(tenant).await
+    }
+    async fn put_signing_secrets(
+        &self,
+        secrets: &SigningSecrets,
+        expected_version: Option<u64>,
+    ) -> Result<(), StoreError> {
+        self.check("put_signing_secrets")?;
+        self.inner
+            .put_signing_secrets(secrets, expected_version)
+            .await
+    }
+    async fn record_delivery(
+        &self,
+        attempt: &DeliveryAttempt,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        self.check("record_delivery")?;
+        self.inner.record_delivery(attempt, expires_at).await
+    }
+    async fn list_deliveries(
+        &self,
+        job_id: &JobId,
+        limit: usize,
+    ) -> Result<Vec<DeliveryAttempt>, StoreError> {
+        self.check("list_deliveries")?;
+        self.inner.list_deliveries(job_id, limit).await
+    }
+    async fn delete_deliveries(&self, job_id: &JobId) -> Result<(), StoreError> {
+        self.check("delete_deliveries")?;
+        self.inner.delete_deliveries(job_id).await
     }
 }

@@ -17,8 +17,7 @@ use imagegen::domain::keys::sha256_hex;
 use imagegen::domain::limits::DefaultLimits;
 use imagegen::gemini::ImageGenerator;
 use imagegen::gemini::offline::OfflineGenerator;
-use imagegen::queue::local::Delivery;
-use imagegen::queue::local::LocalQueue;
+use imagegen::queue::local::{Delivery, LocalQueue, LocalWebhookQueue, WebhookDelivery};
 use imagegen::store::memory::MemoryStore;
 use imagegen::store::{Store, StoreError};
 use imagegen::telemetry::Metrics;
@@ -98,11 +97,13 @@ impl Builder {
             UrlSigner::new(random_bytes::<32>()),
         ));
         let (queue, rx) = LocalQueue::channel();
+        let (webhooks, webhook_rx) = LocalWebhookQueue::channel();
         let (metrics, metric_lines) = Metrics::memory("Imagegen", "test");
         let app = App {
             store,
             blobs: blobs.clone(),
             queue: Arc::new(queue.clone()),
+            webhooks: Arc::new(webhooks.clone()),
             clock: clock.clone(),
             config: Arc::new(self.config),
             metrics,
@@ -134,6 +135,8 @@ impl Builder {
             blobs,
             queue,
             rx: Mutex::new(rx),
+            webhooks,
+            webhook_rx: Mutex::new(webhook_rx),
             worker,
             metric_lines,
             dir,
@@ -150,6 +153,9 @@ pub struct Harness {
     pub blobs: Arc<LocalBlobs>,
     pub queue: LocalQueue,
     rx: Mutex<Option<UnboundedReceiver<Delivery>>>,
+    /// The webhook queue: `webhook_deliveries` takes what waits on it.
+    pub webhooks: LocalWebhookQueue,
+    webhook_rx: Mutex<UnboundedReceiver<WebhookDelivery>>,
     pub worker: Arc<Worker>,
     pub metric_lines: Arc<Mutex<Vec<String>>>,
     pub dir: tempfile::TempDir,
@@ -300,6 +306,17 @@ impl Harness {
         let rx = guard
             .as_mut()
             .expect("this harness runs a background worker");
+        let mut out = Vec::new();
+        while let Ok(d) = rx.try_recv() {
+            out.push(d);
+        }
+        out
+    }
+
+    /// Takes every webhook delivery waiting on the local webhook queue (their delays are the
+    /// test's to honour, by advancing the clock).
+    pub fn webhook_deliveries(&self) -> Vec<WebhookDelivery> {
+        let mut rx = self.webhook_rx.lock().unwrap();
         let mut out = Vec::new();
         while let Ok(d) = rx.try_recv() {
             out.push(d);
