@@ -65,6 +65,9 @@ struct Service {
     router: Router,
     blobs: Arc<LocalBlobs>,
     deliveries: UnboundedReceiver<Delivery>,
+    /// Kept, so the webhook queue takes what a route sends (a redelivery) as the dev server's
+    /// does; nothing drains it.
+    _webhook_deliveries: UnboundedReceiver<imagegen::queue::local::WebhookDelivery>,
     /// Removed with the service.
     _dir: tempfile::TempDir,
 }
@@ -90,6 +93,7 @@ impl Service {
             UrlSigner::new(SIGNER_KEY),
         ));
         let (queue, deliveries) = LocalQueue::channel();
+        let (webhooks, webhook_deliveries) = imagegen::queue::local::LocalWebhookQueue::channel();
         let (metrics, _) = Metrics::memory("Imagegen", "fuzz");
         let store = Arc::new(MemoryStore::new());
         let config = Config {
@@ -110,7 +114,7 @@ impl Service {
             store: store.clone(),
             blobs: blobs.clone(),
             queue: Arc::new(queue),
-            webhooks: Arc::new(imagegen::queue::local::LocalWebhookQueue::channel().0),
+            webhooks: Arc::new(webhooks),
             clock: Arc::new(ManualClock::new(now())),
             config: Arc::new(config),
             metrics,
@@ -146,6 +150,7 @@ impl Service {
             router,
             blobs,
             deliveries,
+            _webhook_deliveries: webhook_deliveries,
             _dir: dir,
         }
     }

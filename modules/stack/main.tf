@@ -93,8 +93,8 @@ locals {
         resources = [module.database.idempotency_table_arn]
       },
       {
-        # A tenant's signing secrets (set, read, deleted) and a job's delivery attempts (one
-        # Query).
+        # A tenant's signing secrets (read, written) and a job's delivery attempts (listed,
+        # and deleted with the job: a Query, then one DeleteItem each).
         sid       = "WebhooksTable"
         actions   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
         resources = [module.database.webhooks_table_arn]

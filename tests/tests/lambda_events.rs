@@ -65,6 +65,35 @@ async fn a_saved_sqs_event_runs_each_job_and_dead_letters_what_is_not_a_job_mess
     );
 }
 
+#[tokio::test]
+async fn a_saved_sqs_event_of_the_webhook_queue_goes_to_the_sender() {
+    let event: serde_json::Value =
+        serde_json::from_str(&data("sqs-webhook-message.json").unwrap()).unwrap();
+    let imagegen::worker::Invocation::Webhooks(batch) =
+        imagegen::worker::Invocation::parse(event, "imagegen-staging-jobs-webhooks").unwrap()
+    else {
+        panic!("a batch of the webhook queue is a batch of deliveries");
+    };
+    let seen = std::sync::Mutex::new(Vec::new());
+    let control = imagegen::queue::recorded::RecordedControl::default();
+    let response = imagegen::worker::handle_batch(
+        batch,
+        &control,
+        |message: imagegen::worker::WebhookMessage, _| {
+            seen.lock().unwrap().push(message.clone());
+            async { Ok::<_, imagegen::usecases::webhooks::WebhookError>(()) }
+        },
+    )
+    .await;
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].attempt, 2);
+    assert_eq!(seen[0].not_before, 1_734_599_735);
+    // A job message on the webhook queue is no webhook message: dead-lettered, not retried.
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(control.dead_letters().len(), 1);
+}
+
 #[test]
 fn the_janitor_schedule_input_invokes_the_janitor() {
     // What modules/queue's EventBridge target sends: jsonencode({ imagegen = "janitor" }).

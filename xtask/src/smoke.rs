@@ -26,7 +26,7 @@ struct Case {
     check: fn(&Value) -> crate::Result<()>,
 }
 
-const CASES: [Case; 2] = [
+const CASES: [Case; 3] = [
     Case {
         bin: "api",
         event: "tests/data/apigw-rest-get-healthz.json",
@@ -36,6 +36,12 @@ const CASES: [Case; 2] = [
         bin: "worker",
         event: "tests/data/sqs-job-message.json",
         check: check_worker_answer,
+    },
+    // A batch of the webhook queue: told from the jobs' by its queue, each message a delivery.
+    Case {
+        bin: "worker",
+        event: "tests/data/sqs-webhook-message.json",
+        check: check_webhook_answer,
     },
 ];
 
@@ -161,12 +167,13 @@ impl Drop for Running {
 /// What Terraform gives the functions, pointed at a closed local port: `/healthz` must not
 /// touch AWS, and a job message must fail fast (and be reported for retry), not hang; so must
 /// a message that is not a job's, whose dead-lettering cannot reach the queue either.
-const DEPLOYED_ENV: [(&str, &str); 15] = [
+const DEPLOYED_ENV: [(&str, &str); 18] = [
     ("IMAGEGEN_ENV", "smoke"),
     ("IMAGEGEN_JOBS_TABLE", "imagegen-smoke-jobs"),
     ("IMAGEGEN_KEYS_TABLE", "imagegen-smoke-api-keys"),
     ("IMAGEGEN_COUNTERS_TABLE", "imagegen-smoke-counters"),
     ("IMAGEGEN_IDEMPOTENCY_TABLE", "imagegen-smoke-idempotency"),
+    ("IMAGEGEN_WEBHOOKS_TABLE", "imagegen-smoke-webhooks"),
     ("IMAGEGEN_BUCKET", "imagegen-smoke"),
     (
         "IMAGEGEN_QUEUE_URL",
@@ -175,6 +182,15 @@ const DEPLOYED_ENV: [(&str, &str); 15] = [
     (
         "IMAGEGEN_DEAD_LETTER_QUEUE_URL",
         "http://127.0.0.1:9/000000000000/imagegen-smoke-jobs-dlq",
+    ),
+    // Named as the saved event's queue: the worker routes batches by the queue's name.
+    (
+        "IMAGEGEN_WEBHOOK_QUEUE_URL",
+        "http://127.0.0.1:9/000000000000/imagegen-staging-jobs-webhooks",
+    ),
+    (
+        "IMAGEGEN_WEBHOOK_DEAD_LETTER_QUEUE_URL",
+        "http://127.0.0.1:9/000000000000/imagegen-staging-jobs-webhooks-dlq",
     ),
     (
         "IMAGEGEN_GEMINI_SECRET_ARN",
@@ -367,6 +383,29 @@ fn header_value<'a>(answer: &'a Value, name: &str) -> Option<&'a str> {
 /// cannot be loaded, so the function must report both for retry (never drop a job), in the
 /// partial-batch format.
 fn check_worker_answer(answer: &Value) -> crate::Result<()> {
+    check_failures(
+        answer,
+        &[
+            "059f36b4-87a3-44ab-83d2-661975830a7d",
+            "2e1424d4-f796-459a-8184-9c92662be6da",
+        ],
+    )
+}
+
+/// The webhook delivery cannot read its job (no DynamoDB here), and the job message on the
+/// webhook queue is not a webhook message whose dead-lettering cannot reach SQS either: both
+/// come back for retry.
+fn check_webhook_answer(answer: &Value) -> crate::Result<()> {
+    check_failures(
+        answer,
+        &[
+            "6b0e4f0a-1d8c-4a59-9b1e-0c2f3a4b5c6d",
+            "9c7d6e5f-4a3b-4c2d-8e1f-0a9b8c7d6e5f",
+        ],
+    )
+}
+
+fn check_failures(answer: &Value, expected: &[&str]) -> crate::Result<()> {
     let failures = answer["batchItemFailures"]
         .as_array()
         .context("no batchItemFailures list")?;
@@ -374,10 +413,6 @@ fn check_worker_answer(answer: &Value) -> crate::Result<()> {
         .iter()
         .filter_map(|f| f["itemIdentifier"].as_str())
         .collect();
-    let expected = [
-        "059f36b4-87a3-44ab-83d2-661975830a7d",
-        "2e1424d4-f796-459a-8184-9c92662be6da",
-    ];
     ensure!(
         ids == expected,
         "batchItemFailures {ids:?}, expected {expected:?}"

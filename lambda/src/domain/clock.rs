@@ -17,6 +17,12 @@ impl Clock for SystemClock {
     }
 }
 
+/// `t` as RFC 3339, as the API and the webhook events write times.
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
+}
+
 /// A clock tests move by hand.
 #[derive(Debug)]
 pub struct ManualClock(Mutex<OffsetDateTime>);

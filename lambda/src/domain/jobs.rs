@@ -311,7 +311,16 @@ pub struct Job {
     /// Where its end is sent, if anywhere.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook: Option<JobWebhook>,
+    /// Its end event is for its webhook and not yet on the webhook queue: set by the write that
+    /// ends the job, cleared once the event is queued. Until then the job stays in the
+    /// janitor's index, which queues it if the one who ended the job could not.
+    #[serde(default)]
+    pub webhook_pending: bool,
 }
+
+/// How long after a job ended with its event still unqueued the janitor queues it: the one who
+/// ended it queues it at once, unless it failed or died first.
+pub const WEBHOOK_GRACE_SECS: i64 = 5 * 60;
 
 impl Job {
     /// Sort key of the by-tenant index: newest first when read backwards, ties broken by id.
@@ -319,9 +328,14 @@ impl Job {
         created_sort(self.created_at, &self.job_id)
     }
 
-    /// Its place among open jobs by deadline; `None` once final (or without a deadline), so
-    /// the index holds only the jobs the janitor may have to end.
+    /// Its place in the janitor's index: an open job by its deadline, an ended one whose
+    /// webhook event is not queued yet [`WEBHOOK_GRACE_SECS`] after it ended; `None` otherwise,
+    /// so the index holds only the jobs the janitor may have to act on.
     pub fn open_deadline_sort(&self) -> Option<String> {
+        if self.webhook_pending {
+            let due = self.updated_at.unix_timestamp() + WEBHOOK_GRACE_SECS;
+            return Some(deadline_sort(due, &self.job_id));
+        }
         (!self.status.is_final() && self.deadline_at > 0)
             .then(|| deadline_sort(self.deadline_at, &self.job_id))
     }
@@ -388,6 +402,7 @@ impl Job {
         }
         let mut next = self.finished(outcomes, now);
         next.status = JobStatus::Canceled;
+        next.webhook_pending = next.end_event_wanted();
         next.error = Some(JobFailure {
             code: reason.code().into(),
             message: match reason {
@@ -464,7 +479,16 @@ impl Job {
         };
         next.outcomes = outcomes;
         next.updated_at = now;
+        next.webhook_pending = next.end_event_wanted();
         next
+    }
+
+    /// Whether the job has ended and its webhook takes that end's event.
+    pub fn end_event_wanted(&self) -> bool {
+        match (self.status.event(), &self.webhook) {
+            (Some(event), Some(webhook)) => webhook.wants(event),
+            _ => false,
+        }
     }
 
     /// Ends the job without images (it could not run at all): every image failed with

@@ -97,8 +97,9 @@ pub fn message_id(job_id: &JobId, event: WebhookEvent) -> String {
 pub const SECRET_OVERLAP: Duration = Duration::from_secs(24 * 3600);
 
 /// A tenant's webhook signing secrets. They are kept as they are (HMAC needs the key itself),
-/// in a table encrypted at rest; the API shows a secret only when it is made.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// in a table encrypted at rest; the API shows a secret only when it is made, and `Debug`
+/// never.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SigningSecrets {
     pub tenant: String,
     pub current: String,
@@ -110,6 +111,17 @@ pub struct SigningSecrets {
     pub created_at: OffsetDateTime,
     /// Starts at 1; every rotation writes conditionally on it.
     pub version: u64,
+}
+
+impl std::fmt::Debug for SigningSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningSecrets")
+            .field("tenant", &self.tenant)
+            .field("previous_valid_until", &self.previous_valid_until)
+            .field("created_at", &self.created_at)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SigningSecrets {
@@ -279,7 +291,7 @@ pub enum UrlProblem {
 /// `http://127.0.0.1` (and `localhost`, `[::1]`). A host name is checked again, resolved, when a
 /// delivery connects (see [`is_public`]).
 pub fn check_url(url: &str, allow_loopback_http: bool) -> Result<url::Url, UrlProblem> {
-    if url.len() > MAX_URL_LEN {
+    if url.chars().count() > MAX_URL_LEN {
         return Err(UrlProblem::Malformed);
     }
     let parsed = url::Url::parse(url).map_err(|_| UrlProblem::Malformed)?;
@@ -357,9 +369,16 @@ fn public_v6(ip: Ipv6Addr) -> bool {
     if let Some(v4) = embedded_v4(ip) {
         return public_v4(v4);
     }
+    // Only global unicast, 2000::/3, is routed on the internet (SIIT's ::ffff:0:0:0/96,
+    // Teredo's 2001::/32 aside, which the lines below refuse).
+    if segments[0] & 0xe000 != 0x2000 {
+        return false;
+    }
     !(ip.is_unspecified()
         || ip.is_loopback()
         || ip.is_multicast()
+        // Teredo, 2001::/32: an IPv4 address hides in it.
+        || (segments[0] == 0x2001 && segments[1] == 0)
         // Unique local, fc00::/7 (AWS's IPv6 metadata endpoint fd00:ec2::254 among them).
         || (segments[0] & 0xfe00) == 0xfc00
         // Link-local, fe80::/10.
@@ -487,6 +506,10 @@ mod tests {
             "2001:20::1",
             "64:ff9b:1::a",
             "100::1",
+            "::ffff:0:7f00:1",
+            "2001::a9fe:a9fe",
+            "4000::1",
+            "5f00::1",
         ] {
             assert!(!is_public(private.parse().unwrap()), "{private}");
         }

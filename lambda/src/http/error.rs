@@ -360,6 +360,8 @@ impl From<crate::usecases::webhooks::WebhookError> for ApiError {
                 .with_detail("id", "no_webhook"),
             E::NotSubscribed(_) => Self::new(ErrorCode::Conflict, format!("{e}"))
                 .with_detail("id", "event_not_subscribed"),
+            E::Retrying(_) => Self::new(ErrorCode::Conflict, format!("{e}"))
+                .with_detail("id", "delivery_retrying"),
         }
     }
 }

@@ -34,6 +34,7 @@ use crate::App;
         license(name = "Apache-2.0")
     ),
     modifiers(&ApiKeyScheme),
+    components(schemas(crate::usecases::webhooks::JobEvent)),
     tags(
         (name = "images", description = "Create image jobs and upload reference images"),
         (name = "jobs", description = "Read jobs and their images"),

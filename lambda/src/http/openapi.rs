@@ -148,6 +148,33 @@ fn refine(doc: &mut Value) {
     responses(doc);
     examples(doc);
     links(doc);
+    webhooks(doc);
+}
+
+/// The request the service makes to a job's webhook (OpenAPI 3.1 `webhooks`): the event, and
+/// the Standard Webhooks headers that sign it.
+fn webhooks(doc: &mut Value) {
+    let header = |name: &str, description: &str, pattern: &str| {
+        json!({
+            "name": name, "in": "header", "required": true, "description": description,
+            "schema": {"type": "string", "pattern": pattern},
+        })
+    };
+    doc["webhooks"] = json!({"jobEnded": {"post": {
+        "summary": "A job ended (sent to its `webhook_url` if its `webhook_events` take the event)",
+        "description": "Signed per Standard Webhooks with the tenant's secret. Retried after 5 s, 5 min, 30 min, 2 h, 5 h, 8 h and 8 h until a 2xx answer within 10 s, then dead-lettered; redirects are not followed.",
+        "operationId": "job_ended",
+        "tags": ["webhooks"],
+        "parameters": [
+            header("webhook-id", "The event's id: the same for every attempt and redelivery of it", "^msg_[0-9a-f]{32}_(succeeded|failed|canceled)$"),
+            header("webhook-timestamp", "When this attempt was signed, in epoch seconds", "^[0-9]+$"),
+            header("webhook-signature", "`v1,` and the base64 HMAC-SHA256 of `id.timestamp.body` under each secret in force, space-separated", "^v1,[A-Za-z0-9+/=]+( v1,[A-Za-z0-9+/=]+)*$"),
+        ],
+        "requestBody": {"required": true, "content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/JobEvent"},
+        }}},
+        "responses": {"2XX": {"description": "Received; any other answer (or none within 10 s) is retried"}},
+    }}});
 }
 
 /// Merges `fields` into the object at `pointer` (no-op when utoipa did not emit it: the tests that
@@ -256,7 +283,23 @@ fn request_rules(doc: &mut Value) {
     set(
         doc,
         &format!("{delivery}/status_code"),
-        json!({"format": "int32", "minimum": 100, "maximum": 599}),
+        json!({"format": "int32", "minimum": 100, "maximum": 999}),
+    );
+    set(
+        doc,
+        "/components/schemas/DeliveryList/properties/deliveries",
+        json!({"maxItems": crate::usecases::webhooks::LISTED_ATTEMPTS}),
+    );
+    let webhook = "/components/schemas/WebhookView/properties";
+    set(
+        doc,
+        &format!("{webhook}/url"),
+        json!({"maxLength": MAX_URL_LEN, "format": "uri"}),
+    );
+    set(
+        doc,
+        &format!("{webhook}/events"),
+        json!({"minItems": 1, "maxItems": WebhookEvent::ALL.len(), "uniqueItems": true}),
     );
     let reference = "/components/schemas/ReferenceImage/properties";
     set(
@@ -290,11 +333,13 @@ fn request_rules(doc: &mut Value) {
         json!({"enum": codes.clone()}),
     );
     codes.push(Value::Null);
-    set(
-        doc,
-        "/components/schemas/ImageOutcomeView/properties/code",
-        json!({"enum": codes}),
-    );
+    for outcome in ["ImageOutcomeView", "JobEventOutcome"] {
+        set(
+            doc,
+            &format!("/components/schemas/{outcome}/properties/code"),
+            json!({"enum": codes.clone()}),
+        );
+    }
 
     let key = "/components/schemas/CreateKeyRequest/properties";
     set(

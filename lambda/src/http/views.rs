@@ -13,10 +13,7 @@ use crate::domain::webhooks::{
     self, DeliveryAttempt, DeliveryOutcome, JobWebhook, SigningSecrets, WebhookEvent,
 };
 
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| t.unix_timestamp().to_string())
-}
+use crate::domain::clock::rfc3339;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Links {

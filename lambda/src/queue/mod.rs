@@ -44,6 +44,18 @@ pub struct WebhookMessage {
     pub not_before: i64,
 }
 
+impl WebhookMessage {
+    /// The first attempt of a job's end event, at once.
+    pub fn first(job_id: &JobId, event: WebhookEvent) -> Self {
+        Self {
+            job_id: job_id.clone(),
+            event,
+            attempt: 1,
+            not_before: 0,
+        }
+    }
+}
+
 /// The longest SQS holds a message back (`DelaySeconds`).
 pub const MAX_DELAY: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 

@@ -147,7 +147,8 @@ impl DeadLetters for SqsMessageControl {
 pub struct SqsWebhookQueue {
     client: Client,
     queue_url: String,
-    dead_letter_url: Option<String>,
+    /// The queue and its dead-letter queue, where the worker sends a delivery's last failure.
+    control: Option<SqsMessageControl>,
 }
 
 impl SqsWebhookQueue {
@@ -156,10 +157,13 @@ impl SqsWebhookQueue {
         queue_url: impl Into<String>,
         dead_letter_url: Option<String>,
     ) -> Self {
+        let queue_url = queue_url.into();
+        let control = dead_letter_url
+            .map(|dlq| SqsMessageControl::new(client.clone(), queue_url.clone(), dlq));
         Self {
             client,
-            queue_url: queue_url.into(),
-            dead_letter_url,
+            queue_url,
+            control,
         }
     }
 }
@@ -182,14 +186,13 @@ impl WebhookQueue for SqsWebhookQueue {
     }
 
     async fn dead_letter(&self, message: &WebhookMessage, reason: &str) -> Result<(), QueueError> {
-        let Some(dead_letter_url) = &self.dead_letter_url else {
+        let Some(control) = &self.control else {
             return Err(QueueError::Unavailable(
                 "no webhook dead-letter queue is configured here".into(),
             ));
         };
         let body =
             serde_json::to_string(message).map_err(|e| QueueError::Unavailable(e.to_string()))?;
-        let control = SqsMessageControl::new(self.client.clone(), &self.queue_url, dead_letter_url);
         control.dead_letter(&body, reason).await
     }
 }

@@ -707,6 +707,7 @@ impl Store for DynamoStore {
                 .expression_attribute_names("#sk", sk)
                 .expression_attribute_values(":pk", s(deliveries_pk(job_id)))
                 .projection_expression("#pk, #sk")
+                .consistent_read(true)
                 .set_exclusive_start_key(start)
                 .send()
                 .await

@@ -27,7 +27,8 @@ pub struct TableLayout {
 }
 
 /// Jobs by id; a tenant's jobs newest first through `by_tenant`; jobs still queued or running
-/// by deadline through the sparse `open_by_deadline` (only open jobs carry its keys).
+/// by deadline through the sparse `open_by_deadline` (only open jobs carry its keys, and ended
+/// ones whose webhook event is not queued yet: the janitor's work list).
 pub const JOBS: TableLayout = TableLayout {
     suffix: "jobs",
     env_var: "IMAGEGEN_JOBS_TABLE",

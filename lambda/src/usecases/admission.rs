@@ -128,7 +128,14 @@ pub async fn admit(
     }
 
     let webhook = new.webhook.clone().or_else(|| caller.webhook.clone());
-    if new.webhook.is_some() && !super::webhooks::has_secret(app, &caller.tenant).await? {
+    // A job may name a webhook only once its tenant has a secret to sign the events with.
+    if new.webhook.is_some()
+        && app
+            .store
+            .get_signing_secrets(&caller.tenant)
+            .await?
+            .is_none()
+    {
         return Err(AdmitError::NoSigningSecret);
     }
     let prepared = prepare_references(app, caller, &new.references).await?;
@@ -251,6 +258,7 @@ pub async fn admit(
         idempotency_pk: idem_pk.clone(),
         usage: Default::default(),
         webhook,
+        webhook_pending: false,
     };
     let job = match new.cancel_after {
         // The janitor sweeps by deadline: it ends the job at the sooner of the two.

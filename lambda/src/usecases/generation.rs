@@ -123,6 +123,8 @@ impl Worker {
         };
         if job.status.is_final() {
             tracing::info!(job_id = %job.job_id, status = job.status.as_str(), "job already finished; redelivery ignored");
+            // The worker that ended it may have died before queuing its event.
+            super::webhooks::notify(app, &job).await;
             return Ok(StepOutcome::Skipped);
         }
         let now = app.clock.now();
@@ -585,6 +587,8 @@ impl Worker {
             return Ok(StepOutcome::Skipped);
         };
         if job.status.is_final() {
+            // In the janitor's index only while its end event waits to be queued.
+            super::webhooks::notify(&self.app, &job).await;
             return Ok(StepOutcome::Skipped);
         }
         if self.leased(&job) {

@@ -6,7 +6,9 @@
 //!   with `delivery_exhausted`. The messages stay there (hidden for a day) for people and the
 //!   queue's alarm; reading one twice does nothing the second time.
 //! - finds open jobs past their deadline (`Config::job_deadline`) and ends them with
-//!   `deadline_exceeded`.
+//!   `deadline_exceeded`;
+//! - in the same index, finds ended jobs whose webhook event is still not queued five minutes
+//!   on (the queue refused it, or the worker died first) and queues it.
 
 use std::time::Duration;
 

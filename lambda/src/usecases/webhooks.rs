@@ -8,12 +8,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::App;
+use crate::domain::clock::rfc3339;
 use crate::domain::ids::JobId;
-use crate::domain::jobs::Job;
+use crate::domain::jobs::{ImageState, Job, JobFailure, JobStatus};
 use crate::domain::webhooks::{
     self, DeliveryAttempt, DeliveryOutcome, SigningSecrets, WebhookEvent,
 };
@@ -25,71 +26,135 @@ use crate::webhooks::{SendError, WebhookClient, WebhookRequest};
 /// The most attempts a job's delivery list shows (the latest ones).
 pub const LISTED_ATTEMPTS: usize = 100;
 
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| t.unix_timestamp().to_string())
-}
-
-/// After the write that ended `done` won: its end event goes on the webhook queue, if its
-/// webhook wants it. A queue that refuses it is logged and counted (`WebhookEnqueueFailed`):
-/// the tenant can redeliver it.
+/// After the write that ended `done` won (or when its event was found still unqueued): its end
+/// event goes on the webhook queue, and the job's `webhook_pending` is cleared. If the queue
+/// refuses it, the flag stays and the janitor queues it later (`WebhookEnqueueFailed` counts
+/// these); if clearing fails, the janitor queues it again: a duplicate with the same
+/// `webhook-id`, which receivers drop.
 pub async fn notify(app: &App, done: &Job) {
+    if !done.webhook_pending {
+        return;
+    }
     let Some(event) = done.status.event() else {
         return;
     };
-    if !done.webhook.as_ref().is_some_and(|w| w.wants(event)) {
-        return;
-    }
-    let message = WebhookMessage {
-        job_id: done.job_id.clone(),
-        event,
-        attempt: 1,
-        not_before: 0,
-    };
-    if let Err(e) = app.webhooks.send(&message, Duration::ZERO).await {
-        tracing::error!(job_id = %done.job_id, event = event.as_str(), error = %e, "webhook event could not be queued");
+    if let Err(e) = app
+        .webhooks
+        .send(&WebhookMessage::first(&done.job_id, event), Duration::ZERO)
+        .await
+    {
+        tracing::error!(job_id = %done.job_id, event = event.as_str(), error = %e, "webhook event could not be queued; the janitor will");
         app.metrics
             .emit(&[], &[("WebhookEnqueueFailed", 1.0, Unit::Count)]);
+        return;
+    }
+    let queued = Job {
+        webhook_pending: false,
+        ..done.clone()
+    };
+    // Conditional on the ended state, which nothing changes but a delete (then nothing is left
+    // to mark).
+    if let Err(e) = app.store.update_job(&queued, done.expected()).await {
+        tracing::warn!(job_id = %done.job_id, error = %e, "webhook event queued, but not marked so: it may be sent twice");
     }
 }
 
 /// The body of a job's end event: what ended and how, without download URLs (they expire;
-/// `GET` the job's `links.self` for fresh ones).
-pub fn event_body(job: &Job, event: WebhookEvent, now: OffsetDateTime) -> serde_json::Value {
-    let outcomes: Vec<_> = job
-        .outcomes
-        .iter()
-        .zip(0u32..)
-        .map(|(outcome, index)| {
-            let mut o = json!({ "index": index, "state": outcome.state });
-            if let Some(code) = &outcome.code {
-                o["code"] = json!(code);
-            }
-            o
-        })
-        .collect();
-    let mut usage = json!({
-        "images_delivered": job.delivered_images(),
-        "input_tokens": job.usage.input_tokens,
-        "output_tokens": job.usage.output_tokens,
-    });
-    if let Some(cost) = job.usage.cost_microdollars {
-        usage["estimated_cost_microdollars"] = json!(cost);
+/// `GET` the job's `links.self` for fresh ones). The OpenAPI document's `webhooks` describes
+/// it from this type.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct JobEvent {
+    /// What ended the job.
+    #[serde(rename = "type")]
+    #[schema(rename = "type")]
+    pub event: WebhookEvent,
+    /// When this attempt was sent, RFC 3339 (the `webhook-timestamp` header in seconds).
+    pub timestamp: String,
+    pub data: JobEventData,
+}
+
+/// The job as it ended.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct JobEventData {
+    pub job_id: String,
+    pub status: JobStatus,
+    pub created_at: String,
+    pub updated_at: String,
+    /// The images charged to the quota: the delivered ones.
+    pub charged_images: u32,
+    /// One per requested image.
+    pub outcomes: Vec<JobEventOutcome>,
+    pub usage: JobEventUsage,
+    /// Why it failed or was canceled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<JobFailure>,
+    pub links: JobEventLinks,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct JobEventLinks {
+    /// The job's path: `GET` it for fresh download URLs.
+    #[serde(rename = "self")]
+    #[schema(rename = "self")]
+    pub self_: String,
+}
+
+/// What became of one requested image.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct JobEventOutcome {
+    pub index: u32,
+    pub state: ImageState,
+    /// Refused, failed or canceled: why, as a stable code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+}
+
+/// What the job's model calls used.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct JobEventUsage {
+    pub images_delivered: u32,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimated_cost_microdollars: Option<u64>,
+}
+
+impl JobEvent {
+    pub fn of(job: &Job, event: WebhookEvent, now: OffsetDateTime) -> Self {
+        let outcomes = job
+            .outcomes
+            .iter()
+            .zip(0u32..)
+            .map(|(outcome, index)| JobEventOutcome {
+                index,
+                state: outcome.state,
+                code: outcome.code.clone(),
+            })
+            .collect();
+        let data = JobEventData {
+            job_id: job.job_id.to_string(),
+            status: job.status,
+            created_at: rfc3339(job.created_at),
+            updated_at: rfc3339(job.updated_at),
+            charged_images: job.delivered_images(),
+            outcomes,
+            usage: JobEventUsage {
+                images_delivered: job.delivered_images(),
+                input_tokens: job.usage.input_tokens,
+                output_tokens: job.usage.output_tokens,
+                estimated_cost_microdollars: job.usage.cost_microdollars,
+            },
+            error: job.error.clone(),
+            links: JobEventLinks {
+                self_: format!("/v1/jobs/{}", job.job_id),
+            },
+        };
+        Self {
+            event,
+            timestamp: rfc3339(now),
+            data,
+        }
     }
-    let mut data = json!({
-        "job_id": job.job_id,
-        "status": job.status,
-        "created_at": rfc3339(job.created_at),
-        "updated_at": rfc3339(job.updated_at),
-        "charged_images": job.delivered_images(),
-        "outcomes": outcomes,
-        "usage": usage,
-        "links": { "self": format!("/v1/jobs/{}", job.job_id) },
-    });
-    if let Some(error) = &job.error {
-        data["error"] = json!(error);
-    }
-    json!({ "type": event.as_str(), "timestamp": rfc3339(now), "data": data })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +172,9 @@ pub enum WebhookError {
     NoWebhook,
     #[error("the job's webhook does not take {0} events")]
     NotSubscribed(&'static str),
+    /// Its event is being retried: a redelivery now would be a second series of attempts.
+    #[error("the job's event is being retried; the next attempt is at {0}")]
+    Retrying(String),
 }
 
 /// Makes the tenant's signing secret, or rotates it: the previous one keeps signing beside the
@@ -137,7 +205,7 @@ pub async fn ensure_secret(
     app: &App,
     tenant: &str,
 ) -> Result<Option<SigningSecrets>, WebhookError> {
-    if has_secret(app, tenant).await? {
+    if app.store.get_signing_secrets(tenant).await?.is_some() {
         return Ok(None);
     }
     let first = SigningSecrets::first(tenant, app.clock.now());
@@ -147,11 +215,6 @@ pub async fn ensure_secret(
         Err(StoreError::Conflict(_)) => Ok(None),
         Err(e) => Err(e.into()),
     }
-}
-
-/// Whether the tenant has a signing secret (a job may name a webhook only then).
-pub async fn has_secret(app: &App, tenant: &str) -> Result<bool, StoreError> {
-    Ok(app.store.get_signing_secrets(tenant).await?.is_some())
 }
 
 /// `tenant`'s job and its latest delivery attempts, oldest first; `None` for a job that is
@@ -188,12 +251,15 @@ pub async fn redeliver(
     if !webhook.wants(event) {
         return Err(WebhookError::NotSubscribed(event.as_str()));
     }
-    let message = WebhookMessage {
-        job_id: job.job_id.clone(),
-        event,
-        attempt: 1,
-        not_before: 0,
-    };
+    let latest = app.store.list_deliveries(job_id, 1).await?;
+    if let Some(retrying) = latest
+        .iter()
+        .find(|a| a.outcome == DeliveryOutcome::Retrying)
+    {
+        let next = retrying.next_attempt_at.map(rfc3339).unwrap_or_default();
+        return Err(WebhookError::Retrying(next));
+    }
+    let message = WebhookMessage::first(&job.job_id, event);
     app.webhooks.send(&message, Duration::ZERO).await?;
     tracing::info!(job_id = %job.job_id, tenant, event = event.as_str(), "webhook redelivery queued");
     Ok(Some(message))
@@ -261,9 +327,9 @@ impl Sender {
                 "the tenant has no signing secret".into(),
             )),
             Ok(url) => {
-                let body = event_body(&job, message.event, now)
-                    .to_string()
-                    .into_bytes();
+                // Strings, numbers and string-keyed maps: serializing cannot fail.
+                let event = JobEvent::of(&job, message.event, now);
+                let body = serde_json::to_vec(&event).unwrap_or_default();
                 let timestamp = now.unix_timestamp();
                 let signature = webhooks::signature_header(&keys, &message_id, timestamp, &body);
                 let request = WebhookRequest {
@@ -318,8 +384,10 @@ impl Sender {
                 app.webhooks.send(&next, delay.min(MAX_DELAY)).await?;
             }
             (DeliveryOutcome::DeadLettered, _) => {
+                // As a first attempt: redriven to the webhook queue, it gets every retry again.
                 let reason = attempt.error.clone().unwrap_or_default();
-                app.webhooks.dead_letter(message, &reason).await?;
+                let again = WebhookMessage::first(&message.job_id, message.event);
+                app.webhooks.dead_letter(&again, &reason).await?;
             }
             _ => {}
         }

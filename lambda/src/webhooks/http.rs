@@ -156,15 +156,18 @@ fn refused(error: &(dyn std::error::Error + 'static)) -> Option<String> {
     None
 }
 
-fn send_error(e: &reqwest::Error, timeout: Duration) -> SendError {
-    if let Some(reason) = refused(e) {
+fn send_error(e: reqwest::Error, timeout: Duration) -> SendError {
+    if let Some(reason) = refused(&e) {
         return SendError::NotAllowed(reason);
     }
     if e.is_timeout() {
         return SendError::Timeout(timeout);
     }
+    // Without the URL: a receiver's query string often holds a token, and this text is logged,
+    // stored with the attempt and shown to the tenant.
+    let e = e.without_url();
     let mut text = e.to_string();
-    let mut cause = std::error::Error::source(e);
+    let mut cause = std::error::Error::source(&e);
     while let Some(c) = cause {
         text = format!("{text}: {c}");
         cause = c.source();
@@ -181,7 +184,7 @@ impl WebhookClient for HttpWebhookClient {
         for (name, value) in request.headers {
             builder = builder.header(name, value);
         }
-        let mut response = builder.send().await.map_err(|e| send_error(&e, timeout))?;
+        let mut response = builder.send().await.map_err(|e| send_error(e, timeout))?;
         let status = response.status().as_u16();
         // Read a little of the answer (a receiver may wait for it to be read), then hang up.
         let mut read = 0;

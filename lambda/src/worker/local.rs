@@ -59,9 +59,13 @@ pub fn spawn(
     });
 }
 
+/// Receives of one webhook message before it is dead-lettered: the webhook queue's
+/// maxReceiveCount in Terraform.
+pub const WEBHOOK_RECEIVES: u32 = 5;
+
 /// The dev server's webhook sender: each delivery after its delay, on its own task. A delivery
 /// that fails for the store or the queue comes back after `retry_delay`, as SQS would redeliver
-/// it.
+/// it, up to [`WEBHOOK_RECEIVES`] times.
 pub fn spawn_webhooks(
     sender: Arc<Sender>,
     queue: LocalWebhookQueue,
@@ -74,12 +78,18 @@ pub fn spawn_webhooks(
             let queue = queue.clone();
             tokio::spawn(async move {
                 tokio::time::sleep(delivery.delay).await;
-                if let Err(e) = sender.deliver(&delivery.message).await {
-                    tracing::warn!(job_id = %delivery.message.job_id, error = %e, "webhook delivery failed; will be redelivered");
-                    if queue.send(&delivery.message, retry_delay).await.is_err() {
-                        tracing::warn!("webhook queue closed; dropping a delivery");
+                for receive in 1..=WEBHOOK_RECEIVES {
+                    match sender.deliver(&delivery.message).await {
+                        Ok(_) => return,
+                        Err(e) => {
+                            tracing::warn!(job_id = %delivery.message.job_id, error = %e, receive, "webhook delivery failed");
+                            tokio::time::sleep(retry_delay).await;
+                        }
                     }
                 }
+                tracing::error!(job_id = %delivery.message.job_id, "webhook delivery given up (dead-lettered)");
+                let reason = "the store or the queue kept failing";
+                let _ = queue.dead_letter(&delivery.message, reason).await;
             });
         }
     });

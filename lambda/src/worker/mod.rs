@@ -57,7 +57,13 @@ impl Retryable for StepError {
     }
 }
 
-impl Retryable for WebhookError {}
+/// The store or the queue failed mid-delivery: try the message again soon, not after the
+/// queue's whole visibility timeout (six worker timeouts).
+impl Retryable for WebhookError {
+    fn retry_delay(&self) -> Option<std::time::Duration> {
+        Some(std::time::Duration::from_secs(30))
+    }
+}
 
 /// What invokes the worker function: a batch from the jobs queue or from the webhook queue
 /// (told apart by the queue the records come from), or the janitor's schedule (an EventBridge

@@ -53,6 +53,7 @@ fn job(tenant: &str, created_at: OffsetDateTime) -> Job {
         idempotency_pk: None,
         usage: Default::default(),
         webhook: None,
+        webhook_pending: false,
     }
 }
 

@@ -316,7 +316,7 @@ pub fn webhook(
         Err(problem) => {
             // Only the length is the schema's to state (400); a URI the service will not call,
             // or cannot use, is unprocessable.
-            let target = if problem == UrlProblem::Malformed && url.len() > MAX_URL_LEN {
+            let target = if problem == UrlProblem::Malformed && url.chars().count() > MAX_URL_LEN {
                 err
             } else {
                 cross

@@ -16,6 +16,7 @@ use crate::usecases::webhooks;
 /// Makes the tenant's webhook signing secret, or rotates it. The secret is shown only in this
 /// answer. After a rotation the previous secret keeps signing beside the new one (each event
 /// carries both signatures) until `previous_secret_valid_until`: switch receivers over by then.
+/// Rotating again within that overlap retires the oldest secret at once.
 #[utoipa::path(
     post, path = "/v1/webhooks/secret", tag = "webhooks",
     security(("api_key" = [])),

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,6 +19,7 @@ use imagegen::domain::limits::DefaultLimits;
 use imagegen::gemini::ImageGenerator;
 use imagegen::gemini::offline::OfflineGenerator;
 use imagegen::queue::local::{Delivery, LocalQueue, LocalWebhookQueue, WebhookDelivery};
+use imagegen::queue::{QueueError, WebhookMessage, WebhookQueue};
 use imagegen::store::memory::MemoryStore;
 use imagegen::store::{Store, StoreError};
 use imagegen::telemetry::Metrics;
@@ -49,6 +51,27 @@ pub struct Builder {
     image_attempts: u32,
     wrap_store: Option<StoreWrap>,
     background: bool,
+}
+
+/// The webhook queue as the app sees it: the harness's local one, refusing every send while
+/// `refusing` is set (an SQS outage).
+struct RefusableWebhooks {
+    inner: LocalWebhookQueue,
+    refusing: Arc<AtomicBool>,
+}
+
+#[async_trait::async_trait]
+impl WebhookQueue for RefusableWebhooks {
+    async fn send(&self, message: &WebhookMessage, delay: Duration) -> Result<(), QueueError> {
+        if self.refusing.load(Ordering::SeqCst) {
+            return Err(QueueError::Unavailable("SQS is down (test)".into()));
+        }
+        self.inner.send(message, delay).await
+    }
+
+    async fn dead_letter(&self, message: &WebhookMessage, reason: &str) -> Result<(), QueueError> {
+        self.inner.dead_letter(message, reason).await
+    }
 }
 
 impl Builder {
@@ -98,12 +121,16 @@ impl Builder {
         ));
         let (queue, rx) = LocalQueue::channel();
         let (webhooks, webhook_rx) = LocalWebhookQueue::channel();
+        let webhooks_refusing = Arc::new(AtomicBool::new(false));
         let (metrics, metric_lines) = Metrics::memory("Imagegen", "test");
         let app = App {
             store,
             blobs: blobs.clone(),
             queue: Arc::new(queue.clone()),
-            webhooks: Arc::new(webhooks.clone()),
+            webhooks: Arc::new(RefusableWebhooks {
+                inner: webhooks.clone(),
+                refusing: webhooks_refusing.clone(),
+            }),
             clock: clock.clone(),
             config: Arc::new(self.config),
             metrics,
@@ -136,6 +163,7 @@ impl Builder {
             queue,
             rx: Mutex::new(rx),
             webhooks,
+            webhooks_refusing,
             webhook_rx: Mutex::new(webhook_rx),
             worker,
             metric_lines,
@@ -155,6 +183,8 @@ pub struct Harness {
     rx: Mutex<Option<UnboundedReceiver<Delivery>>>,
     /// The webhook queue: `webhook_deliveries` takes what waits on it.
     pub webhooks: LocalWebhookQueue,
+    /// Set: the app's webhook queue refuses every send.
+    pub webhooks_refusing: Arc<AtomicBool>,
     webhook_rx: Mutex<UnboundedReceiver<WebhookDelivery>>,
     pub worker: Arc<Worker>,
     pub metric_lines: Arc<Mutex<Vec<String>>>,
