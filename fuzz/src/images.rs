@@ -31,14 +31,15 @@ pub fn prepare_small(data: &[u8]) -> Result<(), &'static str> {
 }
 
 /// `transcode` (a model's image into the format a client asked for): the first byte picks the
-/// format (mod 3) and the JPEG quality (mod 100, plus 1). Whatever comes out is an image of that
-/// format, at the input's size (turned by its EXIF orientation at most), that decodes.
+/// format (mod 3), whether a quality is asked (its bit 7) and the quality (mod 100, plus 1).
+/// Whatever comes out is an image of that format, at the input's size (turned by its EXIF
+/// orientation at most), that decodes.
 pub fn transcode_any(data: &[u8]) -> Result<(), &'static str> {
     let Some((&selector, image)) = data.split_first() else {
         return Err("empty");
     };
     let to = ImageFormat::ALL[usize::from(selector) % 3];
-    let quality = selector % 100 + 1;
+    let quality = (selector & 0x80 != 0).then_some(selector % 100 + 1);
     let limits = ImageLimits::default();
     let info = inspect(image, &limits);
     let out = transcode(image, to, quality, &limits);

@@ -123,7 +123,27 @@ impl jpeg_encoder::ImageBuffer for Planar<'_> {
     }
 }
 
-/// Lossless WebP (image-webp encodes no lossy WebP).
+/// Lossy WebP at `quality` (1..=100), alpha kept, by libwebp.
+pub fn webp_lossy(
+    rgba: &[u8],
+    width: u32,
+    height: u32,
+    quality: u8,
+) -> Result<Vec<u8>, ImageError> {
+    let expected = u64::from(width) * u64::from(height) * 4;
+    // The wrapper trusts the buffer's length; libwebp reads width x height pixels from it.
+    if width == 0 || height == 0 || rgba.len() as u64 != expected {
+        return Err(ImageError::corrupt(
+            "WebP encoding: pixels and size disagree",
+        ));
+    }
+    let encoded = webp::Encoder::from_rgba(rgba, width, height)
+        .encode_simple(false, f32::from(quality.clamp(1, 100)))
+        .map_err(|e| ImageError::corrupt(format!("WebP encoding: {e:?}")))?;
+    Ok(encoded.to_vec())
+}
+
+/// Lossless WebP (image-webp's encoder).
 pub fn webp(rgba: &[u8], width: u32, height: u32) -> Result<Vec<u8>, ImageError> {
     use image::ImageEncoder;
     let mut out = Vec::new();

@@ -276,12 +276,12 @@ pub fn prepare_reference(bytes: &[u8], limits: &ImageLimits) -> Result<PreparedI
 
 /// An image re-encoded as `to`, at its own size: the model's output in the format a client
 /// asked for. Decoded under `limits` as a reference image is, oriented, metadata dropped;
-/// transparency is kept in PNG and WebP (lossless) and flattened onto white for JPEG, which is
-/// written at `jpeg_quality`.
+/// transparency is kept in PNG and WebP and flattened onto white for JPEG. JPEG is written at
+/// `quality` (90 without one); WebP lossless without a `quality`, lossy at it with one.
 pub fn transcode(
     bytes: &[u8],
     to: ImageFormat,
-    jpeg_quality: u8,
+    quality: Option<u8>,
     limits: &ImageLimits,
 ) -> Result<PreparedImage, ImageError> {
     let info = inspect(bytes, limits)?;
@@ -310,10 +310,14 @@ pub fn transcode(
     let pixels = rgba.into_bytes();
     let data = match to {
         ImageFormat::Png => encode::png(&pixels, width, height)?,
-        ImageFormat::Webp => encode::webp(&pixels, width, height)?,
+        ImageFormat::Webp => match quality {
+            None => encode::webp(&pixels, width, height)?,
+            Some(quality) => encode::webp_lossy(&pixels, width, height, quality)?,
+        },
         ImageFormat::Jpeg => {
             let rgb = flatten_onto_white(&pixels);
-            encode::jpeg_at(encode::JpegInput::Rgb(&rgb), width, height, jpeg_quality)?
+            let quality = quality.unwrap_or(DEFAULT_JPEG_QUALITY);
+            encode::jpeg_at(encode::JpegInput::Rgb(&rgb), width, height, quality)?
         }
     };
     Ok(PreparedImage {
@@ -323,6 +327,9 @@ pub fn transcode(
         height,
     })
 }
+
+/// The JPEG quality [`transcode`] writes when none is asked for (the API's default `quality`).
+pub const DEFAULT_JPEG_QUALITY: u8 = 90;
 
 /// RGBA to RGB over a white background (what a transparent PNG looks like on a page).
 fn flatten_onto_white(rgba: &[u8]) -> Vec<u8> {

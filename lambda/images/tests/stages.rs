@@ -965,8 +965,8 @@ fn transcoding_keeps_the_pixels_and_follows_the_format_asked_for() {
     let source = png(&rgba, w, h, image::ExtendedColorType::Rgba8);
     let limits = ImageLimits::default();
 
-    // WebP is lossless: every pixel, alpha included, comes back.
-    let webp = transcode(&source, ImageFormat::Webp, 90, &limits).unwrap();
+    // WebP without a quality is lossless: every pixel, alpha included, comes back.
+    let webp = transcode(&source, ImageFormat::Webp, None, &limits).unwrap();
     assert_eq!(sniff(&webp.data), Some(ImageFormat::Webp));
     assert_eq!(
         (webp.format, webp.width, webp.height),
@@ -975,8 +975,8 @@ fn transcoding_keeps_the_pixels_and_follows_the_format_asked_for() {
     assert_eq!(decode(&webp).into_raw(), rgba);
 
     // JPEG: transparent pixels become white, the rest stay close; a lower quality is smaller.
-    let good = transcode(&source, ImageFormat::Jpeg, 95, &limits).unwrap();
-    let poor = transcode(&source, ImageFormat::Jpeg, 20, &limits).unwrap();
+    let good = transcode(&source, ImageFormat::Jpeg, Some(95), &limits).unwrap();
+    let poor = transcode(&source, ImageFormat::Jpeg, Some(20), &limits).unwrap();
     assert_eq!(sniff(&good.data), Some(ImageFormat::Jpeg));
     assert!(
         poor.data.len() < good.data.len(),
@@ -1001,12 +1001,32 @@ fn transcoding_keeps_the_pixels_and_follows_the_format_asked_for() {
 
     // PNG from a JPEG with an EXIF rotation: upright, so width and height swap.
     let rotated = with_metadata(&Jpeg::default().encode(&photo(40, 20), 40, 20), 6);
-    let upright = transcode(&rotated, ImageFormat::Png, 90, &limits).unwrap();
+    let upright = transcode(&rotated, ImageFormat::Png, None, &limits).unwrap();
     assert_eq!((upright.width, upright.height), (20, 40));
     assert_eq!(decode(&upright).dimensions(), (20, 40));
 
     // What is not an image within the limits is refused, never passed through.
-    assert!(transcode(b"not an image", ImageFormat::Png, 90, &limits).is_err());
+    assert!(transcode(b"not an image", ImageFormat::Png, None, &limits).is_err());
     let huge = png_header_only(100_000, 100_000);
-    assert!(transcode(&huge, ImageFormat::Jpeg, 90, &limits).is_err());
+    assert!(transcode(&huge, ImageFormat::Jpeg, Some(90), &limits).is_err());
+
+    // WebP with a quality is lossy: alpha kept, the rest close, smaller at a lower quality,
+    // and JPEG without one is at the default quality.
+    let fine = transcode(&source, ImageFormat::Webp, Some(95), &limits).unwrap();
+    let coarse = transcode(&source, ImageFormat::Webp, Some(5), &limits).unwrap();
+    assert_eq!(
+        (fine.format, fine.width, fine.height),
+        (ImageFormat::Webp, w, h)
+    );
+    assert!(
+        fine.data.windows(4).any(|c| c == b"VP8 "),
+        "not a lossy WebP"
+    );
+    assert!(coarse.data.len() < fine.data.len());
+    let decoded = decode(&fine);
+    assert_eq!(decoded.get_pixel(1, 1).0[3], 0, "alpha lost");
+    assert!(psnr(&opaque(&decoded.into_raw()), &opaque(&rgba)) > 30.0);
+    let default = transcode(&source, ImageFormat::Jpeg, None, &limits).unwrap();
+    let ninety = transcode(&source, ImageFormat::Jpeg, Some(90), &limits).unwrap();
+    assert_eq!(default.data, ninety.data);
 }

@@ -24,7 +24,7 @@ impl Issue {
     pub fn is_cross_field(&self) -> bool {
         matches!(
             self.issue,
-            "too_many_in_total" | "needs_jpeg" | "not_supported_by_model"
+            "too_many_in_total" | "needs_jpeg_or_webp" | "not_supported_by_model"
         )
     }
 }
@@ -137,12 +137,11 @@ pub fn validate_output(
                 "out_of_range",
                 format!("quality: must be an integer between {MIN_QUALITY} and {MAX_QUALITY}"),
             ));
-        } else if output_format != Some("jpeg") {
+        } else if !matches!(output_format, Some("jpeg" | "webp")) {
             issues.push(Issue::new(
                 "quality",
-                "needs_jpeg",
-                "quality: applies to output_format jpeg only (webp is delivered lossless, png \
-                 is lossless)",
+                "needs_jpeg_or_webp",
+                "quality: applies to output_format jpeg or webp (png is lossless)",
             ));
         }
     }
@@ -322,8 +321,12 @@ mod tests {
             issues(Some("jpeg"), Some(101), None, flash),
             ["out_of_range"]
         );
-        assert_eq!(issues(Some("webp"), Some(80), None, flash), ["needs_jpeg"]);
-        assert_eq!(issues(None, Some(80), None, flash), ["needs_jpeg"]);
+        assert!(issues(Some("webp"), Some(80), None, flash).is_empty());
+        assert_eq!(
+            issues(Some("png"), Some(80), None, flash),
+            ["needs_jpeg_or_webp"]
+        );
+        assert_eq!(issues(None, Some(80), None, flash), ["needs_jpeg_or_webp"]);
         assert_eq!(issues(None, None, Some("8K"), pro), ["unsupported"]);
         assert_eq!(
             issues(None, None, Some("2K"), flash),

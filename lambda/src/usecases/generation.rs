@@ -19,7 +19,6 @@ use crate::domain::jobs::{
 };
 use crate::domain::limits::{self, Measure, Subject, Window};
 use crate::domain::pricing::ModelPrice;
-use crate::domain::request;
 use crate::gemini::{
     CallBudget, GenerateError, GeneratedImage, ImageAttempt, ImageGenerator, ImageRequest,
     InlineImage, Usage,
@@ -380,9 +379,9 @@ impl Worker {
             Some("png") => ImageFormat::Png,
             _ => return Ok(image),
         };
-        let quality = job.params.quality.unwrap_or(request::DEFAULT_QUALITY);
-        // Same format and nothing asked of it: the model's bytes as they are.
-        if format == image.format && (format != ImageFormat::Jpeg || job.params.quality.is_none()) {
+        let quality = job.params.quality;
+        // Same format and no quality asked of it: the model's bytes as they are.
+        if format == image.format && quality.is_none() {
             return Ok(image);
         }
         let converted = tokio::task::spawn_blocking(move || {

@@ -76,6 +76,42 @@ async fn images_come_in_the_format_asked_for() {
         image::load_from_memory(&webp).unwrap().into_rgba8(),
         image::load_from_memory(&png).unwrap().into_rgba8()
     );
+    // With a quality, lossy: smaller as the quality drops, the same size, close to the model's.
+    let mut lossy = Vec::new();
+    for quality in [90, 20] {
+        let (mime, at, bytes) = made(
+            &h,
+            &key,
+            json!({"prompt": "a fox", "output_format": "webp", "quality": quality}),
+        )
+        .await;
+        assert_eq!((mime.as_str(), at), ("image/webp", size));
+        // A lossy WebP holds a `VP8 ` bitstream (lossless ones `VP8L`).
+        assert!(bytes.windows(4).any(|w| w == b"VP8 "), "not lossy");
+        lossy.push(bytes);
+    }
+    assert!(
+        lossy[1].len() < lossy[0].len(),
+        "{} >= {}",
+        lossy[1].len(),
+        lossy[0].len()
+    );
+    let decoded = image::load_from_memory(&lossy[0]).unwrap().into_rgb8();
+    let original = image::load_from_memory(&png).unwrap().into_rgb8();
+    let error: f64 = decoded
+        .as_raw()
+        .iter()
+        .zip(original.as_raw())
+        .map(|(a, b)| (f64::from(*a) - f64::from(*b)).powi(2))
+        .sum::<f64>()
+        / decoded.as_raw().len() as f64;
+    let psnr = 10.0 * (255.0f64.powi(2) / error.max(1e-9)).log10();
+    assert!(psnr > 30.0, "quality 90 came out at {psnr:.1} dB");
+    // No quality means the API's default for JPEG.
+    assert_eq!(
+        imagegen::images::DEFAULT_JPEG_QUALITY,
+        imagegen::domain::request::DEFAULT_QUALITY
+    );
 }
 
 #[tokio::test]
@@ -103,16 +139,16 @@ async fn output_fields_are_checked_against_each_other_and_the_model() {
             "out_of_range",
         ),
         (
-            json!({"prompt": "x", "output_format": "webp", "quality": 80}),
+            json!({"prompt": "x", "output_format": "png", "quality": 80}),
             422,
             "quality",
-            "needs_jpeg",
+            "needs_jpeg_or_webp",
         ),
         (
             json!({"prompt": "x", "quality": 80}),
             422,
             "quality",
-            "needs_jpeg",
+            "needs_jpeg_or_webp",
         ),
         (
             json!({"prompt": "x", "image_size": "8K"}),

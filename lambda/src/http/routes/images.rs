@@ -59,9 +59,11 @@ pub struct CreateImageRequest {
     #[serde(default, deserialize_with = "crate::http::json::optional_integer")]
     pub count: Option<u8>,
     /// The format the images are delivered in: `png` (the model's own, the default), `jpeg` or
-    /// `webp` (lossless). The worker re-encodes; the stored type follows the bytes.
+    /// `webp` (lossless, or lossy with a `quality`). The worker re-encodes; the stored type
+    /// follows the bytes.
     pub output_format: Option<String>,
-    /// JPEG quality, 1..=100 (default 90); only with `output_format` `jpeg` (else 422).
+    /// 1..=100: JPEG quality (default 90), or lossy WebP at this quality (without it, WebP is
+    /// lossless); with `output_format` `jpeg` or `webp` only (else 422).
     #[serde(default, deserialize_with = "crate::http::json::optional_integer")]
     pub quality: Option<u8>,
     /// `1K`, `2K` or `4K`, for a model that takes an image size (Gemini 3 Pro Image; with
