@@ -72,6 +72,11 @@ async fn make_secret(h: &Harness, key: &Key) -> String {
     res.json["secret"].as_str().unwrap().to_owned()
 }
 
+async fn redeliver(h: &Harness, key: &Key, job_id: &str) -> Resp {
+    let path = format!("/v1/jobs/{job_id}/webhooks/redeliver");
+    h.call("POST", &path, Some(&key.key), None).await
+}
+
 /// Runs the worker, then returns the webhook deliveries that queued.
 async fn finish(h: &Harness) -> Vec<WebhookDelivery> {
     h.run_worker().await;
@@ -292,15 +297,10 @@ async fn a_failing_receiver_is_retried_for_about_a_day_then_dead_lettered() {
         queued = h.webhook_deliveries();
         if attempt == 1 {
             // While it is retried, a redelivery would start a second series: refused.
-            h.call(
-                "POST",
-                &format!("/v1/jobs/{job_id}/webhooks/redeliver"),
-                Some(&key.key),
-                None,
-            )
-            .await
-            .assert_error(409, "conflict")
-            .assert_detail("id", "delivery_retrying");
+            redeliver(&h, &key, &job_id)
+                .await
+                .assert_error(409, "conflict")
+                .assert_detail("id", "delivery_retrying");
         }
         if attempt < MAX_ATTEMPTS {
             assert_eq!(outcome, Delivered::Attempted(DeliveryOutcome::Retrying));
@@ -339,14 +339,7 @@ async fn a_failing_receiver_is_retried_for_about_a_day_then_dead_lettered() {
     assert_eq!(attempts[0]["error"], "the receiver answered 503");
 
     // A redelivery starts over, with the same webhook-id.
-    let res = h
-        .call(
-            "POST",
-            &format!("/v1/jobs/{job_id}/webhooks/redeliver"),
-            Some(&key.key),
-            None,
-        )
-        .await;
+    let res = redeliver(&h, &key, &job_id).await;
     res.assert_status(202);
     assert_eq!(res.json["message_id"], attempts[0]["message_id"]);
     let again = h.webhook_deliveries();
@@ -405,14 +398,7 @@ async fn only_the_chosen_events_are_sent() {
         .unwrap()
         .to_owned();
     assert!(finish(&h).await.is_empty(), "a success was not asked for");
-    let res = h
-        .call(
-            "POST",
-            &format!("/v1/jobs/{done}/webhooks/redeliver"),
-            Some(&key.key),
-            None,
-        )
-        .await;
+    let res = redeliver(&h, &key, &done).await;
     res.assert_error(409, "conflict")
         .assert_detail("id", "event_not_subscribed");
 
@@ -511,25 +497,15 @@ async fn webhook_requests_are_checked() {
     res.assert_status(400);
     // A job without a webhook has none to redeliver; a running one has not ended.
     let plain = h.submit(&key, "a fox").await;
-    h.call(
-        "POST",
-        &format!("/v1/jobs/{plain}/webhooks/redeliver"),
-        Some(&key.key),
-        None,
-    )
-    .await
-    .assert_error(409, "conflict")
-    .assert_detail("id", "job_active");
+    redeliver(&h, &key, &plain)
+        .await
+        .assert_error(409, "conflict")
+        .assert_detail("id", "job_active");
     h.run_worker().await;
-    h.call(
-        "POST",
-        &format!("/v1/jobs/{plain}/webhooks/redeliver"),
-        Some(&key.key),
-        None,
-    )
-    .await
-    .assert_error(409, "conflict")
-    .assert_detail("id", "no_webhook");
+    redeliver(&h, &key, &plain)
+        .await
+        .assert_error(409, "conflict")
+        .assert_detail("id", "no_webhook");
     let listed = deliveries(&h, &key, &plain).await;
     assert_eq!(listed, json!({"job_id": plain, "deliveries": []}));
 }

@@ -94,6 +94,20 @@ async fn attempts(env: &TestEnv, key: &str, job_id: &str) -> Vec<Value> {
     reply.json["deliveries"].as_array().unwrap().clone()
 }
 
+/// A tenant's key and its webhook signing secret, made through the API (stored in DynamoDB).
+async fn tenant(env: &TestEnv) -> (String, String) {
+    let key = env
+        .api_key("acme", &[Scope::ImagesWrite, Scope::JobsRead])
+        .await
+        .unwrap();
+    let reply = env
+        .call(Method::POST, "/v1/webhooks/secret", &key, None)
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 201, "{}", reply.json);
+    (key, reply.json["secret"].as_str().unwrap().to_owned())
+}
+
 /// A queued job with a webhook, canceled at once: its end event is queued.
 async fn canceled_job(env: &TestEnv, key: &str, url: &str) -> String {
     let reply = env
@@ -123,16 +137,7 @@ async fn canceled_job(env: &TestEnv, key: &str, url: &str) -> String {
 #[tokio::test]
 async fn an_ended_job_is_signed_and_delivered_through_the_webhook_queue() {
     let env = env().await;
-    let key = env
-        .api_key("acme", &[Scope::ImagesWrite, Scope::JobsRead])
-        .await
-        .unwrap();
-    let reply = env
-        .call(Method::POST, "/v1/webhooks/secret", &key, None)
-        .await
-        .unwrap();
-    assert_eq!(reply.status, 201, "{}", reply.json);
-    let secret = reply.json["secret"].as_str().unwrap().to_owned();
+    let (key, secret) = tenant(&env).await;
     let (url, received) = receiver(StatusCode::OK).await;
     let job_id = canceled_job(&env, &key, &url).await;
 
@@ -175,15 +180,7 @@ async fn an_ended_job_is_signed_and_delivered_through_the_webhook_queue() {
 #[tokio::test]
 async fn a_failed_attempt_comes_back_delayed_and_the_last_is_dead_lettered() {
     let env = env().await;
-    let key = env
-        .api_key("acme", &[Scope::ImagesWrite, Scope::JobsRead])
-        .await
-        .unwrap();
-    let reply = env
-        .call(Method::POST, "/v1/webhooks/secret", &key, None)
-        .await
-        .unwrap();
-    assert_eq!(reply.status, 201);
+    let (key, _) = tenant(&env).await;
     let (url, received) = receiver(StatusCode::INTERNAL_SERVER_ERROR).await;
     let job_id = canceled_job(&env, &key, &url).await;
     let sender = sender(&env);
