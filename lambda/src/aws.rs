@@ -332,7 +332,7 @@ pub fn worker_from_vars<F: Fn(&str) -> Option<String>>(
     let webhook_control = SqsMessageControl::new(
         clients.sqs.clone(),
         resources.webhook_queue_url.clone(),
-        webhook_dead_letter_url.clone(),
+        webhook_dead_letter_url,
     );
     let webhook_client = HttpWebhookClient::new(Destinations::Public, webhook_http::TIMEOUT)
         .map_err(|e| ConfigError {
@@ -344,7 +344,7 @@ pub fn worker_from_vars<F: Fn(&str) -> Option<String>>(
     app.webhooks = Arc::new(SqsWebhookQueue::new(
         clients.sqs.clone(),
         resources.webhook_queue_url.clone(),
-        Some(webhook_dead_letter_url),
+        Some(webhook_control.clone()),
     ));
     Ok(WorkerParts {
         app,

@@ -307,16 +307,15 @@ pub fn check_url(url: &str, allow_loopback_http: bool) -> Result<url::Url, UrlPr
         url::Host::Ipv4(ip) => ip.is_loopback(),
         url::Host::Ipv6(ip) => ip.is_loopback(),
     };
-    match parsed.scheme() {
-        "https" => {}
-        "http" if allow_loopback_http && loopback => return Ok(parsed),
-        _ => return Err(UrlProblem::NotHttps),
-    }
-    if allow_loopback_http && loopback {
+    let https = parsed.scheme() == "https";
+    if allow_loopback_http && loopback && (https || parsed.scheme() == "http") {
         return Ok(parsed);
     }
+    if !https {
+        return Err(UrlProblem::NotHttps);
+    }
     let public = match host {
-        url::Host::Domain(name) => !is_localhost(name),
+        url::Host::Domain(_) => !loopback,
         url::Host::Ipv4(ip) => is_public(IpAddr::V4(ip)),
         url::Host::Ipv6(ip) => is_public(IpAddr::V6(ip)),
     };

@@ -152,17 +152,15 @@ pub struct SqsWebhookQueue {
 }
 
 impl SqsWebhookQueue {
+    /// `control`: the queue and its dead-letter queue, for the worker (the api sends only).
     pub fn new(
         client: Client,
         queue_url: impl Into<String>,
-        dead_letter_url: Option<String>,
+        control: Option<SqsMessageControl>,
     ) -> Self {
-        let queue_url = queue_url.into();
-        let control = dead_letter_url
-            .map(|dlq| SqsMessageControl::new(client.clone(), queue_url.clone(), dlq));
         Self {
             client,
-            queue_url,
+            queue_url: queue_url.into(),
             control,
         }
     }

@@ -159,6 +159,25 @@ impl DynamoStore {
         Ok(item)
     }
 
+    /// The record under `key` in `table`, read strongly consistent; `None` if there is none.
+    async fn get_record<T: DeserializeOwned, const N: usize>(
+        &self,
+        table: &str,
+        key: [(&str, AttributeValue); N],
+    ) -> Result<Option<T>, StoreError> {
+        let key = key.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        let out = self
+            .client
+            .get_item()
+            .table_name(table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.item().map(decode).transpose()
+    }
+
     /// One counter: add iff it stays within its limit; the new value, or the current one.
     async fn add_one(&self, c: &CounterAdd) -> Result<Result<u64, u64>, StoreError> {
         let Some(ceiling) = c.limit.checked_sub(c.amount) else {
@@ -241,16 +260,8 @@ impl Store for DynamoStore {
     }
 
     async fn get_key(&self, key_id: &str) -> Result<Option<ApiKey>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.tables.api_keys)
-            .key(API_KEYS.hash_key, s(key_id))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        out.item().map(decode).transpose()
+        let key = [(API_KEYS.hash_key, s(key_id))];
+        self.get_record(&self.tables.api_keys, key).await
     }
 
     async fn replace_key(&self, key: &ApiKey, expected_version: u64) -> Result<(), StoreError> {
@@ -401,16 +412,8 @@ impl Store for DynamoStore {
     }
 
     async fn get_idempotency(&self, pk: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.tables.idempotency)
-            .key(IDEMPOTENCY.hash_key, s(pk))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        out.item().map(decode).transpose()
+        let key = [(IDEMPOTENCY.hash_key, s(pk))];
+        self.get_record(&self.tables.idempotency, key).await
     }
 
     async fn delete_idempotency(&self, pk: &str) -> Result<(), StoreError> {
@@ -443,16 +446,8 @@ impl Store for DynamoStore {
     }
 
     async fn get_job(&self, job_id: &JobId) -> Result<Option<Job>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.tables.jobs)
-            .key(JOBS.hash_key, s(job_id.as_str()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        out.item().map(decode).transpose()
+        let key = [(JOBS.hash_key, s(job_id.as_str()))];
+        self.get_record(&self.tables.jobs, key).await
     }
 
     async fn update_job(&self, job: &Job, expected: Expected) -> Result<(), StoreError> {
@@ -604,17 +599,11 @@ impl Store for DynamoStore {
         &self,
         tenant: &str,
     ) -> Result<Option<SigningSecrets>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.tables.webhooks)
-            .key(WEBHOOKS.hash_key, s(secrets_pk(tenant)))
-            .key(webhooks_sk(), s(SECRETS_SK))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        out.item().map(decode).transpose()
+        let key = [
+            (WEBHOOKS.hash_key, s(secrets_pk(tenant))),
+            (webhooks_sk(), s(SECRETS_SK)),
+        ];
+        self.get_record(&self.tables.webhooks, key).await
     }
 
     async fn put_signing_secrets(

@@ -275,7 +275,7 @@ impl TestEnv {
         app.webhooks = Arc::new(imagegen::queue::sqs::SqsWebhookQueue::new(
             self.clients.sqs.clone(),
             self.resources.webhook_queue_url.clone(),
-            Some(self.webhook_dlq_url.clone()),
+            Some(self.webhook_control()),
         ));
         app
     }
